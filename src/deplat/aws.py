@@ -1,0 +1,115 @@
+"""The one place boto3 sessions and clients are made.
+
+Standard retry mode for every client; an endpoint override and fixed fake credentials for the
+local environment, behind a guard that refuses to run when "local" could reach real AWS.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlparse
+
+from deplat import __version__
+from deplat.config import Environment
+from deplat.errors import ConfigError, SafetyError
+
+LOCAL_FAKE_KEY = "testing"
+LOCAL_FAKE_SECRET = "testing"  # noqa: S105 - moto's conventional fake credential
+# AWS access key ids: AKIA (long-term) / ASIA (temporary), 16 more upper-case alphanumerics.
+_REAL_KEY = re.compile(r"^(AKIA|ASIA|AIDA|AROA)[A-Z0-9]{16}$")
+
+
+def is_loopback(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def looks_real(access_key_id: str | None) -> bool:
+    return bool(access_key_id and _REAL_KEY.match(access_key_id))
+
+
+def check_local_safety(env: Environment) -> None:
+    """Refuse (exit 7) when a local env could write to a real AWS account."""
+    if not env.is_local:
+        return
+    if not env.endpoint_url or not is_loopback(env.endpoint_url):
+        raise SafetyError(
+            f"environment '{env.name}' is local but its endpoint {env.endpoint_url!r} is not loopback",
+            "point endpoint_url at the moto server on 127.0.0.1, or use a cloud environment",
+        )
+    if env.profile:
+        raise SafetyError(
+            f"environment '{env.name}' is local but names the AWS profile '{env.profile}'",
+            "remove 'profile' from the local environment: it uses fake credentials",
+        )
+    if looks_real(env.access_key_id):
+        raise SafetyError(
+            f"environment '{env.name}' is local but its access key looks like a real AWS key",
+            "unset DEPLAT_ACCESS_KEY_ID / access_key_id; the local env uses fake credentials",
+        )
+
+
+def local_credentials(env: Environment) -> dict[str, str]:
+    """Credentials handed to boto3 and Terraform for a local env (never the default chain)."""
+    return {
+        "AWS_ACCESS_KEY_ID": env.access_key_id or LOCAL_FAKE_KEY,
+        "AWS_SECRET_ACCESS_KEY": env.secret_access_key or LOCAL_FAKE_SECRET,
+        "AWS_DEFAULT_REGION": env.region,
+        "AWS_REGION": env.region,
+    }
+
+
+class Aws:
+    """Per-environment session and cached clients. Built lazily: importing boto3 costs ~0.3 s."""
+
+    def __init__(self, env: Environment, session: Any = None):
+        self.env = env
+        check_local_safety(env)
+        self._session = session
+        self._clients: dict[str, Any] = {}
+
+    @cached_property
+    def session(self) -> Any:
+        if self._session is not None:
+            return self._session
+        import boto3
+        import botocore.exceptions
+
+        if self.env.is_local:
+            creds = local_credentials(self.env)
+            return boto3.Session(
+                aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+                region_name=self.env.region,
+            )
+        try:
+            return boto3.Session(profile_name=self.env.profile, region_name=self.env.region)
+        except botocore.exceptions.ProfileNotFound as exc:
+            raise ConfigError(
+                f"AWS profile '{self.env.profile}' for environment '{self.env.name}' not found",
+                "run `aws configure sso --profile <name>` or set DEPLAT_PROFILE",
+            ) from exc
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            from botocore.config import Config
+
+            config = Config(
+                retries={"mode": "standard", "max_attempts": 8},
+                user_agent_extra=f"deplat/{__version__}",
+                connect_timeout=5,
+                read_timeout=60,
+            )
+            kwargs: dict[str, Any] = {"config": config}
+            if self.env.endpoint_url:
+                kwargs["endpoint_url"] = self.env.endpoint_url
+            self._clients[service] = self.session.client(service, **kwargs)
+        return self._clients[service]

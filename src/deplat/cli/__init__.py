@@ -1,0 +1,119 @@
+"""The deplat CLI root: global options, command groups, and the one error handler."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from deplat import __version__
+from deplat.cli._common import Output
+from deplat.errors import DeplatError, ExitCode
+
+
+class DeplatGroup(TyperGroup):
+    """Turns every DeplatError into `Error: <what> — <what to do>` and its exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DeplatError as exc:
+            _report(ctx, exc.message, exc.hint, exc.detail, exc.exit_code)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("Interrupted.", err=True)
+            raise typer.Exit(130) from None
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            # Typer/click's own exits and usage errors carry their exit code: let them through.
+            if hasattr(exc, "exit_code") or _state(ctx).get("debug"):
+                raise
+            _report(ctx, f"unexpected error: {type(exc).__name__}: {exc}",
+                    "rerun with --debug for the traceback and report it", None, ExitCode.UNEXPECTED)
+            raise typer.Exit(ExitCode.UNEXPECTED) from None
+
+
+def _state(ctx) -> dict:
+    root = ctx.find_root()
+    return root.obj if isinstance(root.obj, dict) else {}
+
+
+def _report(ctx, message: str, hint: str | None, detail: str | None, code: int) -> None:
+    import json
+
+    state = _state(ctx)
+    text = f"Error: {message}" + (f" — {hint}" if hint else "")
+    typer.secho(text, err=True, fg="red")
+    if detail:
+        typer.echo(detail, err=True)
+    if state.get("debug"):
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+    if state.get("output") == "json":
+        sys.stdout.write(json.dumps({"error": message, "hint": hint, "exit_code": code}) + "\n")
+
+
+app = typer.Typer(
+    cls=DeplatGroup,
+    name="deplat",
+    help="Operate the lakehouse: infra, deploy, run, quality, catalog, governance, recovery.\n\n"
+    "Every command is idempotent. The default environment is `local` (moto + local Spark).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"deplat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    env: Annotated[
+        Optional[str],
+        typer.Option("--env", "-e", envvar="DEPLAT_ENV", help="Environment from config/deplat.yaml.",
+                     show_default="local"),
+    ] = None,
+    output: Annotated[
+        Output, typer.Option("--output", "-o", envvar="DEPLAT_OUTPUT", help="text or json.")
+    ] = Output.text,
+    debug: Annotated[bool, typer.Option("--debug", help="Tracebacks on errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    ctx.obj = {"env": env, "output": output.value, "debug": debug}
+
+
+def _register() -> None:
+    from deplat.cli import (
+        catalog, deploy, doctor, dq, dr, infra, kafka, lf, local, logs, optimize, query, run,
+        runbook, status,
+    )
+
+    groups = {
+        "local": (local, "Start, stop and inspect the local stack (moto, PostgreSQL, ...)."),
+        "infra": (infra, "Terraform: init, plan, apply, output, destroy."),
+        "dq": (dq, "Data-quality suites and promotion gates."),
+        "catalog": (catalog, "Register Delta tables in the Glue catalog."),
+        "lf": (lf, "Lake Formation tags and grants."),
+        "dr": (dr, "Disaster recovery: reprocess partitions, restore table versions."),
+        "kafka": (kafka, "Kafka topics, the streaming job and its dead-letter queue."),
+    }
+    for name, (module, help_text) in groups.items():
+        app.add_typer(module.app, name=name, help=help_text)
+    # Single-verb nouns are plain commands: `deplat run fx`, not `deplat run run fx`.
+    for module in (deploy, run, logs, status, query, optimize, doctor, runbook):
+        app.command(name=module.NAME)(module.command)
+
+_register()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,77 @@
+"""Shared CLI plumbing: the per-command Context, output rendering, not-yet-built commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from deplat.errors import NotBuiltError
+
+
+class Output(str, Enum):
+    text = "text"
+    json = "json"
+
+
+OutputOpt = Annotated[
+    Optional[Output],
+    typer.Option("--output", "-o", help="text (tables) or json (stdout, for jq).", show_default=False),
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")]
+
+
+def context(tctx: typer.Context, output: Optional[Output] = None):
+    """The deplat Context for this invocation (built once, lazily)."""
+    from deplat.console import RichReporter
+    from deplat.context import Context
+
+    root = tctx.find_root()
+    state = root.obj if isinstance(root.obj, dict) else {}
+    if output is not None:
+        state["output"] = output.value
+    if "context" not in state:
+        fmt = state.get("output", "text")
+        state["context"] = Context(
+            env_name=state.get("env"),
+            reporter=RichReporter(),
+            output=fmt,
+            debug=state.get("debug", False),
+        )
+        root.obj = state
+    ctx = state["context"]
+    ctx.output = state.get("output", ctx.output)
+    return ctx
+
+
+def emit(ctx, data: Any, text: Callable[[], None] | None = None) -> None:
+    """JSON on stdout with -o json; otherwise the text renderer (or a plain print)."""
+    if ctx.output == "json":
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    elif text is not None:
+        text()
+    else:
+        typer.echo(data)
+
+
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left")
+    for col in columns:
+        t.add_column(col)
+    for row in rows:
+        t.add_row(*("" if v is None else str(v) for v in row))
+    Console(highlight=False).print(t)
+
+
+def not_built(what: str, issue: str | None = None) -> None:
+    raise NotBuiltError(
+        f"`deplat {what}` is not built yet",
+        f"tracked in {issue}" if issue else "it lands in a later release; see the README command map",
+    )

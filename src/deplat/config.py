@@ -1,0 +1,160 @@
+"""Settings: config/deplat.yaml < DEPLAT_* environment variables < command-line flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from deplat.errors import ConfigError
+
+CONFIG_RELPATH = Path("config") / "deplat.yaml"
+ENV_PREFIX = "DEPLAT_"
+# Variables that select or locate things rather than override an environment field.
+_RESERVED_VARS = {"DEPLAT_ENV", "DEPLAT_CONFIG", "DEPLAT_HOME", "DEPLAT_CACHE", "DEPLAT_OUTPUT"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Environment(_Strict):
+    """One deployment target: `local` (moto + local Spark) or an AWS account."""
+
+    name: str = ""
+    kind: Literal["local", "aws"]
+    region: str = "us-east-1"
+    profile: str | None = None
+    endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    state_bucket: str | None = None
+    lake_uri: str | None = None
+    spark_master: str = "local[2]"
+    protected: bool = False
+
+    @model_validator(mode="after")
+    def _local_needs_endpoint(self) -> Environment:
+        if self.kind == "local" and not self.endpoint_url:
+            raise ValueError("a local environment needs endpoint_url (the moto server)")
+        return self
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind == "local"
+
+
+class LocalStackSettings(_Strict):
+    moto_port: int = 5050
+    postgres_port: int = 5433
+    kafka_port: int = 9092
+
+
+class Settings(_Strict):
+    project: str = "deplat"
+    default_env: str = "local"
+    environments: dict[str, Environment]
+    local_stack: LocalStackSettings = Field(default_factory=LocalStackSettings)
+    # Where the settings came from and where state lives; filled by load_settings.
+    source: str = "<built-in>"
+    root: Path = Path(".")
+
+    def env(self, name: str | None) -> Environment:
+        """The named environment, or a ConfigError listing the known ones."""
+        name = name or self.default_env
+        if name not in self.environments:
+            known = ", ".join(sorted(self.environments))
+            raise ConfigError(
+                f"unknown environment '{name}' in {self.source}",
+                f"use one of: {known} (or add it under 'environments:')",
+            )
+        return self.environments[name]
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(os.environ.get("DEPLAT_HOME") or self.root / ".deplat")
+
+
+_BUILTIN = {
+    "project": "deplat",
+    "default_env": "local",
+    "environments": {
+        "local": {
+            "kind": "local",
+            "region": "us-east-1",
+            "endpoint_url": "http://127.0.0.1:5050",
+            "lake_uri": ".deplat/local/lake",
+        }
+    },
+}
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """DEPLAT_CONFIG, else the nearest config/deplat.yaml at or above `start` (the cwd)."""
+    explicit = os.environ.get("DEPLAT_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"DEPLAT_CONFIG points at {path}, which does not exist")
+        return path
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_RELPATH
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    fields = set(Environment.model_fields) - {"name"}
+    out: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX) or key in _RESERVED_VARS:
+            continue
+        field = key[len(ENV_PREFIX):].lower()
+        if field in fields:
+            out[field] = value
+    return out
+
+
+def _format_validation(path: str, err: ValidationError) -> ConfigError:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "<root>"
+        lines.append(f"{loc}: {e['msg']}")
+    return ConfigError(f"invalid config {path}: " + "; ".join(lines), "fix the key(s) named above")
+
+
+def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate the settings; every failure names the file, the key and the reason."""
+    environ = dict(os.environ if environ is None else environ)
+    path = path or find_config()
+    if path is None:
+        raw: Any = _BUILTIN
+        source, root = "<built-in>", Path.cwd()
+    else:
+        source, root = str(path), path.resolve().parent.parent
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"invalid YAML in {path}: {exc}", "fix the syntax") from exc
+        if not isinstance(raw, dict):
+            raise ConfigError(f"invalid config {path}: the top level must be a mapping")
+    try:
+        settings = Settings.model_validate({**raw, "source": source, "root": root})
+    except ValidationError as exc:
+        raise _format_validation(source, exc) from None
+
+    overrides = _env_overrides(environ)
+    for name, env in settings.environments.items():
+        data = env.model_dump(exclude={"name"})
+        if overrides:
+            data.update(overrides)
+        try:
+            settings.environments[name] = Environment.model_validate({**data, "name": name})
+        except ValidationError as exc:
+            raise _format_validation(f"{source} (with DEPLAT_* overrides)", exc) from None
+    return settings

@@ -1,0 +1,61 @@
+"""How services report progress without printing: a Console for the terminal, a null one for tests."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, Protocol
+
+
+class Reporter(Protocol):
+    def info(self, message: str) -> None: ...
+    def warn(self, message: str) -> None: ...
+    def status(self, message: str): ...  # context manager with .update(message)
+
+
+class _NullStatus:
+    def update(self, message: str) -> None:
+        pass
+
+
+class NullReporter:
+    """Swallows everything; services default to it so they never need a terminal."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def info(self, message: str) -> None:
+        self.messages.append(message)
+
+    def warn(self, message: str) -> None:
+        self.messages.append(f"warning: {message}")
+
+    @contextmanager
+    def status(self, message: str) -> Iterator[_NullStatus]:
+        self.messages.append(message)
+        yield _NullStatus()
+
+
+class RichReporter:
+    """Progress and messages on stderr, so `-o json` stdout stays machine-readable."""
+
+    def __init__(self, quiet: bool = False):
+        from rich.console import Console
+
+        self.console = Console(stderr=True, highlight=False)
+        self.quiet = quiet
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(message)
+
+    def warn(self, message: str) -> None:
+        self.console.print(f"[yellow]warning:[/] {message}")
+
+    @contextmanager
+    def status(self, message: str) -> Iterator[object]:
+        if self.quiet or not self.console.is_terminal:
+            self.info(message)
+            yield _NullStatus()
+            return
+        with self.console.status(message) as live:
+            yield live

@@ -1,0 +1,92 @@
+"""The per-invocation facade: resolved environment, AWS clients, Terraform outputs, reporter."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from deplat.config import Environment, Settings, load_settings
+from deplat.console import NullReporter, Reporter
+from deplat.errors import ConfigError
+
+
+class Context:
+    """Everything a command needs, built lazily so `--help` and cheap commands stay cheap."""
+
+    def __init__(
+        self,
+        env_name: str | None = None,
+        settings: Settings | None = None,
+        reporter: Reporter | None = None,
+        output: str = "text",
+        debug: bool = False,
+    ):
+        self._settings = settings
+        self._env_name = env_name
+        self.reporter: Reporter = reporter or NullReporter()
+        self.output = output
+        self.debug = debug
+
+    @cached_property
+    def settings(self) -> Settings:
+        return self._settings or load_settings()
+
+    @cached_property
+    def env(self) -> Environment:
+        return self.settings.env(self._env_name)
+
+    @property
+    def root(self) -> Path:
+        return self.settings.root
+
+    @property
+    def state_dir(self) -> Path:
+        """`.deplat/<env>/`: Terraform outputs cache, plan files, run history."""
+        path = self.settings.state_dir / self.env.name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def local_dir(self) -> Path:
+        """`.deplat/local/`: pid, log and data files of the local stack."""
+        return self.settings.state_dir / "local"
+
+    @cached_property
+    def aws(self):
+        from deplat.aws import Aws
+
+        return Aws(self.env)
+
+    @property
+    def outputs_file(self) -> Path:
+        return self.state_dir / "outputs.json"
+
+    def outputs(self, required: bool = True) -> dict[str, Any]:
+        """Terraform outputs cached by `deplat infra apply` (name -> value)."""
+        if not self.outputs_file.is_file():
+            if not required:
+                return {}
+            raise ConfigError(
+                f"no infrastructure outputs for environment '{self.env.name}'",
+                f"run `deplat -e {self.env.name} infra apply` (or `deplat infra output` to refresh)",
+            )
+        return json.loads(self.outputs_file.read_text())
+
+    def name(self, key: str) -> Any:
+        outputs = self.outputs()
+        if key not in outputs:
+            raise ConfigError(
+                f"Terraform output '{key}' missing for environment '{self.env.name}'",
+                "run `deplat infra apply` to refresh the outputs cache",
+            )
+        return outputs[key]
+
+    @property
+    def lake_uri(self) -> str:
+        """Root of the lake: a local folder for the local env, s3://<lake bucket> in the cloud."""
+        if self.env.lake_uri:
+            path = Path(self.env.lake_uri)
+            return str(path if path.is_absolute() else (self.root / path).resolve())
+        return f"s3://{self.name('lake_bucket')}"

@@ -1,0 +1,88 @@
+"""`deplat doctor`: is this machine and environment ready? Each failed check says how to fix it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+
+from deplat.errors import DeplatError
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _python() -> Check:
+    ok = sys.version_info >= (3, 9)
+    return Check("python", ok, sys.version.split()[0], "install Python >= 3.9")
+
+
+def _java() -> Check:
+    java = shutil.which("java")
+    if not java:
+        return Check("java", False, "not found", "install a JDK 17 (apt-get install openjdk-17-jre-headless)")
+    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    match = re.search(r'version "(\d+)', out)
+    major = int(match.group(1)) if match else 0
+    ok = major in (8, 11, 17)
+    return Check("java", ok, f"{java} (major {major})", "Spark 3.5 needs Java 8, 11 or 17: set JAVA_HOME")
+
+
+def _terraform() -> list[Check]:
+    from deplat.terraform import find_mirror, terraform_bin
+
+    tf = terraform_bin()
+    checks = [Check("terraform", bool(tf), tf or "not found",
+                    "install Terraform >= 1.6 (https://developer.hashicorp.com/terraform/install)")]
+    mirror = find_mirror()
+    checks.append(Check("terraform provider mirror", mirror is not None, str(mirror or "not found"),
+                        "set DEPLAT_TF_PLUGIN_DIR to a filesystem mirror holding hashicorp/aws",
+                        required=False))
+    return checks
+
+
+def _jars() -> Check:
+    from deplat.local.jars import cache_dir, cached_jars
+
+    jars = cached_jars()
+    return Check("spark jar cache", bool(jars), f"{len(jars or [])} jars in {cache_dir()}",
+                 "run `deplat local up` (resolves Delta, Kafka connector, hadoop-aws once)")
+
+
+def _local_services(ctx) -> list[Check]:
+    from deplat.local.stack import LocalStack
+
+    stack = LocalStack(ctx.local_dir, ctx.settings.local_stack)
+    return [Check(f"local service {s.name}", s.healthy, f"{s.state} on port {s.port}",
+                  "run `deplat local up`") for s in stack.status()]
+
+
+def _aws(ctx) -> Check:
+    try:
+        ident = ctx.aws.client("sts").get_caller_identity()
+    except DeplatError as exc:
+        return Check("aws credentials", False, exc.message, exc.hint or "")
+    except Exception as exc:  # noqa: BLE001 - report any client failure as a failed check
+        hint = "run `deplat local up`" if ctx.env.is_local else "log in: `aws sso login --profile <p>`"
+        return Check("aws credentials", False, f"{type(exc).__name__}: {exc}", hint)
+    where = ctx.env.endpoint_url or f"AWS {ctx.env.region}"
+    return Check("aws credentials", True, f"account {ident['Account']} via {where}")
+
+
+def run_checks(ctx) -> list[Check]:
+    checks = [_python(), _java(), *_terraform()]
+    if ctx.env.is_local:
+        checks += [_jars(), *_local_services(ctx)]
+    checks.append(_aws(ctx))
+    return checks

@@ -1,0 +1,137 @@
+"""Declarations of the local services. Adding one (Kafka, fakesnow, ...) is one Service(...) here."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from deplat.config import LocalStackSettings
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: Path  # .deplat/local
+
+    def data(self, name: str) -> Path:
+        return self.root / name
+
+    def pid(self, name: str) -> Path:
+        return self.root / f"{name}.pid"
+
+    def log(self, name: str) -> Path:
+        return self.root / f"{name}.log"
+
+
+@dataclass(frozen=True)
+class Service:
+    """A process the local stack runs: how to prepare, start, check and stop it."""
+
+    name: str
+    port: Callable[[LocalStackSettings], int]
+    command: Callable[[Paths, LocalStackSettings], list[str]]
+    healthy: Callable[[Paths, LocalStackSettings], bool]
+    prepare: Optional[Callable[[Paths, LocalStackSettings], None]] = None
+    description: str = ""
+    stop_signal: int = 15  # SIGTERM
+    start_timeout: float = 60.0
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback only
+            return 200 <= resp.status < 300
+    except OSError:
+        return False
+
+
+# --- moto (AWS APIs) ---------------------------------------------------------------------------
+
+def _moto_cmd(paths: Paths, s: LocalStackSettings) -> list[str]:
+    return [sys.executable, "-m", "deplat.local.moto_launcher", str(s.moto_port)]
+
+
+MOTO = Service(
+    name="moto",
+    description="AWS APIs (S3, EMR Serverless, Glue, KMS, ...) on loopback",
+    port=lambda s: s.moto_port,
+    command=_moto_cmd,
+    healthy=lambda p, s: http_ok(f"http://127.0.0.1:{s.moto_port}/moto-api/data.json"),
+)
+
+
+# --- PostgreSQL (the RDS stand-in, with logical decoding for DMS-style CDC) ---------------------
+
+def pg_bin(tool: str) -> str:
+    found = shutil.which(tool)
+    if found:
+        return found
+    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{tool}"), reverse=True):
+        return str(candidate)
+    raise FileNotFoundError(f"PostgreSQL tool '{tool}' not found (apt-get install postgresql)")
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    # PostgreSQL refuses to run as root; sessions and CI run as root.
+    import os
+
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return cmd
+
+
+def _pg_prepare(paths: Paths, s: LocalStackSettings) -> None:
+    import os
+    import subprocess
+
+    data = paths.data("postgres")
+    if (data / "PG_VERSION").is_file():
+        return
+    data.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres", "postgres")
+        # The postgres user must be able to reach its data directory.
+        for parent in [paths.root, *paths.root.parents]:
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                parent.chmod(mode | 0o001)
+    subprocess.run(
+        _as_postgres([pg_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]),
+        check=True, capture_output=True, text=True,
+    )
+
+
+def _pg_cmd(paths: Paths, s: LocalStackSettings) -> list[str]:
+    data = str(paths.data("postgres"))
+    return _as_postgres([
+        pg_bin("postgres"), "-D", data, "-p", str(s.postgres_port), "-k", data,
+        "-c", "listen_addresses=127.0.0.1", "-c", "wal_level=logical",
+        "-c", "max_replication_slots=8", "-c", "max_wal_senders=8", "-c", "fsync=off",
+    ])
+
+
+POSTGRES = Service(
+    name="postgres",
+    description="PostgreSQL (RDS stand-in, wal_level=logical for CDC)",
+    port=lambda s: s.postgres_port,
+    command=_pg_cmd,
+    healthy=lambda p, s: port_open(s.postgres_port),
+    prepare=_pg_prepare,
+    stop_signal=2,  # SIGINT = PostgreSQL's fast shutdown
+)
+
+
+SERVICES: dict[str, Service] = {svc.name: svc for svc in (MOTO, POSTGRES)}
