@@ -1,0 +1,93 @@
+"""Helpers every job uses: arguments, ingest metadata, the errors area, metrics, watermarks.
+
+Python 3.9-compatible: this module runs on the EMR runtime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+from datetime import datetime, timezone
+from typing import Dict, List, Optional
+
+METRICS_PREFIX = "DEPLAT_METRICS "
+
+
+def job_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments every job takes; a job adds its own on the returned parser."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--lake", required=True, help="lake root: a local path or s3://bucket")
+    parser.add_argument("--partition-date", default=None, help="YYYY-MM-DD: (re)process one partition")
+    parser.add_argument("--run-id", default=None, help="the deplat run id (batch id in ingest metadata)")
+    parser.add_argument("--env", default="local", help="environment name (for secret names)")
+    return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None) -> argparse.Namespace:
+    args = parser.parse_args(argv)
+    args.lake = args.lake.rstrip("/")
+    args.run_id = args.run_id or uuid.uuid4().hex[:12]
+    return args
+
+
+def table_path(lake: str, layer: str, table: str) -> str:
+    """lake/{bronze,silver,gold}/<table>, lake/_errors/<source>, lake/_state/<name>."""
+    return f"{lake.rstrip('/')}/{layer}/{table}"
+
+
+def add_ingest_metadata(df, source: str, batch_id: str):
+    """Bronze rows carry where and when they came from."""
+    from pyspark.sql import functions as F
+
+    return (
+        df.withColumn("_ingest_ts", F.current_timestamp())
+        .withColumn("_source", F.lit(source))
+        .withColumn("_batch_id", F.lit(batch_id))
+    )
+
+
+def write_errors(df, lake: str, source: str, batch_id: str) -> int:
+    """Append rejected rows (with their `_error_reason` and raw record) to lake/_errors/<source>.
+
+    Returns the number of rows written. Bad rows are never dropped silently.
+    """
+    from pyspark.sql import functions as F
+
+    if "_error_reason" not in df.columns:
+        raise ValueError("error rows need an _error_reason column")
+    payload_cols = [c for c in df.columns if c != "_error_reason"]
+    out = df.select(
+        F.col("_error_reason").alias("reason"),
+        F.to_json(F.struct(*[F.col(c) for c in payload_cols])).alias("raw_record"),
+        F.lit(source).alias("source"),
+        F.lit(batch_id).alias("batch_id"),
+        F.current_timestamp().alias("rejected_at"),
+    ).cache()
+    count = out.count()
+    if count:
+        out.write.format("delta").mode("append").save(table_path(lake, "_errors", source))
+    out.unpersist()
+    return count
+
+
+def emit_metrics(step: str, read: int, written: int, rejected: int, **extra) -> Dict[str, object]:
+    """Print the row counts as one machine-readable line; the CLI picks it out of the driver log."""
+    record = {"step": step, "read": int(read), "written": int(written), "rejected": int(rejected),
+              "at": datetime.now(timezone.utc).isoformat(), **extra}
+    sys.stdout.write(METRICS_PREFIX + json.dumps(record, default=str) + "\n")
+    sys.stdout.flush()
+    return record
+
+
+def parse_metrics(log_text: str) -> List[Dict[str, object]]:
+    """Every DEPLAT_METRICS record in a driver log, in order."""
+    out = []
+    for line in log_text.splitlines():
+        if line.startswith(METRICS_PREFIX):
+            try:
+                out.append(json.loads(line[len(METRICS_PREFIX):]))
+            except ValueError:
+                continue
+    return out

@@ -1,0 +1,45 @@
+"""Shared fixtures. Fake AWS credentials for every test: no test can ever reach a real account."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _fake_aws(monkeypatch):
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+
+
+@pytest.fixture(scope="session")
+def local_stack():
+    """The real local stack (moto, PostgreSQL), started if needed; `up` is idempotent."""
+    from deplat.config import load_settings
+    from deplat.local.stack import LocalStack
+
+    settings = load_settings(ROOT / "config" / "deplat.yaml", environ={})
+    stack = LocalStack(settings.state_dir / "local", settings.local_stack)
+    stack.up()
+    return stack
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """One SparkSession (local[2], Delta, jars from the offline cache) for the whole test session."""
+    from deplat.local.jars import ensure_jars
+    from deplat.pipelines.session import get_spark
+
+    os.environ.setdefault("DEPLAT_SPARK_WAREHOUSE", str(tmp_path_factory.mktemp("warehouse")))
+    session = get_spark("deplat-tests", master="local[2]", jars=ensure_jars())
+    yield session
+    session.stop()
