@@ -8,7 +8,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 
-from deplat.errors import DeplatError
+from deplat.errors import DeplatError, SafetyError
 
 
 @dataclass
@@ -71,6 +71,8 @@ def _local_services(ctx) -> list[Check]:
 def _aws(ctx) -> Check:
     try:
         ident = ctx.aws.client("sts").get_caller_identity()
+    except SafetyError:
+        raise  # a local env that could reach real AWS is refused, not merely reported
     except DeplatError as exc:
         return Check("aws credentials", False, exc.message, exc.hint or "")
     except Exception as exc:  # noqa: BLE001 - report any client failure as a failed check

@@ -1,0 +1,3 @@
+from deplat.cli import main
+
+main()

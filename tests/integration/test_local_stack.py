@@ -1,0 +1,81 @@
+"""The local stack manager against real processes, on its own ports and state dir."""
+
+import json
+import os
+import socket
+
+import pytest
+from typer.testing import CliRunner
+
+from deplat.cli import app
+from deplat.config import LocalStackSettings
+from deplat.local.services import port_open
+from deplat.local.stack import LocalStack
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def private_stack(tmp_path):
+    settings = LocalStackSettings(moto_port=_free_port(), postgres_port=_free_port())
+    stack = LocalStack(tmp_path / "local", settings)
+    yield stack
+    stack.down()
+
+
+def test_up_is_idempotent_and_down_leaves_nothing(private_stack):
+    first = private_stack.up()
+    assert [s.action for s in first] == ["started", "started"]
+    assert all(s.healthy and s.state == "running" for s in first)
+    pids = {s.name: s.pid for s in first}
+
+    second = private_stack.up()
+    assert [s.action for s in second] == ["already running", "already running"]
+    assert {s.name: s.pid for s in second} == pids
+
+    down = private_stack.down()
+    assert all(s.state == "stopped" for s in down)
+    for pid in pids.values():
+        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    assert not port_open(private_stack.settings.moto_port)
+    assert not port_open(private_stack.settings.postgres_port)
+
+
+def test_down_never_stops_what_it_did_not_start(private_stack):
+    [moto] = private_stack.down(["moto"])
+    assert moto.action == "not started by deplat"
+
+
+def test_port_taken_by_a_stranger_is_a_clear_error(tmp_path):
+    from deplat.errors import LocalStackError
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        stack = LocalStack(tmp_path / "local", LocalStackSettings(moto_port=port, postgres_port=_free_port()))
+        with pytest.raises(LocalStackError, match=f"port {port} .* taken by a process deplat did not start"):
+            stack.up(["moto"])
+    assert not (tmp_path / "local" / "moto.pid").exists()
+
+
+def test_cli_status_json_reports_every_service_healthy(local_stack):
+    result = CliRunner().invoke(app, ["local", "status", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert {s["name"] for s in doc} >= {"moto", "postgres"}
+    assert all(s["healthy"] for s in doc)
+
+
+def test_doctor_passes_on_the_local_env(local_stack):
+    result = CliRunner().invoke(app, ["doctor", "-o", "json"])
+    doc = json.loads(result.stdout)
+    failed = [c for c in doc["checks"] if c["required"] and not c["ok"]]
+    assert result.exit_code == 0 and not failed, failed
+    assert any(c["name"] == "aws credentials" and "123456789012" in c["detail"] for c in doc["checks"])
