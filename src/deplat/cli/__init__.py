@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -76,7 +76,7 @@ def _version(value: bool) -> None:
 def _root(
     ctx: typer.Context,
     env: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--env", "-e", envvar="DEPLAT_ENV", help="Environment from config/deplat.yaml.",
                      show_default="local"),
     ] = None,
@@ -93,8 +93,21 @@ def _root(
 
 def _register() -> None:
     from deplat.cli import (
-        catalog, deploy, doctor, dq, dr, infra, kafka, lf, local, logs, optimize, query, run,
-        runbook, status,
+        catalog,
+        deploy,
+        doctor,
+        dq,
+        dr,
+        infra,
+        kafka,
+        lf,
+        local,
+        logs,
+        optimize,
+        query,
+        run,
+        runbook,
+        status,
     )
 
     groups = {

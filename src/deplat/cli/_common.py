@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from enum import Enum
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -18,14 +19,14 @@ class Output(str, Enum):
 
 
 OutputOpt = Annotated[
-    Optional[Output],
+    Output | None,
     typer.Option("--output", "-o", help="text (tables) or json (stdout, for jq).", show_default=False),
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")]
 
 
-def context(tctx: typer.Context, output: Optional[Output] = None):
+def context(tctx: typer.Context, output: Output | None = None):
     """The deplat Context for this invocation (built once, lazily)."""
     from deplat.console import RichReporter
     from deplat.context import Context

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, List, Optional
+from typing import Annotated
 
 import typer
 
@@ -10,7 +10,7 @@ from deplat.cli._common import OutputOpt, context, emit, table
 
 app = typer.Typer(no_args_is_help=True)
 
-ServicesArg = Annotated[Optional[List[str]], typer.Argument(help="Services (default: all).", show_default=False)]
+ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services (default: all).", show_default=False)]
 
 
 def _stack(ctx):

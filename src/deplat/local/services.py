@@ -6,9 +6,9 @@ import shutil
 import socket
 import sys
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
 from deplat.config import LocalStackSettings
 
@@ -35,7 +35,7 @@ class Service:
     port: Callable[[LocalStackSettings], int]
     command: Callable[[Paths, LocalStackSettings], list[str]]
     healthy: Callable[[Paths, LocalStackSettings], bool]
-    prepare: Optional[Callable[[Paths, LocalStackSettings], None]] = None
+    prepare: Callable[[Paths, LocalStackSettings], None] | None = None
     description: str = ""
     stop_signal: int = 15  # SIGTERM
     start_timeout: float = 60.0

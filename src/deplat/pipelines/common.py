@@ -10,7 +10,6 @@ import json
 import sys
 import uuid
 from datetime import datetime, timezone
-from typing import Dict, List, Optional
 
 METRICS_PREFIX = "DEPLAT_METRICS "
 
@@ -25,7 +24,7 @@ def job_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def parse_args(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None) -> argparse.Namespace:
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.lake = args.lake.rstrip("/")
     args.run_id = args.run_id or uuid.uuid4().hex[:12]
@@ -72,7 +71,7 @@ def write_errors(df, lake: str, source: str, batch_id: str) -> int:
     return count
 
 
-def emit_metrics(step: str, read: int, written: int, rejected: int, **extra) -> Dict[str, object]:
+def emit_metrics(step: str, read: int, written: int, rejected: int, **extra) -> dict[str, object]:
     """Print the row counts as one machine-readable line; the CLI picks it out of the driver log."""
     record = {"step": step, "read": int(read), "written": int(written), "rejected": int(rejected),
               "at": datetime.now(timezone.utc).isoformat(), **extra}
@@ -81,7 +80,7 @@ def emit_metrics(step: str, read: int, written: int, rejected: int, **extra) -> 
     return record
 
 
-def parse_metrics(log_text: str) -> List[Dict[str, object]]:
+def parse_metrics(log_text: str) -> list[dict[str, object]]:
     """Every DEPLAT_METRICS record in a driver log, in order."""
     out = []
     for line in log_text.splitlines():

@@ -6,24 +6,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
 
 
 @dataclass(frozen=True)
 class Step:
     name: str  # jobs/<name>.py
-    args: Tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
     description: str = ""
 
 
 @dataclass(frozen=True)
 class Pipeline:
     name: str
-    steps: Tuple[Step, ...] = field(default_factory=tuple)
+    steps: tuple[Step, ...] = field(default_factory=tuple)
     description: str = ""
 
 
-PIPELINES: Dict[str, Pipeline] = {
+PIPELINES: dict[str, Pipeline] = {
     p.name: p
     for p in (
         Pipeline("fx", (Step("fx_to_bronze"), Step("fx_bronze_to_silver")),
@@ -45,7 +44,7 @@ PIPELINES: Dict[str, Pipeline] = {
 ALL = ("fx", "snowflake", "salesforce", "dms", "gold")
 
 
-def resolve(name: str) -> List[Tuple[str, Step]]:
+def resolve(name: str) -> list[tuple[str, Step]]:
     """(pipeline, step) pairs for a pipeline name or `all`; KeyError for an unknown name."""
     names = ALL if name == "all" else (name,)
     return [(n, step) for n in names for step in PIPELINES[n].steps]

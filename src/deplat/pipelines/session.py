@@ -8,7 +8,6 @@ DEPLAT_SPARK_JARS (the offline jar cache).
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional
 
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -31,9 +30,9 @@ LOCAL_CONF = {
 
 def get_spark(
     app_name: str,
-    master: Optional[str] = None,
-    jars: Optional[List[str]] = None,
-    extra_conf: Optional[Dict[str, str]] = None,
+    master: str | None = None,
+    jars: list[str] | None = None,
+    extra_conf: dict[str, str] | None = None,
 ):
     """Build (or return the active) SparkSession with Delta Lake enabled."""
     from pyspark.sql import SparkSession
