@@ -134,4 +134,27 @@ POSTGRES = Service(
 )
 
 
-SERVICES: dict[str, Service] = {svc.name: svc for svc in (MOTO, POSTGRES)}
+# --- fakesnow (the Snowflake stand-in, persistent under .deplat/local/snowflake) ---------------
+
+def _snowflake_port(s: LocalStackSettings) -> int:
+    from deplat.local.snowflake_server import DEFAULT_PORT
+
+    return getattr(s, "snowflake_port", DEFAULT_PORT)  # a local_stack.snowflake_port setting wins
+
+
+def _snowflake_cmd(paths: Paths, s: LocalStackSettings) -> list[str]:
+    return [sys.executable, "-m", "deplat.local.snowflake_server", "--port", str(_snowflake_port(s)),
+            "--db-path", str(paths.data("snowflake"))]
+
+
+SNOWFLAKE = Service(
+    name="snowflake",
+    description="Snowflake stand-in (fakesnow server mode, DuckDB files; seed with TPC-H)",
+    port=_snowflake_port,
+    command=_snowflake_cmd,
+    healthy=lambda p, s: port_open(_snowflake_port(s)),
+    prepare=lambda p, s: p.data("snowflake").mkdir(parents=True, exist_ok=True),
+)
+
+
+SERVICES: dict[str, Service] = {svc.name: svc for svc in (MOTO, POSTGRES, SNOWFLAKE)}
