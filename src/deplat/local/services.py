@@ -157,4 +157,22 @@ SNOWFLAKE = Service(
 )
 
 
-SERVICES: dict[str, Service] = {svc.name: svc for svc in (MOTO, POSTGRES, SNOWFLAKE)}
+# --- Salesforce REST stand-in (the one hand-written stand-in: no emulator exists) ---------------
+
+def _salesforce_port(s: LocalStackSettings) -> int:
+    from deplat.local.salesforce_server import DEFAULT_PORT
+
+    return getattr(s, "salesforce_port", DEFAULT_PORT)  # a local_stack.salesforce_port setting wins
+
+
+SALESFORCE = Service(
+    name="salesforce",
+    description="Salesforce REST stand-in (OAuth, SOQL query/queryAll/queryMore, sObject DML)",
+    port=_salesforce_port,
+    command=lambda p, s: [sys.executable, "-m", "deplat.local.salesforce_server",
+                          "--port", str(_salesforce_port(s))],
+    healthy=lambda p, s: http_ok(f"http://127.0.0.1:{_salesforce_port(s)}/services/data/"),
+)
+
+
+SERVICES: dict[str, Service] = {svc.name: svc for svc in (MOTO, POSTGRES, SNOWFLAKE, SALESFORCE)}

@@ -1,0 +1,219 @@
+"""Seed the local sources: the RDS stand-in (PostgreSQL) and the Salesforce secret on moto.
+
+- PostgreSQL: database `rds`, schema `app` with `customers` and `orders` filled from a fixed seed (same
+  seed, same rows), and the logical replication slot (test_decoding) the DMS capture reads.
+- Secrets Manager: "deplat/<env>/salesforce" holds the connection to the local Salesforce stand-in
+  (created if absent, else a new version only when the value changed). Values are never printed.
+
+Idempotent: tables are filled only when empty, the slot and secret are created only when missing.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from deplat.config import LocalStackSettings
+from deplat.errors import LocalStackError
+
+DATABASE = "rds"
+SLOT = "deplat_dms"
+PLUGIN = "test_decoding"
+SEED = 11
+
+DDL = """
+CREATE SCHEMA IF NOT EXISTS app;
+CREATE TABLE IF NOT EXISTS app.customers (
+    customer_id  integer PRIMARY KEY,
+    name         text NOT NULL,
+    email        text,
+    country      text,
+    credit_limit numeric(12,2),
+    created_at   timestamptz NOT NULL,
+    updated_at   timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS app.orders (
+    order_id     bigint PRIMARY KEY,
+    customer_id  integer NOT NULL REFERENCES app.customers (customer_id),
+    status       text NOT NULL,
+    amount       numeric(12,2) NOT NULL,
+    order_date   date NOT NULL,
+    updated_at   timestamptz NOT NULL
+);
+"""
+
+_COUNTRIES = ["US", "DE", "FR", "GB", "JP", "CH", "CA", "AU", "NL", "SE"]
+_STATUSES = ["NEW", "PAID", "SHIPPED", "DELIVERED", "CANCELLED"]
+_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass
+class SeedResult:
+    database: str
+    rows: dict[str, int] = field(default_factory=dict)  # table -> rows inserted now (0: already seeded)
+    slot: str = SLOT
+    slot_created: bool = False
+    secret_name: str = ""
+    secret_action: str = ""  # created | updated | unchanged | skipped
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def conninfo(settings: LocalStackSettings, dbname: str = DATABASE) -> str:
+    """libpq connection string for the local PostgreSQL (trust auth, loopback)."""
+    return f"host=127.0.0.1 port={settings.postgres_port} user=postgres dbname={dbname} connect_timeout=5"
+
+
+def _connect(dsn: str, autocommit: bool = False):
+    import psycopg
+
+    try:
+        return psycopg.connect(dsn, autocommit=autocommit)
+    except psycopg.OperationalError as exc:
+        raise LocalStackError("cannot connect to the local PostgreSQL",
+                              "run `deplat local up` (postgres on 127.0.0.1:5433)", detail=str(exc)) from exc
+
+
+def ensure_database(settings: LocalStackSettings, dbname: str = DATABASE) -> bool:
+    """Create the database if missing (CREATE DATABASE cannot run inside a transaction)."""
+    with _connect(conninfo(settings, "postgres"), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone():
+            return False
+        conn.execute(f'CREATE DATABASE "{dbname}"')
+        return True
+
+
+def seed_rows(seed: int = SEED, customers: int = 200, orders: int = 1000):
+    """The deterministic rows: (customers, orders) as lists of tuples in column order."""
+    rng = random.Random(seed)
+    cust_rows = []
+    for cid in range(1, customers + 1):
+        created = _START + timedelta(seconds=rng.randrange(300 * 24 * 3600))
+        cust_rows.append((cid, f"Customer {cid:04d}", f"customer{cid:04d}@example.com",
+                          rng.choice(_COUNTRIES), round(rng.uniform(500, 50_000), 2), created, created))
+    order_rows = []
+    for oid in range(1, orders + 1):
+        cid, _, _, _, _, created, _ = rng.choice(cust_rows)
+        ordered = created + timedelta(days=rng.randrange(0, 60))
+        order_rows.append((oid, cid, rng.choice(_STATUSES), round(rng.uniform(5, 2_000), 2), ordered.date(),
+                           ordered + timedelta(hours=rng.randrange(48))))
+    return cust_rows, order_rows
+
+
+def seed_postgres(settings: LocalStackSettings, seed: int = SEED) -> dict[str, int]:
+    """Create schema + tables and fill them when empty; returns rows inserted per table."""
+    ensure_database(settings)
+    customers, orders = seed_rows(seed)
+    inserted = {}
+    with _connect(conninfo(settings)) as conn:
+        conn.execute(DDL)
+        for table, columns, rows in (
+            ("app.customers", "customer_id, name, email, country, credit_limit, created_at, updated_at",
+             customers),
+            ("app.orders", "order_id, customer_id, status, amount, order_date, updated_at", orders),
+        ):
+            if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
+                inserted[table] = 0
+                continue
+            with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            inserted[table] = len(rows)
+    return inserted
+
+
+def ensure_slot(settings: LocalStackSettings, slot: str = SLOT, plugin: str = PLUGIN) -> bool:
+    """Create the logical replication slot if missing, in its own transaction; True if created."""
+    with _connect(conninfo(settings), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (slot,)).fetchone():
+            return False
+        conn.execute("SELECT pg_create_logical_replication_slot(%s, %s)", (slot, plugin))
+        return True
+
+
+def drop_slot(settings: LocalStackSettings, slot: str) -> bool:
+    """Drop a slot (an unconsumed slot keeps WAL forever); True if it existed."""
+    with _connect(conninfo(settings), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (slot,)).fetchone():
+            return False
+        conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+        return True
+
+
+def salesforce_connection(settings: LocalStackSettings) -> dict[str, str]:
+    """The stand-in's connection settings, in the shape deplat.sources.salesforce reads."""
+    from deplat.local.salesforce_server import API_VERSION, DEFAULT_PORT, LOCAL_CREDENTIALS
+
+    port = getattr(settings, "salesforce_port", DEFAULT_PORT)
+    return {"login_url": f"http://127.0.0.1:{port}", **LOCAL_CREDENTIALS, "api_version": API_VERSION}
+
+
+def put_secret(client: Any, name: str, value: dict[str, Any]) -> str:
+    """Create the secret if absent, else add a version if the value changed. Returns the action."""
+    text = json.dumps(value, sort_keys=True)
+    try:
+        current = client.get_secret_value(SecretId=name).get("SecretString")
+    except client.exceptions.ResourceNotFoundException:
+        try:
+            client.describe_secret(SecretId=name)  # a shell (e.g. from Terraform) with no value yet
+        except client.exceptions.ResourceNotFoundException:
+            client.create_secret(Name=name, SecretString=text)
+            return "created"
+        current = None
+    if current == text:
+        return "unchanged"
+    client.put_secret_value(SecretId=name, SecretString=text)
+    return "updated"
+
+
+def seed_sources(env_name: str, settings: LocalStackSettings, secrets_client: Any = None,
+                 seed: int = SEED) -> SeedResult:
+    """Seed PostgreSQL (schema, rows, slot) and, with a Secrets Manager client, the Salesforce secret."""
+    rows = seed_postgres(settings, seed)
+    created = ensure_slot(settings)
+    result = SeedResult(DATABASE, rows, SLOT, created, f"deplat/{env_name}/salesforce", "skipped")
+    if secrets_client is not None:
+        result.secret_action = put_secret(secrets_client, result.secret_name, salesforce_connection(settings))
+    return result
+
+
+def seed_from_context(ctx) -> SeedResult:
+    """`seed_sources` for a deplat Context (local env: moto's Secrets Manager)."""
+    return seed_sources(ctx.env.name, ctx.settings.local_stack, ctx.aws.client("secretsmanager"))
+
+
+def apply_sample_changes(settings: LocalStackSettings, seed: int = SEED, n: int = 10) -> dict[str, int]:
+    """A deterministic burst of inserts, updates and deletes, for demos and the end-to-end run.
+
+    Each call changes different rows (ids above the current maximum are inserted; existing rows are
+    updated and a few orders deleted), so the next DMS capture has I, U and D to write.
+    """
+    now = datetime.now(timezone.utc)
+    counts = {"I": 0, "U": 0, "D": 0}
+    with _connect(conninfo(settings)) as conn:
+        next_id = conn.execute("SELECT coalesce(max(order_id), 0) + 1 FROM app.orders").fetchone()[0]
+        rng = random.Random(seed * 1_000_003 + next_id)
+        cust_ids = [r[0] for r in conn.execute("SELECT customer_id FROM app.customers ORDER BY 1")]
+        order_ids = [r[0] for r in conn.execute("SELECT order_id FROM app.orders ORDER BY 1")]
+        if not cust_ids or not order_ids:
+            raise LocalStackError("the RDS stand-in is not seeded", "run the source seeding first")
+        for i in range(n):
+            conn.execute("INSERT INTO app.orders VALUES (%s, %s, 'NEW', %s, %s, %s)",
+                         (next_id + i, rng.choice(cust_ids), round(rng.uniform(5, 500), 2), date.today(),
+                          now))
+            counts["I"] += 1
+        for oid in rng.sample(order_ids, min(n, len(order_ids))):
+            conn.execute("UPDATE app.orders SET status = 'SHIPPED', updated_at = %s WHERE order_id = %s",
+                         (now, oid))
+            counts["U"] += 1
+        for cid in rng.sample(cust_ids, min(max(1, n // 5), len(cust_ids))):
+            conn.execute("UPDATE app.customers SET credit_limit = credit_limit + 100, updated_at = %s "
+                         "WHERE customer_id = %s", (now, cid))
+            counts["U"] += 1
+        for oid in rng.sample(order_ids, min(max(1, n // 5), len(order_ids))):
+            counts["D"] += conn.execute("DELETE FROM app.orders WHERE order_id = %s", (oid,)).rowcount
+    return counts

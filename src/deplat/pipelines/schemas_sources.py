@@ -1,0 +1,148 @@
+"""Typed schemas of the Salesforce and DMS (RDS) tables, declared once.
+
+Pure data (Spark SQL type names, no pyspark import). Bronze keeps the source's raw values as strings;
+silver casts them to these types, and a value that does not cast sends its row to _errors.
+
+Python 3.9-compatible: this module runs on the EMR runtime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # silver column
+    type: str  # Spark SQL type
+    source: str  # field / column name at the source
+
+
+@dataclass(frozen=True)
+class SalesforceObject:
+    """One sObject: API name, its bronze/silver tables and the silver schema."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: str  # silver name of the Id column
+    partition_column: str  # silver business date
+    partition_source: str  # silver column the business date is derived from
+
+    @property
+    def bronze_table(self) -> str:
+        return f"salesforce_{self.name.lower()}"
+
+    @property
+    def silver_table(self) -> str:
+        return f"salesforce_{self.name.lower()}"
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The SOQL field list (source names), IsDeleted last."""
+        return tuple(c.source for c in self.columns) + ("IsDeleted",)
+
+
+def _c(name: str, type_: str, source: str) -> Column:
+    return Column(name, type_, source)
+
+
+_SF_AUDIT = (
+    _c("created_ts", "timestamp", "CreatedDate"),
+    _c("last_modified_ts", "timestamp", "LastModifiedDate"),
+    _c("system_modstamp", "timestamp", "SystemModstamp"),
+)
+
+SALESFORCE_OBJECTS: dict[str, SalesforceObject] = {
+    o.name: o
+    for o in (
+        SalesforceObject(
+            "Account",
+            (
+                _c("account_id", "string", "Id"),
+                _c("name", "string", "Name"),
+                _c("account_type", "string", "Type"),
+                _c("industry", "string", "Industry"),
+                _c("billing_country", "string", "BillingCountry"),
+                _c("annual_revenue", "decimal(18,2)", "AnnualRevenue"),
+                _c("number_of_employees", "int", "NumberOfEmployees"),
+            ) + _SF_AUDIT,
+            key="account_id", partition_column="created_date", partition_source="created_ts",
+        ),
+        SalesforceObject(
+            "Opportunity",
+            (
+                _c("opportunity_id", "string", "Id"),
+                _c("account_id", "string", "AccountId"),
+                _c("name", "string", "Name"),
+                _c("stage_name", "string", "StageName"),
+                _c("amount", "decimal(18,2)", "Amount"),
+                _c("probability", "double", "Probability"),
+                _c("close_date", "date", "CloseDate"),
+                _c("is_closed", "boolean", "IsClosed"),
+                _c("is_won", "boolean", "IsWon"),
+            ) + _SF_AUDIT,
+            key="opportunity_id", partition_column="created_date", partition_source="created_ts",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class DmsTable:
+    """One replicated RDS table: where DMS lands it and the silver schema."""
+
+    schema: str
+    table: str
+    key: tuple[str, ...]  # primary key (source = silver names)
+    columns: tuple[Column, ...]
+    partition_column: str
+    partition_source: str
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    @property
+    def bronze_table(self) -> str:
+        return f"dms_{self.schema}_{self.table}"
+
+    @property
+    def silver_table(self) -> str:
+        return f"rds_{self.table}"
+
+
+DMS_TABLES: dict[str, DmsTable] = {
+    t.qualified: t
+    for t in (
+        DmsTable(
+            "app", "customers", ("customer_id",),
+            (
+                _c("customer_id", "int", "customer_id"),
+                _c("name", "string", "name"),
+                _c("email", "string", "email"),
+                _c("country", "string", "country"),
+                _c("credit_limit", "decimal(12,2)", "credit_limit"),
+                _c("created_at", "timestamp", "created_at"),
+                _c("updated_at", "timestamp", "updated_at"),
+            ),
+            partition_column="created_date", partition_source="created_at",
+        ),
+        DmsTable(
+            "app", "orders", ("order_id",),
+            (
+                _c("order_id", "bigint", "order_id"),
+                _c("customer_id", "int", "customer_id"),
+                _c("status", "string", "status"),
+                _c("amount", "decimal(12,2)", "amount"),
+                _c("order_date", "date", "order_date"),
+                _c("updated_at", "timestamp", "updated_at"),
+            ),
+            partition_column="order_date", partition_source="order_date",
+        ),
+    )
+}
+
+# DMS S3-target columns ahead of the table's own (Op, TimestampColumnName, AR_H_CHANGE_SEQ-style seq).
+DMS_OP = "Op"
+DMS_TS = "_dms_ts"
+DMS_SEQ = "_dms_seq"

@@ -1,0 +1,161 @@
+"""Salesforce reader: connection settings from Secrets Manager, simple-salesforce, incremental SOQL.
+
+The secret (JSON) holds the connected app and integration user for the OAuth 2.0 username-password
+flow: {"login_url", "client_id", "client_secret", "username", "password", "security_token",
+"api_version"}. `login_url` is https://login.salesforce.com (or a My Domain) in the cloud and the
+local stand-in (http://127.0.0.1:<port>) locally. simple-salesforce builds every URL as https; for a
+loopback http instance the session gets an adapter that sends those requests over plain http.
+Plain http is refused for any other host.
+
+Python 3.9-compatible: jobs import this on the EMR runtime.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlparse
+
+from deplat.errors import ConfigError
+
+DEFAULT_API_VERSION = "59.0"
+
+
+@dataclass(frozen=True)
+class SalesforceConfig:
+    login_url: str
+    client_id: str
+    client_secret: str
+    username: str
+    password: str
+    security_token: str = ""
+    api_version: str = DEFAULT_API_VERSION
+
+    def __repr__(self) -> str:  # never show credentials in logs or tracebacks
+        return f"SalesforceConfig(login_url={self.login_url!r}, username={self.username!r}, ...)"
+
+    @classmethod
+    def from_json(cls, text: str) -> SalesforceConfig:
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError("the Salesforce secret is not valid JSON",
+                              "store a JSON object with login_url, client_id, ...") from exc
+        required = ("login_url", "client_id", "client_secret", "username", "password")
+        missing = [k for k in required if not raw.get(k)]
+        if missing:
+            raise ConfigError(f"the Salesforce secret lacks {', '.join(missing)}",
+                              "put the connected app and integration user into the secret")
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: str(v) for k, v in raw.items() if k in known and v is not None})
+
+
+def secret_name(env: str) -> str:
+    """The secret's name by convention (Terraform's `secret_names.salesforce`)."""
+    return f"deplat/{env}/salesforce"
+
+
+def read_config(name: str, client: Any = None) -> SalesforceConfig:
+    """Read the connection settings from Secrets Manager by name (AWS_ENDPOINT_URL is honoured)."""
+    if client is None:
+        import boto3
+
+        client = boto3.client("secretsmanager")
+    try:
+        value = client.get_secret_value(SecretId=name)["SecretString"]
+    except client.exceptions.ResourceNotFoundException as exc:
+        raise ConfigError(f"secret '{name}' not found",
+                          "run `deplat infra apply` and put the Salesforce connection into it "
+                          "(locally: the source seeding does it)") from exc
+    return SalesforceConfig.from_json(value)
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _plain_http_adapter():
+    from requests.adapters import HTTPAdapter
+
+    class _PlainHttp(HTTPAdapter):
+        """simple-salesforce hardcodes https://; send to the loopback stand-in over http."""
+
+        def send(self, request, **kwargs):
+            request.url = "http://" + request.url[len("https://"):]
+            return super().send(request, **kwargs)
+
+    return _PlainHttp()
+
+
+def _check_scheme(url: str) -> None:
+    scheme = urlparse(url).scheme
+    if scheme == "https" or (scheme == "http" and _is_loopback(url)):
+        return
+    raise ConfigError(f"refusing Salesforce URL {url!r}",
+                      "use https (plain http only for the loopback stand-in)")
+
+
+def connect(config: SalesforceConfig, session: Any = None, timeout: float = 30.0):
+    """Log in with the OAuth username-password flow and return a simple_salesforce.Salesforce."""
+    import requests
+    from simple_salesforce import Salesforce
+
+    _check_scheme(config.login_url)
+    session = session or requests.Session()
+    resp = session.post(
+        config.login_url.rstrip("/") + "/services/oauth2/token",
+        data={"grant_type": "password", "client_id": config.client_id, "client_secret": config.client_secret,
+              "username": config.username, "password": config.password + config.security_token},
+        timeout=timeout,
+    )
+    if resp.status_code != 200:
+        try:
+            reason = resp.json().get("error_description", resp.reason)
+        except ValueError:
+            reason = resp.reason
+        raise ConfigError(f"Salesforce login at {config.login_url} failed: {reason}",
+                          "check the connected app and user in the Salesforce secret")
+    token = resp.json()
+    instance_url = token["instance_url"]
+    _check_scheme(instance_url)
+    if urlparse(instance_url).scheme == "http":
+        parsed = urlparse(instance_url)
+        session.mount(f"https://{parsed.netloc}/", _plain_http_adapter())
+    return Salesforce(session_id=token["access_token"], instance_url=instance_url, session=session,
+                      version=config.api_version)
+
+
+def soql_datetime(value: datetime) -> str:
+    """A SOQL dateTime literal (UTC, whole seconds: SOQL takes no fractions; flooring only re-reads)."""
+    value = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_soql(obj: str, fields: Sequence[str], since: datetime | None = None) -> str:
+    """SELECT <fields> FROM <obj> [WHERE SystemModstamp > <since>] ORDER BY SystemModstamp, Id."""
+    where = f" WHERE SystemModstamp > {soql_datetime(since)}" if since is not None else ""
+    return f"SELECT {', '.join(fields)} FROM {obj}{where} ORDER BY SystemModstamp, Id"
+
+
+def fetch_changes(sf: Any, obj: str, fields: Sequence[str],
+                  since: datetime | None = None) -> Iterator[dict[str, Any]]:
+    """Every record of `obj` changed after `since`, deleted ones included (queryAll, IsDeleted).
+
+    Pages through queryMore lazily; each record comes back without its `attributes`.
+    """
+    wanted = list(fields)
+    for extra in ("Id", "SystemModstamp", "IsDeleted"):
+        if extra not in wanted:
+            wanted.append(extra)
+    for record in sf.query_all_iter(build_soql(obj, wanted, since), include_deleted=True):
+        yield {k: v for k, v in record.items() if k != "attributes"}
