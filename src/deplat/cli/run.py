@@ -1,12 +1,65 @@
-"""`deplat run`: Run a named pipeline on EMR Serverless or local Spark"""
+"""`deplat run <pipeline>`: run a named pipeline's steps on EMR Serverless or local Spark."""
 
 from __future__ import annotations
 
-from deplat.cli._common import not_built
+import sys
+from typing import Annotated
+
+import typer
+
+from deplat.cli._common import OutputOpt, YesOpt, context, emit, table
 
 NAME = "run"
 
 
-def command() -> None:
-    """Run a named pipeline on EMR Serverless or local Spark (not built yet)."""
-    not_built("run")
+PipelineArg = Annotated[str, typer.Argument(
+    help="fx, snowflake, salesforce, dms, kafka, gold, maintenance, all.")]
+WaitOpt = Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for each step (steps run in order).")]
+TimeoutOpt = Annotated[float | None, typer.Option(
+    help="Seconds for the whole pipeline; a step still running then is cancelled.")]
+FollowOpt = Annotated[bool, typer.Option("--follow", "-f", help="Stream the driver's stdout while waiting.")]
+StepOpt = Annotated[str | None, typer.Option(help="Run only this step of the pipeline.")]
+PartitionOpt = Annotated[str | None, typer.Option(help="YYYY-MM-DD: (re)process one partition.")]
+
+
+def command(
+    tctx: typer.Context,
+    pipeline: PipelineArg,
+    wait: WaitOpt = True,
+    timeout: TimeoutOpt = None,
+    follow: FollowOpt = False,
+    step: StepOpt = None,
+    partition_date: PartitionOpt = None,
+    yes: YesOpt = False,
+    output: OutputOpt = None,
+) -> None:
+    """Run a pipeline from the deployed artifacts; exit 4 if a step fails (its error is shown).
+
+    Ctrl-C while waiting cancels the running step (after confirming, unless --yes).
+    """
+    from deplat.runs import RunService
+
+    ctx = context(tctx, output)
+
+    def confirm(ref) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            return False
+        return typer.confirm(f"\nCancel run {ref.run_id} ({ref.pipeline}/{ref.step})?", default=True)
+
+    result = RunService(ctx, confirm_cancel=confirm).run(
+        pipeline, step=step, partition_date=partition_date, wait=wait, timeout=timeout, follow=follow)
+
+    def render() -> None:
+        table(f"run {result.pipeline} ({result.env}, batch {result.batch_id})",
+              ["step", "run id", "state", "duration", "note"],
+              [[s.step, s.run_id, s.state, f"{s.duration_s:.0f}s" if s.duration_s is not None else "",
+                "attached to a live run" if s.attached else ""] for s in result.steps])
+        if result.metrics:
+            cols = ["step", "read", "written", "rejected"]
+            table("metrics", cols, [[m.get(c) for c in cols] for m in result.metrics])
+        if not result.waited:
+            typer.echo(f"not waiting: `deplat status`, `deplat logs {result.steps[0].run_id} --follow`")
+
+    emit(ctx, result.to_dict(), render)

@@ -1,0 +1,502 @@
+"""`deplat deploy`: the wheel, job scripts, config, DQ suites and the jobs' dependency archive,
+synced to the artifacts bucket under a content-addressed layout.
+
+    artifacts/<sha256>/<file name>          immutable, one object per distinct content
+    artifacts/manifests/<manifest hash>.json every manifest ever deployed
+    artifacts/manifest.json                 the current manifest (git sha, name -> hash, size, key)
+
+An object is uploaded only when its content key is missing from the bucket (one listing), so an
+unchanged tree, a fresh clone or a revert uploads nothing; mtimes never matter. Builds are cached
+by their inputs' content: the wheel by a hash of the package sources (and hashed by its members,
+not its zip bytes), the dependency archive by its requirement list.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from deplat.errors import ConfigError, DeplatError
+
+PREFIX = "artifacts/"
+MANIFEST_KEY = f"{PREFIX}manifest.json"
+MANIFEST_HISTORY = f"{PREFIX}manifests/"
+PROJECT_DIRS = ("jobs", "config", "dq/suites")
+WHEEL_INPUTS = ("pyproject.toml", "README.md", "setup.cfg", "setup.py", "MANIFEST.in")
+# EMR 7.x runs Python 3.9 on Amazon Linux 2023 (glibc 2.34): manylinux2014 and 2_28 wheels both fit.
+DEPS_PYTHON = "3.9"
+DEPS_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
+DEPS_EXTRA = "sources"  # the pyproject extra listing what the jobs import beyond the EMR runtime
+SOURCE_DATE_EPOCH = "315532800"  # 1980-01-01, the zip format's epoch: reproducible wheels
+_BUILD_FORMAT = "1"  # bump to invalidate cached builds when the build recipe changes
+_SKIP_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One deployable file: its manifest name (e.g. jobs/fx_to_bronze.py), path and content hash."""
+
+    name: str
+    path: Path
+    sha256: str
+    size: int
+
+    @property
+    def key(self) -> str:
+        return f"{PREFIX}{self.sha256}/{Path(self.name).name}"
+
+
+@dataclass
+class Manifest:
+    """What is deployed: name -> {sha256, size, key}, plus where it came from."""
+
+    files: dict[str, dict[str, Any]]
+    git_sha: str | None = None
+    git_dirty: bool = False
+    deployed_at: str = ""
+    requirements: list[str] = field(default_factory=list)
+
+    @property
+    def manifest_hash(self) -> str:
+        """Hash of the content only (names and hashes): the deployed-code identity."""
+        lines = "".join(f"{name}\0{meta['sha256']}\n" for name, meta in sorted(self.files.items()))
+        return hashlib.sha256(lines.encode()).hexdigest()
+
+    def _first(self, folder: str) -> str | None:
+        names = sorted(n for n in self.files if n.startswith(folder + "/"))
+        return names[0] if names else None
+
+    @property
+    def wheel(self) -> str | None:
+        return self._first("wheel")
+
+    @property
+    def deps_archive(self) -> str | None:
+        return self._first("deps")
+
+    def uri(self, bucket: str, name: str) -> str:
+        return f"s3://{bucket}/{self.files[name]['key']}"
+
+    def to_json(self) -> str:
+        doc = {"format": 1, "manifest_hash": self.manifest_hash, **asdict(self)}
+        return json.dumps(doc, indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        doc = json.loads(text)
+        return cls(files=doc["files"], git_sha=doc.get("git_sha"), git_dirty=doc.get("git_dirty", False),
+                   deployed_at=doc.get("deployed_at", ""), requirements=doc.get("requirements", []))
+
+
+@dataclass(frozen=True)
+class FileChange:
+    name: str
+    sha256: str
+    size: int
+    change: str  # new | changed | unchanged | removed (vs the current manifest)
+    action: str  # upload | skip | "" (removed names stay in the bucket for older manifests)
+
+
+@dataclass
+class DeployResult:
+    bucket: str
+    dry_run: bool
+    changes: list[FileChange]
+    manifest_hash: str
+    previous_manifest_hash: str | None
+    manifest_written: bool
+    deps_archive: str | None
+
+    @property
+    def uploaded(self) -> list[FileChange]:
+        return [c for c in self.changes if c.action == "upload"]
+
+    @property
+    def skipped(self) -> list[FileChange]:
+        return [c for c in self.changes if c.action == "skip"]
+
+    @property
+    def uploaded_bytes(self) -> int:
+        return sum(c.size for c in self.uploaded)
+
+    @property
+    def skipped_bytes(self) -> int:
+        return sum(c.size for c in self.skipped)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bucket": self.bucket, "dry_run": self.dry_run, "manifest_hash": self.manifest_hash,
+            "previous_manifest_hash": self.previous_manifest_hash, "manifest_written": self.manifest_written,
+            "deps_archive": self.deps_archive,
+            "uploaded": {"count": len(self.uploaded), "bytes": self.uploaded_bytes},
+            "skipped": {"count": len(self.skipped), "bytes": self.skipped_bytes},
+            "changes": [asdict(c) for c in self.changes],
+        }
+
+
+# --- hashing ----------------------------------------------------------------------------------
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def wheel_content_hash(path: Path) -> str:
+    """Hash of a wheel's sorted member names and contents: immune to zip timestamps and ordering."""
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(path) as zf:
+        for name in sorted(zf.namelist()):
+            digest.update(name.encode() + b"\0" + hashlib.sha256(zf.read(name)).digest())
+    return digest.hexdigest()
+
+
+def _tree_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in folder.rglob("*"):
+        rel = path.relative_to(folder).parts
+        if any(p in _SKIP_PARTS or p.startswith(".") or p.endswith(".egg-info") for p in rel):
+            continue
+        if path.is_file() and path.suffix != ".pyc":
+            out.append(path)
+    return sorted(out)
+
+
+def _hash_tree(root: Path, paths: Iterable[Path]) -> str:
+    digest = hashlib.sha256(_BUILD_FORMAT.encode())
+    for path in paths:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+# --- building ---------------------------------------------------------------------------------
+
+def _run(cmd: list[str], what: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd)
+    if proc.returncode != 0:
+        raise DeplatError(f"{what} failed (exit {proc.returncode})",
+                          "see the output below; `deplat doctor` checks the toolchain",
+                          detail=(proc.stderr or proc.stdout)[-4000:])
+
+
+def _wheel_inputs(root: Path) -> list[Path]:
+    return [root / n for n in WHEEL_INPUTS if (root / n).is_file()] + _tree_files(root / "src")
+
+
+def _pyproject(root: Path) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    return tomllib.loads((root / "pyproject.toml").read_text())
+
+
+def _build_env(root: Path, cache: Path) -> Path:
+    """pyproject's build requirements installed once into a cached folder (put on PYTHONPATH).
+
+    Saves the isolated build's per-run venv and index round trips: ~1 s per build instead of ~4-15 s.
+    """
+    requires = sorted(_pyproject(root).get("build-system", {}).get("requires", ["setuptools", "wheel"]))
+    key = hashlib.sha256(json.dumps([requires, sys.version_info[:2]]).encode()).hexdigest()[:16]
+    target = cache / "build-env" / key
+    if (target / ".ready").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=target.parent))
+    _run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(staging), *requires],
+         "installing the wheel build requirements")
+    (staging / ".ready").write_text("\n".join(requires))
+    try:
+        os.replace(staging, target)
+    except OSError:  # another deploy finished first
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def build_wheel(root: Path, cache: Path, reporter: Any = None) -> tuple[Path, str]:
+    """The project wheel and its content hash, rebuilt only when the package sources change.
+
+    Built with `pip wheel --no-deps` from a clean copy of the sources (stale `build/` folders never
+    leak in), with pyproject's build requirements from a cached folder; SOURCE_DATE_EPOCH makes
+    the zip itself reproducible, and the hash is over its members anyway.
+    """
+    if not (root / "pyproject.toml").is_file():
+        raise ConfigError(f"no pyproject.toml in {root}", "run deplat from the project checkout")
+    inputs = _wheel_inputs(root)
+    folder = cache / "wheels" / _hash_tree(root, inputs)
+    cached = sorted(folder.glob("*.whl"))
+    if cached and (folder / "content.sha256").is_file():
+        return cached[0], (folder / "content.sha256").read_text().strip()
+    with _status(reporter, "Building the project wheel..."), \
+            tempfile.TemporaryDirectory(prefix="deplat-wheel-") as tmp:
+        build_env = _build_env(root, cache)
+        stage, out = Path(tmp) / "src", Path(tmp) / "out"
+        for path in inputs:
+            target = stage / path.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+               "-w", str(out), str(stage)]
+        pythonpath = os.pathsep.join(p for p in (str(build_env), os.environ.get("PYTHONPATH", "")) if p)
+        _run(cmd, "building the project wheel",
+             env={"SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH, "PYTHONPATH": pythonpath})
+        wheels = sorted(out.glob("*.whl"))
+        if len(wheels) != 1:
+            raise DeplatError(f"expected one wheel, the build produced {len(wheels)}")
+        folder.mkdir(parents=True, exist_ok=True)
+        wheel = folder / wheels[0].name
+        shutil.copy2(wheels[0], wheel)
+    content = wheel_content_hash(wheel)
+    (folder / "content.sha256").write_text(content)
+    return wheel, content
+
+
+def job_requirements(root: Path) -> list[str]:
+    """The jobs' extra packages: pyproject's `sources` extra (the EMR runtime has Spark and Delta)."""
+    extras = _pyproject(root).get("project", {}).get("optional-dependencies", {})
+    return sorted(extras.get(DEPS_EXTRA, []))
+
+
+def deps_archive_name(python_version: str = DEPS_PYTHON, platform: str = DEPS_PLATFORMS[0]) -> str:
+    return f"deplat-deps-cp{python_version.replace('.', '')}-{platform}.tar.gz"
+
+
+def build_deps_archive(
+    requirements: list[str],
+    cache: Path,
+    python_version: str = DEPS_PYTHON,
+    platforms: tuple[str, ...] = DEPS_PLATFORMS,
+    runner: Callable[[list[str], str], None] | None = None,
+    reporter: Any = None,
+) -> tuple[Path, str]:
+    """A tar.gz of the requirements' wheels, unpacked (a site-packages tree) for EMR's Python.
+
+    `pip download --only-binary=:all: --platform ... --python-version ...` fetches wheels for the
+    EMR runtime with no Docker; cached by the requirement list, so deploys do not rebuild it.
+    """
+    run = runner or (lambda cmd, what: _run(cmd, what))
+    spec = json.dumps({"requirements": sorted(requirements), "python": python_version,
+                       "platforms": list(platforms), "format": _BUILD_FORMAT}, sort_keys=True)
+    key = hashlib.sha256(spec.encode()).hexdigest()[:24]
+    archive = cache / "deps" / key / deps_archive_name(python_version, platforms[0])
+    sidecar = archive.parent / "content.sha256"
+    if archive.is_file() and sidecar.is_file():
+        return archive, sidecar.read_text().strip()
+    message = f"Building the dependency archive for Python {python_version} (once; cached after)..."
+    with _status(reporter, message), tempfile.TemporaryDirectory(prefix="deplat-deps-") as tmp:
+        wheels, site = Path(tmp) / "wheels", Path(tmp) / "site"
+        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
+               "--implementation", "cp", "--python-version", python_version, "--dest", str(wheels)]
+        for platform in platforms:
+            cmd += ["--platform", platform]
+        run([*cmd, *requirements], "downloading the jobs' dependency wheels")
+        for wheel in sorted(wheels.glob("*.whl")):
+            _unpack_wheel(wheel, site)
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        partial = archive.with_suffix(".partial")
+        _write_tar_gz(site, partial)
+        os.replace(partial, archive)
+    (archive.parent / "requirements.json").write_text(spec)
+    content = sha256_file(archive)
+    sidecar.write_text(content)
+    return archive, content
+
+
+def _unpack_wheel(wheel: Path, site: Path) -> None:
+    """Install a wheel the simple way: its purelib/platlib members land at the top of `site`."""
+    with zipfile.ZipFile(wheel) as zf:
+        for member in zf.infolist():
+            name = member.filename
+            parts = name.split("/")
+            if parts[0].endswith(".data"):
+                if len(parts) < 3 or parts[1] not in ("purelib", "platlib"):
+                    continue  # scripts/headers/data: not importable
+                name = "/".join(parts[2:])
+            if member.is_dir() or not name:
+                continue
+            target = site / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(zf.read(member))
+
+
+def _write_tar_gz(folder: Path, target: Path) -> None:
+    """Deterministic tar.gz: sorted members, zero mtimes and owners, gzip header without a date."""
+    with target.open("wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            data = path.read_bytes()
+            info = tarfile.TarInfo(path.relative_to(folder).as_posix())
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+
+
+def collect(root: Path, cache: Path, deps: bool = True, reporter: Any = None) -> list[Artifact]:
+    """Everything `deploy` ships, hashed. Builds (wheel, deps archive) come from the cache when fresh."""
+    artifacts = []
+    for folder in PROJECT_DIRS:
+        for path in _tree_files(root / folder):
+            name = path.relative_to(root).as_posix()
+            artifacts.append(Artifact(name, path, sha256_file(path), path.stat().st_size))
+    wheel, wheel_hash = build_wheel(root, cache, reporter)
+    artifacts.append(Artifact(f"wheel/{wheel.name}", wheel, wheel_hash, wheel.stat().st_size))
+    if deps:
+        reqs = job_requirements(root)
+        if reqs:
+            archive, archive_hash = build_deps_archive(reqs, cache, reporter=reporter)
+            artifacts.append(Artifact(f"deps/{archive.name}", archive, archive_hash, archive.stat().st_size))
+    return artifacts
+
+
+@contextmanager
+def _status(reporter: Any, message: str) -> Iterator[None]:
+    if reporter is None:
+        yield
+        return
+    with reporter.status(message):
+        yield
+
+
+# --- the bucket -------------------------------------------------------------------------------
+
+def load_manifest(s3: Any, bucket: str) -> Manifest | None:
+    """The current manifest, or None if nothing was deployed yet."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=MANIFEST_KEY)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+    return Manifest.from_json(body.decode())
+
+
+def existing_keys(s3: Any, bucket: str, prefix: str = PREFIX) -> set[str]:
+    keys: set[str] = set()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.update(obj["Key"] for obj in page.get("Contents", []))
+    return keys
+
+
+def plan(artifacts: list[Artifact], previous: Manifest | None, keys: set[str]) -> list[FileChange]:
+    """Per file: what changed against the current manifest, and whether its content must be uploaded."""
+    before = previous.files if previous else {}
+    changes = []
+    for art in sorted(artifacts, key=lambda a: a.name):
+        old = before.get(art.name)
+        change = "new" if old is None else ("unchanged" if old["sha256"] == art.sha256 else "changed")
+        changes.append(FileChange(art.name, art.sha256, art.size, change,
+                                  "skip" if art.key in keys else "upload"))
+    current = {a.name for a in artifacts}
+    for name in sorted(set(before) - current):
+        changes.append(FileChange(name, before[name]["sha256"], before[name]["size"], "removed", ""))
+    return changes
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _upload(s3: Any, bucket: str, art: Artifact) -> None:
+    s3.upload_file(str(art.path), bucket, art.key,
+                   ExtraArgs={"Metadata": {"sha256": art.sha256, "name": art.name}})
+
+
+def sync(
+    s3: Any,
+    bucket: str,
+    root: Path,
+    artifacts: list[Artifact],
+    previous: Manifest | None,
+    keys: set[str],
+    dry_run: bool = False,
+    requirements: list[str] | None = None,
+) -> DeployResult:
+    """Upload the missing contents, then (only if the content changed) the new manifest."""
+    changes = plan(artifacts, previous, keys)
+    manifest = Manifest(files={a.name: {"sha256": a.sha256, "size": a.size, "key": a.key} for a in artifacts},
+                        requirements=sorted(requirements or []))
+    write_manifest = previous is None or previous.manifest_hash != manifest.manifest_hash
+    if not dry_run:
+        todo = [a for a in artifacts if a.key not in keys]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda a: _upload(s3, bucket, a), todo))
+        if write_manifest:
+            manifest.git_sha = _git(root, "rev-parse", "HEAD")
+            dirty = _git(root, "status", "--porcelain", "--", *PROJECT_DIRS, "src", "pyproject.toml")
+            manifest.git_dirty = bool(dirty)
+            manifest.deployed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            body = manifest.to_json().encode()
+            s3.put_object(Bucket=bucket, Key=f"{MANIFEST_HISTORY}{manifest.manifest_hash}.json", Body=body,
+                          ContentType="application/json")
+            s3.put_object(Bucket=bucket, Key=MANIFEST_KEY, Body=body, ContentType="application/json",
+                          Metadata={"manifest-hash": manifest.manifest_hash})
+    return DeployResult(bucket, dry_run, changes, manifest.manifest_hash,
+                        previous.manifest_hash if previous else None, write_manifest and not dry_run,
+                        manifest.deps_archive)
+
+
+def deploy(ctx: Any, dry_run: bool = False, deps_archive: bool = True) -> DeployResult:
+    """Build and sync the artifacts for ctx's environment (`deplat deploy`)."""
+    from deplat.local.jars import cache_dir
+
+    bucket = ctx.name("artifacts_bucket")
+    s3 = ctx.aws.client("s3")
+    with s3_errors(ctx, bucket), ThreadPoolExecutor(max_workers=2) as pool:
+        # The bucket reads overlap with hashing and (rarely) building.
+        previous_f = pool.submit(load_manifest, s3, bucket)
+        keys_f = pool.submit(existing_keys, s3, bucket)
+        artifacts = collect(ctx.root, cache_dir(), deps=deps_archive, reporter=ctx.reporter)
+        previous, keys = previous_f.result(), keys_f.result()
+        requirements = job_requirements(ctx.root) if deps_archive else []
+        kept = previous.deps_archive if previous and not deps_archive else None
+        if kept and previous.files[kept]["key"] in keys:
+            # Skipping the archive keeps the deployed one rather than dropping it from the manifest.
+            meta = previous.files[kept]
+            artifacts.append(Artifact(kept, Path(meta["key"]), meta["sha256"], meta["size"]))
+            requirements = previous.requirements
+        return sync(s3, bucket, ctx.root, artifacts, previous, keys, dry_run, requirements)
+
+
+@contextmanager
+def s3_errors(ctx: Any, bucket: str) -> Iterator[None]:
+    """Turn the usual S3 failures into DeplatErrors that say what to do."""
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    env = ctx.env
+    try:
+        yield
+    except EndpointConnectionError as exc:
+        hint = "start the local stack: `deplat local up`" if env.is_local else "check the network"
+        raise DeplatError(f"cannot reach S3 at {exc.kwargs.get('endpoint_url', '?')}", hint) from exc
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("NoSuchBucket", "404"):
+            raise ConfigError(f"artifacts bucket '{bucket}' does not exist in '{env.name}'",
+                              f"run `deplat -e {env.name} infra apply`") from exc
+        if code in ("AccessDenied", "403"):
+            raise ConfigError(f"access denied to s3://{bucket}",
+                              "check the AWS profile and the bucket policy") from exc
+        raise

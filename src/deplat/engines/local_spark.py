@@ -1,0 +1,324 @@
+"""Local Spark with EMR's contract: code fetched from the (moto) artifacts bucket, `spark-submit`
+local[2], driver logs written to the EMR S3 log layout so `deplat logs` is one code path.
+
+Each run gets a directory `.deplat/<env>/runs/<run-id>/` and a detached supervisor process
+(`python -m deplat.engines.local_spark <run-dir>`, its own session, like a remote run: it survives
+Ctrl-C and `--no-wait`). The supervisor runs spark-submit, uploads stdout.gz/stderr.gz, then writes
+the terminal state; `get()` reads that state file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from deplat.engines.base import JobSpec, PollPolicy, RunRef, RunState
+
+ENGINE = "local"
+APPLICATION_ID = "local"
+STATE_FILE = "state.json"
+META_FILE = "meta.json"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child (we spawned it and have not reaped it) has finished.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class _FileTail:
+    """Tails a growing local file (the live driver log)."""
+
+    def __init__(self, path: Path):
+        self._path = path
+        self._offset = 0
+
+    def read_new(self) -> str:
+        try:
+            with self._path.open("rb") as fh:
+                fh.seek(self._offset)
+                data = fh.read()
+        except FileNotFoundError:
+            return ""
+        # Only hand out whole lines; the rest comes with the next read.
+        cut = data.rfind(b"\n") + 1
+        self._offset += cut
+        return data[:cut].decode("utf-8", errors="replace")
+
+
+class LocalSparkEngine:
+    """JobEngine that runs each step with spark-submit on this machine."""
+
+    name = ENGINE
+    application_id = APPLICATION_ID
+
+    def __init__(
+        self,
+        s3: Any,
+        artifacts_bucket: str,
+        runs_dir: Path,
+        *,
+        env_vars: dict[str, str] | None = None,
+        master: str = "local[2]",
+        jars: Callable[[], list[str]] | None = None,
+        log_reader: Any = None,
+        python: str = sys.executable,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self._s3 = s3
+        self._bucket = artifacts_bucket
+        self.runs_dir = Path(runs_dir)
+        self._env_vars = dict(env_vars or {})
+        self._master = master
+        self._jars = jars
+        self._python = python
+        self._sleep = sleep
+        if log_reader is None:
+            from deplat.logs import LogReader
+
+            log_reader = LogReader(s3, wait_seconds=5.0)
+        self._log_reader = log_reader
+        self.poll_policy = PollPolicy(initial=0.5, factor=1.5, maximum=2.0)
+
+    @classmethod
+    def from_context(cls, ctx: Any) -> LocalSparkEngine:
+        from deplat.aws import local_credentials
+        from deplat.local.jars import ensure_jars
+
+        env_vars = {**local_credentials(ctx.env), "AWS_ENDPOINT_URL": ctx.env.endpoint_url or ""}
+        return cls(ctx.aws.client("s3"), ctx.name("artifacts_bucket"), ctx.state_dir / "runs",
+                   env_vars=env_vars, master=ctx.env.spark_master, jars=ensure_jars)
+
+    # --- JobEngine ---------------------------------------------------------------------------
+
+    def submit(self, spec: JobSpec, idempotency_key: str) -> RunRef:
+        """Attach to a live local run with this key, else fetch the code and start a supervisor."""
+        live = self._find_live(idempotency_key)
+        if live is not None:
+            return RunRef(**{**live.to_dict(), "attached": True})
+        run_id = f"lr-{secrets.token_hex(6)}"
+        run_dir = self.runs_dir / run_id
+        run_dir.mkdir(parents=True)
+        entry = self._fetch(spec.entry_point, run_dir / "code")
+        py_files = [str(self._fetch(uri, run_dir / "code")) for uri in spec.py_files]
+        ref = RunRef(run_id, APPLICATION_ID, ENGINE, idempotency_key, f"s3://{self._bucket}/logs/",
+                     None, False, spec.pipeline, spec.step)
+        command = self._command(spec, entry, py_files)
+        env = {**self._env_vars, "PYSPARK_PYTHON": self._python, "PYSPARK_DRIVER_PYTHON": self._python,
+               "DEPLAT_SPARK_MASTER": self._master, "DEPLAT_SPARK_WAREHOUSE": str(run_dir / "warehouse")}
+        _write_json(run_dir / META_FILE, {"ref": ref.to_dict(), "command": command, "env": env,
+                                          "created_at": _now()})
+        _write_json(run_dir / STATE_FILE, {"state": "SUBMITTED", "details": "", "updated_at": _now()})
+        with (run_dir / "supervisor.log").open("wb") as log:
+            proc = subprocess.Popen(
+                [self._python, "-m", "deplat.engines.local_spark", str(run_dir)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, env={**os.environ, **self._env_vars}, cwd=run_dir,
+            )
+        (run_dir / "supervisor.pid").write_text(str(proc.pid))
+        return ref
+
+    def get(self, run: RunRef) -> RunState:
+        run_dir = self.runs_dir / run.run_id
+        state = _read_json(run_dir / STATE_FILE)
+        if not state:
+            return RunState("FAILED", f"no local run {run.run_id} under {self.runs_dir}")
+        if state["state"] not in ("SUCCESS", "FAILED", "CANCELLED") and not _alive(self._pid(run_dir)):
+            # Re-read: the supervisor may have finished between the two reads.
+            state = _read_json(run_dir / STATE_FILE)
+            if state["state"] not in ("SUCCESS", "FAILED", "CANCELLED"):
+                return RunState("FAILED", "the local supervisor process exited without a final state")
+        extra = {k: state[k] for k in ("started_at", "ended_at", "exit_code") if k in state}
+        return RunState(state["state"], state.get("details", ""), None, extra)
+
+    def cancel(self, run: RunRef) -> None:
+        pid = self._pid(self.runs_dir / run.run_id)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGTERM)
+
+    def read_log(self, run: RunRef, stream: str = "stdout", wait: bool = True) -> str:
+        if not self.get(run).terminal:
+            live = self.runs_dir / run.run_id / stream
+            if live.is_file():
+                return live.read_text(errors="replace")
+        return self._log_reader.read(run, stream, wait=wait)
+
+    def tail(self, run: RunRef, stream: str = "stdout") -> _FileTail:
+        return _FileTail(self.runs_dir / run.run_id / stream)
+
+    def logs(self, run: RunRef, stream: str = "stdout", follow: bool = False) -> Iterator[str]:
+        if not follow or not (self.runs_dir / run.run_id).is_dir():
+            yield self.read_log(run, stream)
+            return
+        tail = self.tail(run, stream)
+        while True:
+            done = self.get(run).terminal
+            chunk = tail.read_new()
+            if chunk:
+                yield chunk
+            if done:
+                return
+            self._sleep(0.5)
+
+    def ref(self, run_id: str) -> RunRef:
+        meta = _read_json(self.runs_dir / run_id / META_FILE)
+        if meta.get("ref"):
+            return RunRef.from_dict(meta["ref"])
+        return RunRef(run_id, APPLICATION_ID, ENGINE, log_uri=f"s3://{self._bucket}/logs/")
+
+    def application_state(self) -> dict[str, Any]:
+        return {"id": APPLICATION_ID, "name": f"spark-submit {self._master}", "state": "STARTED",
+                "release_label": _pyspark_version(), "engine": ENGINE}
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _command(self, spec: JobSpec, entry: Path, py_files: list[str]) -> list[str]:
+        from pyspark.find_spark_home import _find_spark_home
+
+        cmd = [str(Path(_find_spark_home()) / "bin" / "spark-submit"), "--master", self._master,
+               "--name", spec.name, "--conf", "spark.ui.enabled=false"]
+        jars = self._jars() if self._jars else []
+        if jars:
+            cmd += ["--jars", ",".join(jars)]
+        if py_files:
+            cmd += ["--py-files", ",".join(py_files)]
+        return [*cmd, str(entry), *spec.args]
+
+    def _fetch(self, uri: str, folder: Path) -> Path:
+        parsed = urlparse(uri)
+        if parsed.scheme != "s3":
+            raise ValueError(f"expected an s3:// URI, got {uri}")
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / Path(parsed.path).name
+        self._s3.download_file(parsed.netloc, parsed.path.lstrip("/"), str(target))
+        return target
+
+    def _pid(self, run_dir: Path) -> int | None:
+        try:
+            return int((run_dir / "supervisor.pid").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _find_live(self, key: str) -> RunRef | None:
+        if not self.runs_dir.is_dir():
+            return None
+        for meta_file in self.runs_dir.glob(f"*/{META_FILE}"):
+            ref = RunRef.from_dict(_read_json(meta_file).get("ref") or {"run_id": "", "application_id": "",
+                                                                        "engine": ""})
+            if ref.key == key and not self.get(ref).terminal:
+                return ref
+        return None
+
+
+def _pyspark_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"pyspark {version('pyspark')}"
+    except PackageNotFoundError:
+        return "pyspark (not installed)"
+
+
+# --- the supervisor (runs in its own process) -------------------------------------------------
+
+def supervise(run_dir: Path) -> int:
+    """Run the step's spark-submit, upload its driver logs, record the final state."""
+    meta = _read_json(run_dir / META_FILE)
+    ref = RunRef.from_dict(meta["ref"])
+    cancelled = False
+
+    def _on_term(signum, frame):
+        nonlocal cancelled
+        cancelled = True
+
+    signal.signal(signal.SIGTERM, _on_term)
+    started = _now()
+    _write_json(run_dir / STATE_FILE, {"state": "RUNNING", "details": "", "started_at": started,
+                                       "updated_at": started})
+    with (run_dir / "stdout").open("wb") as out, (run_dir / "stderr").open("wb") as err:
+        proc = subprocess.Popen(meta["command"], stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                cwd=run_dir, env={**os.environ, **meta["env"]})
+        while True:
+            try:
+                code = proc.wait()
+                break
+            except InterruptedError:
+                continue
+    if cancelled:
+        state, details = "CANCELLED", "cancelled by the operator"
+    elif code == 0:
+        state, details = "SUCCESS", ""
+    else:
+        state, details = "FAILED", _failure_details(run_dir / "stderr", code)
+    try:
+        _upload_logs(run_dir, ref)
+    except Exception as exc:  # noqa: BLE001 - the state must still be recorded
+        details = (details + "; " if details else "") + f"driver log upload failed: {exc}"
+    _write_json(run_dir / STATE_FILE, {"state": state, "details": details, "exit_code": code,
+                                       "started_at": started, "ended_at": _now(), "updated_at": _now()})
+    return 0
+
+
+def _failure_details(stderr: Path, code: int) -> str:
+    from deplat.logs import error_excerpt
+
+    text = stderr.read_text(errors="replace") if stderr.is_file() else ""
+    lines = [line for line in error_excerpt(text).splitlines() if line.strip()]
+    last = lines[-1].strip() if lines else ""
+    return f"spark-submit exited with code {code}" + (f": {last}" if last else "")
+
+
+def _upload_logs(run_dir: Path, ref: RunRef) -> None:
+    import boto3
+
+    from deplat.logs import s3_location
+
+    s3 = boto3.client("s3")
+    for stream in ("stdout", "stderr"):
+        path = run_dir / stream
+        data = path.read_bytes() if path.is_file() else b""
+        bucket, key = s3_location(ref, stream)
+        s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(data, mtime=0),
+                      ContentType="application/gzip")
+
+
+if __name__ == "__main__":
+    sys.exit(supervise(Path(sys.argv[1])))

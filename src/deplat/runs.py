@@ -1,0 +1,367 @@
+"""The run service behind `deplat run`, `deplat logs` and `deplat status`.
+
+A pipeline resolves to ordered steps; each step runs the deployed `jobs/<step>.py` (from the current
+manifest) on the environment's engine, under an idempotency key of (pipeline, step, partition,
+deployed manifest hash). Runs are recorded in `.deplat/<env>/runs.jsonl` (append-only; the last
+record of a run id wins) for `status` and `logs`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from deplat.engines.base import TERMINAL_STATES, JobEngine, JobSpec, PollPolicy, RunRef, RunState
+from deplat.errors import ConfigError, DeplatError, JobFailedError
+
+HISTORY_FILE = "runs.jsonl"
+
+
+def idempotency_key(pipeline: str, step: str, partition: str | None, manifest_hash: str) -> str:
+    """Same pipeline, step, partition and deployed code -> same key -> never two live runs."""
+    raw = "\0".join((pipeline, step, partition or "", manifest_hash))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class StepRun:
+    pipeline: str
+    step: str
+    run_id: str
+    state: str
+    details: str = ""
+    attached: bool = False
+    duration_s: float | None = None
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    dashboard_url: str | None = None
+
+
+@dataclass
+class RunResult:
+    pipeline: str
+    env: str
+    batch_id: str
+    manifest_hash: str
+    waited: bool
+    steps: list[StepRun]
+
+    @property
+    def metrics(self) -> list[dict[str, Any]]:
+        return [m for s in self.steps for m in s.metrics]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "metrics": self.metrics}
+
+
+@dataclass
+class StatusResult:
+    env: str
+    application: dict[str, Any]
+    runs: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class RunHistory:
+    """`.deplat/<env>/runs.jsonl`: one JSON record per line, appended on every state we observe."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def append(self, record: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(record, default=str, sort_keys=True) + "\n")
+
+    def records(self) -> list[dict[str, Any]]:
+        """The latest record of each run, newest submission first."""
+        latest: dict[str, dict[str, Any]] = {}
+        if self.path.is_file():
+            for line in self.path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue  # a torn last line from an interrupted write
+                latest[rec["run_id"]] = {**latest.get(rec["run_id"], {}), **rec}
+        return sorted(latest.values(), key=lambda r: r.get("submitted_at", ""), reverse=True)
+
+    def find(self, run_id: str) -> dict[str, Any] | None:
+        return next((r for r in self.records() if r["run_id"] == run_id), None)
+
+
+class RunService:
+    """Submits, waits, follows and records runs. Clock, sleep and the engine are injectable."""
+
+    def __init__(
+        self,
+        ctx: Any,
+        engine: JobEngine | None = None,
+        *,
+        confirm_cancel: Callable[[RunRef], bool] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.ctx = ctx
+        self._engine = engine
+        self._confirm_cancel = confirm_cancel or (lambda ref: False)
+        self._clock = clock
+        self._sleep = sleep
+        self.history = RunHistory(ctx.state_dir / HISTORY_FILE)
+
+    @cached_property
+    def engine(self) -> JobEngine:
+        if self._engine is not None:
+            return self._engine
+        from deplat.engines import engine_for
+
+        return engine_for(self.ctx)
+
+    # --- run ---------------------------------------------------------------------------------
+
+    def run(
+        self,
+        pipeline: str,
+        step: str | None = None,
+        partition_date: str | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+        follow: bool = False,
+    ) -> RunResult:
+        """Run a pipeline's steps in order; raise JobFailedError (exit 4) on the first failure."""
+        steps = _resolve(pipeline, step)
+        partition = _check_date(partition_date)
+        if not wait and len(steps) > 1:
+            raise ConfigError(f"--no-wait submits one step, and '{pipeline}' has {len(steps)} in order",
+                              "pass --step <name>, or use --wait so each step starts after the previous")
+        manifest, bucket = self._manifest()
+        uris = _step_uris(manifest, bucket, [s for _, s in steps])
+        batch_id = f"{_utcnow():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+        deadline = self._clock() + timeout if timeout else None
+        result = RunResult(pipeline, self.ctx.env.name, batch_id, manifest.manifest_hash, wait, [])
+        for pipe, st in steps:
+            args = ["--lake", self.ctx.lake_uri, "--run-id", batch_id, "--env", self.ctx.env.name]
+            if partition:
+                args += ["--partition-date", partition]
+            spec = JobSpec(pipe, st.name, uris[st.name], (*args, *st.args), uris["wheel"],
+                           uris["deps"], math.ceil(timeout / 60) if timeout else None)
+            key = idempotency_key(pipe, st.name, partition, manifest.manifest_hash)
+            with self.ctx.reporter.status(f"{pipe}/{st.name}: submitting..."):
+                ref = self.engine.submit(spec, key)
+            submitted = _utcnow()
+            self._record(ref, "SUBMITTED", submitted_at=submitted, batch_id=batch_id,
+                         partition_date=partition, manifest_hash=manifest.manifest_hash)
+            if ref.attached:
+                self.ctx.reporter.warn(f"{pipe}/{st.name}: attached to live run {ref.run_id} "
+                                       "(same step, partition and deployed code)")
+            else:
+                self.ctx.reporter.info(f"{pipe}/{st.name}: submitted run {ref.run_id}")
+            if not wait:
+                result.steps.append(StepRun(pipe, st.name, ref.run_id, "SUBMITTED", attached=ref.attached))
+                continue
+            remaining = None if deadline is None else max(0.0, deadline - self._clock())
+            state = self._wait(ref, remaining, follow)
+            duration = (_utcnow() - submitted).total_seconds()
+            self._record(ref, state.state, details=state.details, ended_at=_utcnow(), duration_s=duration)
+            step_run = StepRun(pipe, st.name, ref.run_id, state.state, state.details, ref.attached,
+                               round(duration, 1), dashboard_url=state.dashboard_url)
+            result.steps.append(step_run)
+            if not state.succeeded:
+                self._fail(ref, state)
+            step_run.metrics = self._metrics(ref)
+        return result
+
+    def _manifest(self):
+        from deplat.artifacts import load_manifest, s3_errors
+
+        bucket = self.ctx.name("artifacts_bucket")
+        with s3_errors(self.ctx, bucket):
+            manifest = load_manifest(self.ctx.aws.client("s3"), bucket)
+        if manifest is None:
+            raise ConfigError(f"nothing is deployed to s3://{bucket} ({self.ctx.env.name})",
+                              f"run `deplat{self._env_flag()} deploy` first")
+        return manifest, bucket
+
+    def _wait(self, ref: RunRef, timeout: float | None, follow: bool) -> RunState:
+        from deplat.engines.poll import Poller, WaitTimeoutError
+
+        label = f"{ref.pipeline}/{ref.step}"
+        reporter = self.ctx.reporter
+        tail = self.engine.tail(ref, "stdout") if follow else None
+        policy = self.engine.poll_policy
+        if follow:
+            policy = PollPolicy(policy.initial, policy.factor, min(policy.maximum, 5.0))
+
+        def on_update(state: RunState, elapsed: float, changed: bool) -> None:
+            if tail is not None:
+                _emit_lines(reporter, tail.read_new())
+            if changed and not state.terminal:
+                reporter.info(f"{label}: {state.state}")
+            ui = f" · Spark UI {state.dashboard_url}" if state.dashboard_url else ""
+            live.update(f"{label} [bold]{state.state}[/] · {elapsed:.0f}s · run {ref.run_id}{ui}")
+
+        poller = Poller(lambda: self.engine.get(ref), policy=policy, timeout=timeout, on_update=on_update,
+                        clock=self._clock, sleep=self._sleep)
+        try:
+            with reporter.status(f"{label}: waiting for run {ref.run_id}") as live:
+                state = poller.wait()
+        except KeyboardInterrupt:
+            return self._interrupted(ref)
+        except WaitTimeoutError as exc:
+            self.engine.cancel(ref)
+            self._record(ref, "CANCELLED", details=f"timed out after {exc.elapsed:.0f}s", ended_at=_utcnow())
+            raise JobFailedError(f"{label} did not finish within {timeout:.0f}s (still {exc.state.state}); "
+                                 f"run {ref.run_id} was cancelled", "raise --timeout") from None
+        if tail is not None:
+            _emit_lines(reporter, tail.read_new())
+        reporter.info(f"{label}: {state.state}" + (f" ({state.details})" if state.details else ""))
+        return state
+
+    def _interrupted(self, ref: RunRef) -> RunState:
+        from deplat.engines.poll import Poller
+
+        label = f"{ref.pipeline}/{ref.step}"
+        if not self._confirm_cancel(ref):
+            self.ctx.reporter.warn(f"run {ref.run_id} keeps running: `deplat{self._env_flag()} logs "
+                                   f"{ref.run_id} --follow`, `deplat{self._env_flag()} status`")
+            raise KeyboardInterrupt
+        self.engine.cancel(ref)
+        with self.ctx.reporter.status(f"{label}: cancelling run {ref.run_id}..."):
+            state = Poller(lambda: self.engine.get(ref), policy=self.engine.poll_policy, timeout=300,
+                           clock=self._clock, sleep=self._sleep).wait()
+        self._record(ref, state.state, details="cancelled by the operator", ended_at=_utcnow())
+        raise JobFailedError(f"{label} cancelled by the operator (run {ref.run_id}: {state.state})")
+
+    def _fail(self, ref: RunRef, state: RunState) -> None:
+        from deplat.logs import LogsNotFoundError, error_excerpt
+
+        try:
+            excerpt = error_excerpt(self.engine.read_log(ref, "stderr"))
+        except LogsNotFoundError as exc:
+            excerpt = str(exc)
+        details = f": {state.details}" if state.details else ""
+        raise JobFailedError(
+            f"{ref.pipeline}/{ref.step} {state.state} (run {ref.run_id}){details}",
+            f"full driver log: `deplat{self._env_flag()} logs {ref.run_id} --stderr`",
+            detail=excerpt or None,
+        )
+
+    def _metrics(self, ref: RunRef) -> list[dict[str, Any]]:
+        from deplat.logs import LogsNotFoundError
+        from deplat.pipelines.common import parse_metrics
+
+        try:
+            return parse_metrics(self.engine.read_log(ref, "stdout"))
+        except LogsNotFoundError as exc:
+            self.ctx.reporter.warn(f"no metrics for run {ref.run_id}: {exc.message}")
+            return []
+
+    def _record(self, ref: RunRef, state: str, **fields: Any) -> None:
+        self.history.append({"run_id": ref.run_id, "pipeline": ref.pipeline, "step": ref.step,
+                             "engine": ref.engine, "state": state, "ref": ref.to_dict(),
+                             "recorded_at": _utcnow().isoformat(timespec="seconds"),
+                             **{k: (v.isoformat(timespec="seconds") if isinstance(v, datetime) else v)
+                                for k, v in fields.items()}})
+
+    def _env_flag(self) -> str:
+        name = self.ctx.env.name
+        return "" if name == self.ctx.settings.default_env else f" -e {name}"
+
+    # --- status, logs ------------------------------------------------------------------------
+
+    def status(self, limit: int = 20) -> StatusResult:
+        """The application's state and the recent runs (live ones refreshed from the engine)."""
+        try:
+            app = self.engine.application_state()
+        except DeplatError as exc:
+            app = {"id": None, "state": "UNKNOWN", "error": exc.message}
+        runs = []
+        for rec in self.history.records()[:limit]:
+            if rec.get("state") not in TERMINAL_STATES and rec.get("ref"):
+                rec = self._refresh(rec)
+            runs.append(rec)
+        return StatusResult(self.ctx.env.name, app, runs)
+
+    def _refresh(self, rec: dict[str, Any]) -> dict[str, Any]:
+        ref = RunRef.from_dict(rec["ref"])
+        try:
+            state = self.engine.get(ref)
+        except DeplatError:
+            return rec
+        if state.state == rec.get("state"):
+            return rec
+        fields: dict[str, Any] = {"details": state.details}
+        if state.terminal:
+            fields["ended_at"] = _utcnow()
+            if rec.get("submitted_at"):
+                started = datetime.fromisoformat(rec["submitted_at"])
+                fields["duration_s"] = round((_utcnow() - started).total_seconds(), 1)
+        self._record(ref, state.state, **fields)
+        return self.history.find(ref.run_id) or rec
+
+    def ref(self, run_id: str) -> RunRef:
+        rec = self.history.find(run_id)
+        return RunRef.from_dict(rec["ref"]) if rec and rec.get("ref") else self.engine.ref(run_id)
+
+    def logs(self, run_id: str, stream: str = "stdout", follow: bool = False) -> Iterator[str]:
+        """The run's driver log (whole, or followed until the run ends)."""
+        yield from self.engine.logs(self.ref(run_id), stream, follow)
+
+
+def _emit_lines(reporter: Any, chunk: str) -> None:
+    for line in chunk.splitlines():
+        reporter.info(line)
+
+
+def _resolve(pipeline: str, step: str | None):
+    from deplat.pipelines.registry import PIPELINES, resolve
+
+    try:
+        steps = resolve(pipeline)
+    except KeyError:
+        known = ", ".join([*PIPELINES, "all"])
+        raise ConfigError(f"unknown pipeline '{pipeline}'", f"choose one of: {known}") from None
+    if step is None:
+        return steps
+    chosen = [(p, s) for p, s in steps if s.name == step]
+    if not chosen:
+        names = ", ".join(s.name for _, s in steps)
+        raise ConfigError(f"pipeline '{pipeline}' has no step '{step}'", f"its steps: {names}")
+    return chosen
+
+
+def _check_date(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ConfigError(f"--partition-date {value!r} is not a date", "use YYYY-MM-DD") from None
+
+
+def _step_uris(manifest: Any, bucket: str, steps: list[Any]) -> dict[str, Any]:
+    uris: dict[str, Any] = {}
+    for st in steps:
+        name = f"jobs/{st.name}.py"
+        if name not in manifest.files:
+            raise ConfigError(f"{name} is not in the deployed manifest {manifest.manifest_hash[:12]}",
+                              "add the job script and run `deplat deploy`")
+        uris[st.name] = manifest.uri(bucket, name)
+    if not manifest.wheel:
+        raise ConfigError("the deployed manifest has no wheel", "run `deplat deploy`")
+    uris["wheel"] = (manifest.uri(bucket, manifest.wheel),)
+    uris["deps"] = (manifest.uri(bucket, manifest.deps_archive),) if manifest.deps_archive else ()
+    return uris
