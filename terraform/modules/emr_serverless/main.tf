@@ -1,0 +1,129 @@
+# The Spark application and the least-privilege role its job runs assume. Log destinations
+# (CloudWatch, S3) are passed per job run (monitoringConfiguration): provider 5.x has no
+# application-level monitoring_configuration.
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  catalog_arn = "arn:${data.aws_partition.current.partition}:glue:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
+}
+
+resource "aws_emrserverless_application" "this" {
+  name          = var.name
+  release_label = var.release_label
+  type          = "SPARK"
+  architecture  = "X86_64"
+
+  maximum_capacity {
+    cpu    = var.maximum_capacity.cpu
+    memory = var.maximum_capacity.memory
+    disk   = var.maximum_capacity.disk
+  }
+
+  auto_start_configuration {
+    enabled = true
+  }
+
+  auto_stop_configuration {
+    enabled              = true
+    idle_timeout_minutes = var.idle_timeout_minutes
+  }
+
+  lifecycle {
+    # moto never returns the architecture; X86_64 is also the service default.
+    ignore_changes = [architecture]
+  }
+}
+
+resource "aws_iam_role" "job" {
+  name               = "${var.name}-job"
+  description        = "Assumed by ${var.name} job runs"
+  assume_role_policy = data.aws_iam_policy_document.trust.json
+}
+
+data "aws_iam_policy_document" "trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["emr-serverless.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "job" {
+  name   = "platform-access"
+  role   = aws_iam_role.job.id
+  policy = data.aws_iam_policy_document.job.json
+}
+
+data "aws_iam_policy_document" "job" {
+  statement {
+    sid       = "ListPlatformBuckets"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = [var.lake_bucket_arn, var.artifacts_bucket_arn]
+  }
+
+  statement {
+    sid       = "ReadWriteLake"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${var.lake_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "ReadArtifacts"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.artifacts_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "WriteJobLogs"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.artifacts_bucket_arn}/logs/*"]
+  }
+
+  statement {
+    sid = "GlueCatalog"
+    actions = [
+      "glue:GetDatabase", "glue:GetDatabases",
+      "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable",
+      "glue:GetPartition", "glue:GetPartitions", "glue:BatchCreatePartition", "glue:BatchDeletePartition",
+    ]
+    resources = concat(
+      ["${local.catalog_arn}:catalog"],
+      [for db in var.glue_database_names : "${local.catalog_arn}:database/${db}"],
+      [for db in var.glue_database_names : "${local.catalog_arn}:table/${db}/*"],
+    )
+  }
+
+  statement {
+    sid       = "PlatformKey"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [var.kms_key_arn]
+  }
+
+  statement {
+    sid       = "SourceCredentials"
+    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    resources = var.secret_arns
+  }
+
+  statement {
+    sid       = "JobLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = [var.log_group_arn, "${var.log_group_arn}:*"]
+  }
+
+  statement {
+    sid       = "DataQualityMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = [var.metrics_namespace]
+    }
+  }
+}

@@ -1,0 +1,15 @@
+output "application_id" {
+  value = aws_emrserverless_application.this.id
+}
+
+output "application_arn" {
+  value = aws_emrserverless_application.this.arn
+}
+
+output "job_role_arn" {
+  value = aws_iam_role.job.arn
+}
+
+output "job_role_name" {
+  value = aws_iam_role.job.name
+}

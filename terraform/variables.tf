@@ -1,0 +1,132 @@
+variable "project" {
+  description = "Name prefix of every resource."
+  type        = string
+  default     = "deplat"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,19}$", var.project))
+    error_message = "The project must be 2-20 lower-case letters, digits or dashes, starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "Deployment environment: local (moto), dev or prod."
+  type        = string
+
+  validation {
+    condition     = contains(["local", "dev", "prod"], var.environment)
+    error_message = "The environment must be one of: local, dev, prod."
+  }
+}
+
+variable "region" {
+  description = "AWS region of the platform."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "replica_region" {
+  description = "Region of the lake replica (disaster recovery)."
+  type        = string
+  default     = "eu-central-1"
+}
+
+variable "replication_enabled" {
+  description = "Replicate the lake bucket to replica_region (prod)."
+  type        = bool
+  default     = false
+}
+
+variable "force_destroy_buckets" {
+  description = "Let `deplat infra destroy` delete non-empty buckets (never for prod)."
+  type        = bool
+  default     = false
+}
+
+variable "secret_recovery_window_days" {
+  description = "Days a deleted secret can be restored; 0 deletes at once (local only)."
+  type        = number
+  default     = 30
+}
+
+variable "emr_release_label" {
+  description = "EMR Serverless release (Spark 3.5, Python 3.9 on emr-7.x)."
+  type        = string
+  default     = "emr-7.5.0"
+
+  validation {
+    condition     = can(regex("^emr-7\\.[0-9]+\\.[0-9]+$", var.emr_release_label))
+    error_message = "The EMR release label must be an emr-7.x release, e.g. emr-7.5.0."
+  }
+}
+
+variable "emr_maximum_capacity" {
+  description = "Upper bound of the EMR Serverless application's resources (cost guard)."
+  type = object({
+    cpu    = string
+    memory = string
+    disk   = string
+  })
+  default = {
+    cpu    = "16 vCPU"
+    memory = "64 GB"
+    disk   = "200 GB"
+  }
+}
+
+variable "emr_idle_timeout_minutes" {
+  description = "Stop the application after this many idle minutes."
+  type        = number
+  default     = 15
+}
+
+variable "log_retention_days" {
+  description = "Retention of the platform's CloudWatch log group."
+  type        = number
+  default     = 30
+}
+
+variable "noncurrent_version_days" {
+  description = "Days before noncurrent object versions expire in the lake (time-travel window for restores)."
+  type        = number
+  default     = 90
+}
+
+variable "alert_emails" {
+  description = "E-mail addresses subscribed to the alerts topic."
+  type        = list(string)
+  default     = []
+}
+
+variable "lf_tags_enabled" {
+  description = "Create the Lake Formation LF-tag definitions."
+  type        = bool
+  default     = true
+}
+
+variable "lf_tags" {
+  description = "LF-tag definitions: key -> allowed values."
+  type        = map(list(string))
+  default = {
+    classification = ["public", "internal", "confidential", "pii"]
+    layer          = ["bronze", "silver", "gold"]
+  }
+}
+
+variable "maintenance_schedule" {
+  description = "When the weekly Delta maintenance (OPTIMIZE/VACUUM) runs."
+  type        = string
+  default     = "cron(0 3 ? * SUN *)"
+}
+
+variable "maintenance_entry_point_key" {
+  description = "Key, in the artifacts bucket, of the deployed delta_maintenance job script."
+  type        = string
+  default     = "current/jobs/delta_maintenance.py"
+}
+
+variable "existing_secret_arns" {
+  description = "Source -> ARN of an existing secret to adopt (filled in by `deplat infra`)."
+  type        = map(string)
+  default     = {}
+}
