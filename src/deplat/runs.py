@@ -173,7 +173,7 @@ class RunService:
                 result.steps.append(StepRun(pipe, st.name, ref.run_id, "SUBMITTED", attached=ref.attached))
                 continue
             remaining = None if deadline is None else max(0.0, deadline - self._clock())
-            state = self._wait(ref, remaining, follow)
+            state = self._wait(ref, remaining, follow, timeout)
             duration = (_utcnow() - submitted).total_seconds()
             self._record(ref, state.state, details=state.details, ended_at=_utcnow(), duration_s=duration)
             step_run = StepRun(pipe, st.name, ref.run_id, state.state, state.details, ref.attached,
@@ -195,7 +195,8 @@ class RunService:
                               f"run `deplat{self._env_flag()} deploy` first")
         return manifest, bucket
 
-    def _wait(self, ref: RunRef, timeout: float | None, follow: bool) -> RunState:
+    def _wait(self, ref: RunRef, timeout: float | None, follow: bool, budget: float | None = None
+              ) -> RunState:
         from deplat.engines.poll import Poller, WaitTimeoutError
 
         label = f"{ref.pipeline}/{ref.step}"
@@ -223,7 +224,8 @@ class RunService:
         except WaitTimeoutError as exc:
             self.engine.cancel(ref)
             self._record(ref, "CANCELLED", details=f"timed out after {exc.elapsed:.0f}s", ended_at=_utcnow())
-            raise JobFailedError(f"{label} did not finish within {timeout:.0f}s (still {exc.state.state}); "
+            raise JobFailedError(f"{label} did not finish within --timeout {budget or timeout:.0f}s "
+                                 f"(still {exc.state.state}); "
                                  f"run {ref.run_id} was cancelled", "raise --timeout") from None
         if tail is not None:
             _emit_lines(reporter, tail.read_new())
