@@ -41,7 +41,11 @@ MOTO_SERVICES = (
     "scheduler", "secretsmanager", "sns", "sts",
 )
 # Warnings that are expected and say nothing to an operator.
-_QUIET_WARNINGS = ("Incomplete lock file information", "Resource targeting is in effect")
+_QUIET_WARNINGS = (
+    "Incomplete lock file information",  # the provider mirror only records this platform's checksums
+    "Resource targeting is in effect",  # destroy targets everything but the KMS keys, on purpose
+    "Applied changes may be incomplete",
+)
 _STAGE_KEEP = {".terraform", ".terraform.lock.hcl"}
 _INIT_STAMP = "deplat-init.sha256"
 
@@ -371,10 +375,7 @@ class Infra:
         tf = self.terraform()
         started = time.monotonic()
         self._require_api()
-        state = tf.state_list()
-        managed = [a for a in state if not _is_data(a)]
-        retained_addrs = [a for a in managed if _resource_type(a) in RETAINED_TYPES]
-        targets = [a for a in managed if a not in retained_addrs]
+        targets, retained_addrs = destroy_targets(tf.state_list())
         retained = _arns(tf.show_state(), RETAINED_TYPES) if retained_addrs else []
         summary = PlanSummary(destroy=True)
         if targets:
@@ -419,6 +420,13 @@ def _is_data(address: str) -> bool:
 
 def _resource_type(address: str) -> str:
     return _local_address(address)[0]
+
+
+def destroy_targets(addresses: list[str]) -> tuple[list[str], list[str]]:
+    """Split `terraform state list` into (resources to destroy, KMS keys to keep); data sources drop out."""
+    managed = [a for a in addresses if not _is_data(a)]
+    retained = [a for a in managed if _resource_type(a) in RETAINED_TYPES]
+    return [a for a in managed if a not in retained], retained
 
 
 def _arns(state: dict[str, Any], types: tuple[str, ...]) -> list[str]:
