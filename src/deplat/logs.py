@@ -162,24 +162,41 @@ class _CloudWatchTail:
         return "".join(lines)
 
 
+def python_traceback(text: str, max_lines: int = EXCERPT_MAX_LINES) -> str | None:
+    """The last Python traceback in a log, through its exception line; None if there is none."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith(_TRACEBACK)]
+    if not starts:
+        return None
+    block = [lines[starts[-1]]]
+    for line in lines[starts[-1] + 1:]:
+        block.append(line)
+        # The exception line is the first unindented line after the frames.
+        if line and not line[0].isspace():
+            break
+    return "\n".join(_clip(block, max_lines))
+
+
 def error_excerpt(stderr: str, max_lines: int = EXCERPT_MAX_LINES) -> str:
     """The driver's error: the last Python traceback, else the last JVM exception with its frames."""
+    found = python_traceback(stderr, max_lines)
+    if found:
+        return found
     lines = stderr.splitlines()
-    starts = [i for i, line in enumerate(lines) if line.startswith(_TRACEBACK)]
-    if starts:
-        block = [lines[starts[-1]]]
-        for line in lines[starts[-1] + 1:]:
-            block.append(line)
-            # The exception line is the first unindented line after the frames.
-            if line and not line[0].isspace():
-                break
-        return "\n".join(_clip(block, max_lines))
     for i in range(len(lines) - 1, -1, -1):
         if _JVM_ERROR.match(lines[i].strip()):
             block = [lines[i]]
             block.extend(line for line in lines[i + 1:i + 12] if line.lstrip().startswith("at "))
             return "\n".join(_clip(block, max_lines))
     return "\n".join(lines[-10:])
+
+
+def driver_error(stdout: str, stderr: str) -> tuple[str, str]:
+    """(excerpt, stream it came from). Spark's PythonRunner merges the Python driver's stderr into
+    the driver stdout, so on EMR a Python traceback is usually in stdout; JVM errors are in stderr."""
+    if python_traceback(stderr) is None and python_traceback(stdout) is not None:
+        return python_traceback(stdout) or "", "stdout"
+    return error_excerpt(stderr), "stderr"
 
 
 def _clip(block: list[str], max_lines: int) -> list[str]:

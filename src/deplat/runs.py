@@ -248,16 +248,25 @@ class RunService:
         raise JobFailedError(f"{label} cancelled by the operator (run {ref.run_id}: {state.state})")
 
     def _fail(self, ref: RunRef, state: RunState) -> None:
-        from deplat.logs import LogsNotFoundError, error_excerpt
+        from deplat.logs import LogsNotFoundError, driver_error
 
-        try:
-            excerpt = error_excerpt(self.engine.read_log(ref, "stderr"))
-        except LogsNotFoundError as exc:
-            excerpt = str(exc)
+        logs: dict[str, str] = {}
+        missing = ""
+        for stream in ("stderr", "stdout"):
+            try:
+                # If stderr never appeared, stdout will not either: do not wait twice.
+                logs[stream] = self.engine.read_log(ref, stream, wait=not missing)
+            except LogsNotFoundError as exc:
+                logs[stream] = ""
+                missing = str(exc)
+        excerpt, stream = driver_error(logs["stdout"], logs["stderr"])
+        if not excerpt.strip() and not any(logs.values()):
+            excerpt = missing
         details = f": {state.details}" if state.details else ""
+        flag = " --stderr" if stream == "stderr" else ""
         raise JobFailedError(
             f"{ref.pipeline}/{ref.step} {state.state} (run {ref.run_id}){details}",
-            f"full driver log: `deplat{self._env_flag()} logs {ref.run_id} --stderr`",
+            f"full driver log: `deplat{self._env_flag()} logs {ref.run_id}{flag}`",
             detail=excerpt or None,
         )
 

@@ -101,3 +101,15 @@ def test_tail_returns_only_new_text():
     assert tail.read_new() == ""
     s3.text = "a\nb\n"
     assert tail.read_new() == "b\n"
+
+
+def test_driver_error_finds_a_python_traceback_merged_into_stdout():
+    """On EMR, Spark's PythonRunner merges the Python driver's stderr into stdout."""
+    from deplat.logs import driver_error
+
+    excerpt, stream = driver_error(stdout="hi\n" + PY_STDERR, stderr=JVM_STDERR)
+    assert stream == "stdout" and excerpt.endswith("RuntimeError: boom: bad input")
+    excerpt, stream = driver_error(stdout="hi\n", stderr=JVM_STDERR)
+    assert stream == "stderr" and "SparkException" in excerpt
+    excerpt, stream = driver_error(stdout="hi\n" + PY_STDERR, stderr=PY_STDERR)
+    assert stream == "stderr"

@@ -5,6 +5,10 @@ Each run gets a directory `.deplat/<env>/runs/<run-id>/` and a detached supervis
 (`python -m deplat.engines.local_spark <run-dir>`, its own session, like a remote run: it survives
 Ctrl-C and `--no-wait`). The supervisor runs spark-submit, uploads stdout.gz/stderr.gz, then writes
 the terminal state; `get()` reads that state file.
+
+Spark's PythonRunner merges the Python driver's stderr into the driver stdout. Locally a small
+bootstrap runs the job script with the Python stderr pointed at the driver stderr file instead, so
+tracebacks and warnings land in stderr.gz next to the JVM's errors.
 """
 
 from __future__ import annotations
@@ -29,6 +33,31 @@ ENGINE = "local"
 APPLICATION_ID = "local"
 STATE_FILE = "state.json"
 META_FILE = "meta.json"
+BOOTSTRAP = "_deplat_driver.py"
+_BOOTSTRAP_CODE = '''"""deplat local driver bootstrap: the job's Python stderr goes to the stderr file."""
+import os
+import runpy
+import sys
+import traceback
+
+job = os.path.abspath(sys.argv[1])
+target = os.environ.get("DEPLAT_DRIVER_STDERR")
+if target:
+    os.dup2(os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644), 2)
+sys.argv = sys.argv[1:]
+sys.path.insert(0, os.path.dirname(job))
+try:
+    runpy.run_path(job, run_name="__main__")
+except SystemExit:
+    raise
+except BaseException:
+    kind, value, tb = sys.exc_info()
+    while tb is not None and tb.tb_frame.f_code.co_filename != job:
+        tb = tb.tb_next  # drop the bootstrap's and runpy's frames
+    traceback.print_exception(kind, value, tb)
+    sys.stderr.flush()
+    sys.exit(1)
+'''
 
 
 def _now() -> str:
@@ -139,11 +168,13 @@ class LocalSparkEngine:
         run_dir.mkdir(parents=True)
         entry = self._fetch(spec.entry_point, run_dir / "code")
         py_files = [str(self._fetch(uri, run_dir / "code")) for uri in spec.py_files]
+        (run_dir / "code" / BOOTSTRAP).write_text(_BOOTSTRAP_CODE)
         ref = RunRef(run_id, APPLICATION_ID, ENGINE, idempotency_key, f"s3://{self._bucket}/logs/",
                      None, False, spec.pipeline, spec.step)
         command = self._command(spec, entry, py_files)
         env = {**self._env_vars, "PYSPARK_PYTHON": self._python, "PYSPARK_DRIVER_PYTHON": self._python,
-               "DEPLAT_SPARK_MASTER": self._master, "DEPLAT_SPARK_WAREHOUSE": str(run_dir / "warehouse")}
+               "DEPLAT_SPARK_MASTER": self._master, "DEPLAT_SPARK_WAREHOUSE": str(run_dir / "warehouse"),
+               "DEPLAT_DRIVER_STDERR": str(run_dir / "stderr")}
         _write_json(run_dir / META_FILE, {"ref": ref.to_dict(), "command": command, "env": env,
                                           "created_at": _now()})
         _write_json(run_dir / STATE_FILE, {"state": "SUBMITTED", "details": "", "updated_at": _now()})
@@ -220,7 +251,7 @@ class LocalSparkEngine:
             cmd += ["--jars", ",".join(jars)]
         if py_files:
             cmd += ["--py-files", ",".join(py_files)]
-        return [*cmd, str(entry), *spec.args]
+        return [*cmd, str(entry.parent / BOOTSTRAP), str(entry), *spec.args]
 
     def _fetch(self, uri: str, folder: Path) -> Path:
         parsed = urlparse(uri)
@@ -273,7 +304,8 @@ def supervise(run_dir: Path) -> int:
     started = _now()
     _write_json(run_dir / STATE_FILE, {"state": "RUNNING", "details": "", "started_at": started,
                                        "updated_at": started})
-    with (run_dir / "stdout").open("wb") as out, (run_dir / "stderr").open("wb") as err:
+    # Append mode: the driver bootstrap writes Python's stderr into the same file.
+    with (run_dir / "stdout").open("wb") as out, (run_dir / "stderr").open("ab") as err:
         proc = subprocess.Popen(meta["command"], stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                 cwd=run_dir, env={**os.environ, **meta["env"]})
         while True:
@@ -287,7 +319,7 @@ def supervise(run_dir: Path) -> int:
     elif code == 0:
         state, details = "SUCCESS", ""
     else:
-        state, details = "FAILED", _failure_details(run_dir / "stderr", code)
+        state, details = "FAILED", _failure_details(run_dir, code)
     try:
         _upload_logs(run_dir, ref)
     except Exception as exc:  # noqa: BLE001 - the state must still be recorded
@@ -297,11 +329,12 @@ def supervise(run_dir: Path) -> int:
     return 0
 
 
-def _failure_details(stderr: Path, code: int) -> str:
-    from deplat.logs import error_excerpt
+def _failure_details(run_dir: Path, code: int) -> str:
+    from deplat.logs import driver_error
 
-    text = stderr.read_text(errors="replace") if stderr.is_file() else ""
-    lines = [line for line in error_excerpt(text).splitlines() if line.strip()]
+    text = {s: (run_dir / s).read_text(errors="replace") if (run_dir / s).is_file() else ""
+            for s in ("stdout", "stderr")}
+    lines = [line for line in driver_error(text["stdout"], text["stderr"])[0].splitlines() if line.strip()]
     last = lines[-1].strip() if lines else ""
     return f"spark-submit exited with code {code}" + (f": {last}" if last else "")
 

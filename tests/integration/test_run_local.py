@@ -1,0 +1,102 @@
+"""`deplat run` on the local env: real spark-submit of the deployed artifacts (moto bucket), driver logs
+in the EMR S3 layout, exit 4 with the driver's error on failure, `deplat logs`, `deplat status`.
+
+Each spark-submit costs ~7 s here, so the module deploys once and keeps the runs few.
+"""
+
+import json
+import re
+
+import pytest
+from deplat_project import SMOKE_BOOM, SMOKE_OK, SMOKE_SLEEP, keys, make_project
+from typer.testing import CliRunner
+
+from deplat.cli import app
+from deplat.pipelines import registry
+from deplat.pipelines.registry import Pipeline, Step
+
+pytestmark = [pytest.mark.integration, pytest.mark.spark]
+
+
+@pytest.fixture
+def project(local_stack, tmp_path, monkeypatch):
+    root, bucket = make_project(tmp_path, monkeypatch,
+                                {"smoke_ok": SMOKE_OK, "smoke_boom": SMOKE_BOOM, "smoke_sleep": SMOKE_SLEEP})
+    monkeypatch.setitem(registry.PIPELINES, "smoke", Pipeline("smoke", (Step("smoke_ok"),)))
+    monkeypatch.setitem(registry.PIPELINES, "smokefail", Pipeline("smokefail", (Step("smoke_boom"),)))
+    monkeypatch.setitem(registry.PIPELINES, "smokesleep", Pipeline("smokesleep", (Step("smoke_sleep"),)))
+    result = CliRunner().invoke(app, ["deploy", "--no-deps-archive"])
+    assert result.exit_code == 0, result.output
+    return root, bucket, tmp_path / "lake"
+
+
+def cli(*args):
+    return CliRunner().invoke(app, list(args), terminal_width=200)
+
+
+def test_run_succeeds_follows_logs_reports_metrics_and_status(project):
+    from deltalake import DeltaTable
+
+    root, bucket, lake = project
+    result = cli("run", "smoke", "--wait", "--follow")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"hello from smoke \d{8}T\d{6}Z-", result.output)  # streamed while running
+    run_id = re.search(r"submitted run (lr-[0-9a-f]+)", result.output).group(1)
+    assert re.search(rf"smoke_ok\s+│\s+{run_id}\s+│\s+SUCCESS", result.stdout)
+    assert re.search(r"smoke_ok\s+│\s+5\s+│\s+5\s+│\s+0", result.stdout)  # the metrics table
+    assert DeltaTable(str(lake / "silver" / "smoke")).to_pyarrow_table().num_rows == 5
+    assert f"logs/applications/local/jobs/{run_id}/SPARK_DRIVER/stdout.gz" in keys(bucket, "logs/")
+
+    status = cli("-o", "json", "status")
+    assert status.exit_code == 0, status.output
+    doc = json.loads(status.stdout)
+    assert doc["application"]["state"] == "STARTED"
+    run = next(r for r in doc["runs"] if r["run_id"] == run_id)
+    assert (run["pipeline"], run["step"], run["state"]) == ("smoke", "smoke_ok", "SUCCESS")
+    assert run["duration_s"] > 0
+
+    out = cli("logs", run_id)
+    assert out.exit_code == 0 and "DEPLAT_METRICS" in out.stdout
+
+
+def test_failed_step_exits_4_with_the_exception_and_logs_show_the_traceback(project):
+    result = cli("run", "smokefail", "--wait")
+    assert result.exit_code == 4, result.output
+    assert "RuntimeError: boom: the smoke job failed on purpose" in result.output
+    match = re.search(r"deplat logs (lr-[0-9a-f]+) --stderr", result.output)
+    assert match, result.output
+
+    logs = cli("logs", match.group(1), "--stderr")
+    assert logs.exit_code == 0, logs.output
+    assert "Traceback (most recent call last):" in logs.stdout
+    assert re.search(r'File ".*smoke_boom\.py", line \d+, in transform', logs.stdout)
+    assert "RuntimeError: boom: the smoke job failed on purpose" in logs.stdout
+
+
+def test_no_wait_then_wait_attaches_to_the_live_run_and_cancel_stops_it(project):
+    from deplat.context import Context
+    from deplat.engines.local_spark import LocalSparkEngine
+    from deplat.runs import RunService
+
+    first = cli("-o", "json", "run", "smokesleep", "--no-wait")
+    assert first.exit_code == 0, first.output
+    run_id = json.loads(first.stdout)["steps"][0]["run_id"]
+
+    ctx = Context()
+    service = RunService(ctx)
+    ref = service.ref(run_id)
+    engine = service.engine
+    assert isinstance(engine, LocalSparkEngine)
+    try:
+        again = cli("-o", "json", "run", "smokesleep", "--no-wait")
+        assert again.exit_code == 0, again.output
+        step = json.loads(again.stdout)["steps"][0]
+        assert step["run_id"] == run_id and step["attached"]
+        assert len(list(engine.runs_dir.iterdir())) == 1
+    finally:
+        engine.cancel(ref)
+    from deplat.engines.poll import Poller
+
+    final = Poller(lambda: engine.get(ref), policy=engine.poll_policy, timeout=60).wait()
+    assert final.state == "CANCELLED"
+    assert f"logs/applications/local/jobs/{run_id}/SPARK_DRIVER/stderr.gz" in keys(project[1], "logs/")
