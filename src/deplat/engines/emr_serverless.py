@@ -239,7 +239,12 @@ class EmrServerlessEngine:
         if since is not None:
             kwargs["createdAtAfter"] = since
         while True:
-            page = self._call("list_job_runs", **kwargs)
+            try:
+                page = self._call("list_job_runs", **kwargs)
+            except ConfigError:
+                # moto says ResourceNotFound for an application with no runs yet (AWS: an empty list);
+                # the application itself was checked by ensure_started().
+                return
             yield from page.get("jobRuns", [])
             if not page.get("nextToken"):
                 return
