@@ -19,6 +19,7 @@ from typing import Any
 
 from deplat.errors import LocalStackError
 from deplat.local import snowflake_server
+from deplat.sources.snowflake import connect
 
 DEFAULT_SCALE_FACTOR = 0.01
 DATE_SHIFT_YEARS = 20
@@ -54,15 +55,6 @@ def tpch_duckdb(scale_factor: float = DEFAULT_SCALE_FACTOR):
     return con
 
 
-def connect(params: dict[str, Any]):
-    """A snowflake-connector-python connection from the secret's fields (telemetry off)."""
-    import snowflake.connector
-
-    return snowflake.connector.connect(
-        **params, session_parameters={"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False}, login_timeout=30,
-    )
-
-
 def seed_snowflake(ctx, scale_factor: float = DEFAULT_SCALE_FACTOR, force: bool = False) -> SeedResult:
     """Load TPC-H into the local fakesnow server (skipped when already there) and store the
     connection JSON in Secrets Manager as `deplat/<env>/snowflake`."""
@@ -73,23 +65,32 @@ def seed_snowflake(ctx, scale_factor: float = DEFAULT_SCALE_FACTOR, force: bool 
         raise LocalStackError(f"the local Snowflake stand-in is not listening on 127.0.0.1:{port}",
                               "run `deplat local up`")
     params = snowflake_server.connection_params(port)
-    result = SeedResult(scale_factor, f"deplat/{ctx.env.name}/snowflake")
+    ctx.reporter.info(f"TPC-H sf={scale_factor} -> fakesnow on port {port}")
+    tables, loaded = load_tpch(params, scale_factor, force)
+    result = SeedResult(scale_factor, f"deplat/{ctx.env.name}/snowflake", tables, loaded)
+    _put_secret(ctx.aws.client("secretsmanager"), result.secret_name, json.dumps(params))
+    ctx.reporter.info(f"secret {result.secret_name} holds the local Snowflake connection")
+    return result
+
+
+def load_tpch(params: dict[str, Any], scale_factor: float = DEFAULT_SCALE_FACTOR,
+              force: bool = False) -> tuple[dict[str, int], bool]:
+    """Load TPC-H into the Snowflake at `params` unless its row counts already match dbgen's.
+
+    Returns (table -> rows, whether anything was loaded)."""
     duck = tpch_duckdb(scale_factor)
     expected = {t: duck.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TPCH_TABLES}
     with connect(params) as conn:
         cur = conn.cursor()
-        if force or _counts(cur) != expected:
-            ctx.reporter.info(f"loading TPC-H sf={scale_factor} into fakesnow on port {port}")
+        loaded = force or _counts(cur) != expected
+        if loaded:
             _load(duck, cur)
-            result.loaded = True
-        result.tables = _counts(cur)
-    if result.tables != expected:
+        tables = _counts(cur)
+    if tables != expected:
         raise LocalStackError("TPC-H row counts in fakesnow differ from dbgen's",
                               "rerun with force, or delete .deplat/local/snowflake and restart it",
-                              detail=json.dumps({"fakesnow": result.tables, "dbgen": expected}))
-    _put_secret(ctx.aws.client("secretsmanager"), result.secret_name, json.dumps(params))
-    ctx.reporter.info(f"secret {result.secret_name} holds the local Snowflake connection")
-    return result
+                              detail=json.dumps({"fakesnow": tables, "dbgen": expected}))
+    return tables, loaded
 
 
 def _counts(cur) -> dict[str, int]:
