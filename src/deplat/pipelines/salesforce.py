@@ -87,10 +87,10 @@ def records_to_bronze(spark, obj: SalesforceObject, records: Iterable[dict[str, 
     return add_ingest_metadata(df, SOURCE, batch_id)
 
 
-def write_bronze(spark, df, path: str, since: datetime | None = None) -> int:
+def write_bronze(spark, df, path: str, oldest: datetime | None = None) -> int:
     """Insert the versions bronze does not hold yet; returns the rows inserted.
 
-    `since` (the read's lower bound) limits the MERGE's scan of bronze to the re-read window.
+    `oldest` (the batch's lowest SystemModstamp) limits the MERGE's scan of bronze to that window.
     """
     from delta.tables import DeltaTable
 
@@ -98,13 +98,15 @@ def write_bronze(spark, df, path: str, since: datetime | None = None) -> int:
         df.write.format("delta").mode("errorifexists").save(path)
         return df.count()
     cond = "t.Id = s.Id AND t.SystemModstamp = s.SystemModstamp AND t.IsDeleted <=> s.IsDeleted"
-    if since is not None:
-        floor = since.astimezone(timezone.utc).replace(microsecond=0)
-        cond += f" AND t.SystemModstamp >= '{format_sf_datetime(floor)}'"
+    if oldest is not None:
+        cond += f" AND t.SystemModstamp >= '{format_sf_datetime(oldest)}'"
     table = DeltaTable.forPath(spark, path)
+    before = table.history(1).collect()[0]["version"]
     table.alias("t").merge(df.alias("s"), cond).whenNotMatchedInsertAll().execute()
-    metrics = table.history(1).collect()[0]["operationMetrics"] or {}
-    return int(metrics.get("numTargetRowsInserted", 0))
+    last = table.history(1).collect()[0]
+    if last["version"] == before:  # nothing to insert: Delta commits no new version
+        return 0
+    return int((last["operationMetrics"] or {}).get("numTargetRowsInserted", 0))
 
 
 # -- watermark -------------------------------------------------------------------------------------
@@ -155,9 +157,10 @@ def ingest_increment(
     records: list[dict[str, Any]] = list(fetch(since))
     if not records:
         return IngestResult(obj.name, 0, 0, before, before)
+    stamps = [parse_sf_datetime(r["SystemModstamp"]) for r in records]
     df = records_to_bronze(spark, obj, records, batch_id)
-    written = (writer or write_bronze)(spark, df, table_path(lake, "bronze", obj.bronze_table), since)
-    batch_max = max(parse_sf_datetime(r["SystemModstamp"]) for r in records)
+    written = (writer or write_bronze)(spark, df, table_path(lake, "bronze", obj.bronze_table), min(stamps))
+    batch_max = max(stamps)
     after = batch_max if before is None else max(before, batch_max)
     write_watermark(spark, lake, obj.name, after, batch_id)
     return IngestResult(obj.name, len(records), written, before, after)
