@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -46,7 +45,6 @@ _QUIET_WARNINGS = (
     "Resource targeting is in effect",  # destroy targets everything but the KMS keys, on purpose
     "Applied changes may be incomplete",
 )
-_STAGE_KEEP = {".terraform", ".terraform.lock.hcl"}
 _INIT_STAMP = "deplat-init.sha256"
 
 
@@ -197,18 +195,28 @@ class Infra:
         }
 
     def _stage(self) -> None:
-        """Refresh .deplat/<env>/terraform/ from terraform/ (+ the local env's override files)."""
+        """Sync .deplat/<env>/terraform/ with terraform/ (+ the local env's override files).
+
+        Only changed files are written, so a run that changes nothing never rewrites files
+        another Terraform process of the same environment may be reading.
+        """
         work = self.workdir
-        work.mkdir(parents=True, exist_ok=True)
-        for entry in work.iterdir():
-            if entry.name in _STAGE_KEEP:
-                continue
-            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-        ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfplan", ".terraform.lock.hcl")
-        shutil.copytree(self.source, work, dirs_exist_ok=True, ignore=ignore)
+        wanted: dict[Path, bytes] = {
+            path.relative_to(self.source): path.read_bytes()
+            for path in self.source.rglob("*")
+            if path.is_file() and not _stage_ignored(path.relative_to(self.source))
+        }
         if self.env.is_local:
-            (work / "deplat_local_override.tf").write_text(local_override(self.env.endpoint_url or ""))
-            (work / "deplat_backend_override.tf").write_text(local_backend(self.state_file.resolve()))
+            endpoint = self.env.endpoint_url or ""
+            wanted[Path("deplat_local_override.tf")] = local_override(endpoint).encode()
+            wanted[Path("deplat_backend_override.tf")] = local_backend(self.state_file.resolve()).encode()
+        if work.is_dir():
+            for path in work.rglob("*"):
+                rel = path.relative_to(work)
+                if path.is_file() and not _stage_ignored(rel) and rel not in wanted:
+                    path.unlink()
+        for rel, data in wanted.items():
+            _write_if_changed(work / rel, data)
 
     def _fingerprint(self, backend: dict[str, str]) -> str:
         digest = hashlib.sha256(json.dumps(backend, sort_keys=True).encode())
@@ -217,15 +225,16 @@ class Infra:
                 digest.update(str(path.relative_to(self.workdir)).encode() + path.read_bytes())
         return digest.hexdigest()
 
-    def terraform(self) -> Terraform:
+    def terraform(self, init: bool = True) -> Terraform:
         """The environment's Terraform, staged and initialised (init only when the config changed)."""
         if self._tf is None:
             self._stage()
             rc_file = self.ctx.state_dir / "terraformrc"
-            rc_file.write_text(cli_config(find_mirror()))
+            _write_if_changed(rc_file, cli_config(find_mirror()).encode())
             self._tf = Terraform(self.workdir, rc_file, env=self._environment(), binary=self._terraform_bin,
                                  on_message=self._progress)
-            self._ensure_init()
+            if init:
+                self._ensure_init()
         return self._tf
 
     def _ensure_init(self, upgrade: bool = False, reconfigure: bool = False) -> bool:
@@ -248,7 +257,7 @@ class Infra:
             "region": self.env.region,
             "existing_secret_arns": adopt,
         }
-        self.var_file.write_text(json.dumps(values, indent=2) + "\n")
+        _write_if_changed(self.var_file, (json.dumps(values, indent=2) + "\n").encode())
         files = [self.workdir / "environments" / f"{self.env.name}.tfvars", self.var_file]
         return [f.resolve() for f in files if f.is_file()]
 
@@ -296,7 +305,7 @@ class Infra:
     # -- operations ------------------------------------------------------------------------
 
     def init(self, upgrade: bool = False, reconfigure: bool = False) -> InitResult:
-        self.terraform()
+        self.terraform(init=False)
         ran = self._ensure_init(upgrade=upgrade, reconfigure=reconfigure)
         backend = f"local ({self.state_file})" if self.env.is_local else (
             f"s3://{self.env.state_bucket}/{self._backend_config()['key']} (lockfile)")
@@ -394,6 +403,21 @@ class Infra:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _stage_ignored(rel: Path) -> bool:
+    """Terraform's own files in a working directory: never copied, never deleted."""
+    return (rel.parts[0] in (".terraform", ".terraform.lock.hcl")
+            or rel.suffix in (".tfplan", ".tfstate", ".backup") or ".tfstate" in rel.name)
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    if path.is_file() and path.read_bytes() == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
 
 
 def _require_reachable(url: str) -> None:

@@ -129,6 +129,8 @@ _HINTS = (
     ("Instance cannot be destroyed", "the resource is protected (prevent_destroy): it is kept on purpose"),
     ("connection refused", "start the local stack: `deplat local up`"),
     ("No valid credential sources", "log in to AWS (e.g. `aws sso login --profile <profile>`)"),
+    ("failed to get shared config profile", "create the AWS profile (`aws configure sso --profile <name>`) "
+     "or set DEPLAT_PROFILE"),
 )
 
 
@@ -137,7 +139,7 @@ def _hint(text: str) -> str:
     for needle, hint in _HINTS:
         if needle.lower() in lowered:
             return hint
-    return "fix the cause Terraform reports below; `--debug` shows the full command"
+    return "fix the cause Terraform reports below"
 
 
 def infra_error(command: str, returncode: int, messages: list[Message], stderr: str) -> InfraError:
@@ -155,10 +157,6 @@ def infra_error(command: str, returncode: int, messages: list[Message], stderr: 
                        lines[0] if lines else f"exit code {returncode}")
         detail = stderr.strip()
     return InfraError(f"terraform {command} failed: {summary}", _hint(detail + " " + summary), detail or None)
-
-
-_ADD = {"create"}
-_REMOVE = {"delete"}
 
 
 @dataclass(frozen=True)
@@ -224,10 +222,9 @@ class PlanSummary:
 
 
 def _count(totals: Counter[str], change: ResourceChange) -> None:
-    acts = set(change.actions)
-    totals["add"] += bool(acts & _ADD)
-    totals["destroy"] += bool(acts & _REMOVE)
-    totals["change"] += "update" in acts
+    totals["add"] += "create" in change.actions
+    totals["destroy"] += "delete" in change.actions
+    totals["change"] += "update" in change.actions
     totals["imported"] += change.importing
 
 
