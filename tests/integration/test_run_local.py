@@ -57,6 +57,11 @@ def test_run_succeeds_follows_logs_reports_metrics_and_status(project):
 
     out = cli("logs", run_id)
     assert out.exit_code == 0 and "DEPLAT_METRICS" in out.stdout
+    followed = cli("logs", run_id, "--follow")  # the run has ended: prints it all and returns
+    assert followed.exit_code == 0 and "hello from smoke" in followed.stdout
+
+    text = cli("status")
+    assert text.exit_code == 0 and run_id in text.stdout and "local" in text.stdout
 
 
 def test_failed_step_exits_4_with_the_exception_and_logs_show_the_traceback(project):
