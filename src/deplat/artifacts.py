@@ -170,15 +170,11 @@ def wheel_content_hash(path: Path) -> str:
 
 
 def _tree_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
     out = []
-    for path in folder.rglob("*"):
-        rel = path.relative_to(folder).parts
-        if any(p in _SKIP_PARTS or p.startswith(".") or p.endswith(".egg-info") for p in rel):
-            continue
-        if path.is_file() and path.suffix != ".pyc":
-            out.append(path)
+    for here, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs
+                   if d not in _SKIP_PARTS and not d.startswith(".") and not d.endswith(".egg-info")]
+        out.extend(Path(here, f) for f in files if not f.startswith(".") and not f.endswith(".pyc"))
     return sorted(out)
 
 
