@@ -209,3 +209,23 @@ def test_every_aws_service_the_terraform_uses_goes_to_moto_locally():
         service = next((svc for prefix, svc in _SERVICE_OF_PREFIX.items() if rtype.startswith(prefix)), None)
         assert service is not None, f"{rtype}: add its service to MOTO_SERVICES and this table"
         assert service in MOTO_SERVICES, f"{rtype} calls {service}, which the local override does not route"
+
+
+# -- committed configuration ------------------------------------------------------------------
+
+
+def test_dashboards_are_json_with_known_placeholders_only():
+    known = {"region", "environment", "emr_application_id", "metrics_namespace", "log_group_name"}
+    dashboards = sorted((ROOT / "terraform" / "dashboards").glob("*.json"))
+    assert dashboards
+    for path in dashboards:
+        text = path.read_text()
+        assert json.loads(text)["widgets"], path.name
+        assert set(re.findall(r"\$\{(\w+)\}", text)) <= known, path.name
+
+
+def test_prod_keeps_its_data_and_replicates_it():
+    prod = (ROOT / "terraform" / "environments" / "prod.tfvars").read_text()
+    assert re.search(r"^replication_enabled\s*=\s*true", prod, re.M)
+    assert re.search(r"^force_destroy_buckets\s*=\s*false", prod, re.M)
+    assert re.search(r"^secret_recovery_window_days\s*=\s*30", prod, re.M)
