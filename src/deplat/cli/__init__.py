@@ -107,6 +107,7 @@ def _register() -> None:
         query,
         run,
         runbook,
+        secrets,
         status,
     )
 
@@ -118,6 +119,7 @@ def _register() -> None:
         "lf": (lf, "Lake Formation tags and grants."),
         "dr": (dr, "Disaster recovery: reprocess partitions, restore table versions."),
         "kafka": (kafka, "Kafka topics, the streaming job and its dead-letter queue."),
+        "secrets": (secrets, "Source credentials into Secrets Manager (stdin/--from-file, never argv)."),
     }
     for name, (module, help_text) in groups.items():
         app.add_typer(module.app, name=name, help=help_text)
