@@ -155,7 +155,8 @@ def merge_into(spark: SparkSession, path: str, rows: DataFrame, spec: SourceTabl
     """MERGE `rows` into the silver table by primary key, scanning only the partitions they touch.
 
     A row's partition derives from an immutable business date (order/ship date), so a key never
-    moves partition and the partition predicate cannot miss a match.
+    moves partition and the partition predicate cannot miss a match. A matched row is replaced
+    only by a row ingested later: replaying a change set changes nothing.
     """
     from delta.tables import DeltaTable
 
@@ -171,7 +172,7 @@ def merge_into(spark: SparkSession, path: str, rows: DataFrame, spec: SourceTabl
         condition += f" AND t.{spec.partition_column} IN ({listed})"
     target = DeltaTable.forPath(spark, path)
     (target.alias("t").merge(rows.alias("s"), condition)
-     .whenMatchedUpdateAll(condition="s._ingest_ts >= t._ingest_ts")
+     .whenMatchedUpdateAll(condition="s._ingest_ts > t._ingest_ts")
      .whenNotMatchedInsertAll()
      .execute())
     metrics = target.history(1).select("operation", "operationMetrics").first()
