@@ -51,6 +51,8 @@ class LocalStackSettings(_Strict):
     moto_port: int = 5050
     postgres_port: int = 5433
     kafka_port: int = 9092
+    snowflake_port: int = 5060
+    salesforce_port: int = 5058
 
 
 class Settings(_Strict):

@@ -23,7 +23,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def private_stack(tmp_path):
-    settings = LocalStackSettings(moto_port=_free_port(), postgres_port=_free_port())
+    settings = LocalStackSettings(moto_port=_free_port(), postgres_port=_free_port(),
+                                  snowflake_port=_free_port(), salesforce_port=_free_port())
     stack = LocalStack(tmp_path / "local", settings)
     yield stack
     stack.down()
@@ -31,20 +32,21 @@ def private_stack(tmp_path):
 
 def test_up_is_idempotent_and_down_leaves_nothing(private_stack):
     first = private_stack.up()
-    assert [s.action for s in first] == ["started", "started"]
+    assert {s.name for s in first} == {"moto", "postgres", "snowflake", "salesforce"}
+    assert all(s.action == "started" for s in first)
     assert all(s.healthy and s.state == "running" for s in first)
     pids = {s.name: s.pid for s in first}
 
     second = private_stack.up()
-    assert [s.action for s in second] == ["already running", "already running"]
+    assert all(s.action == "already running" for s in second)
     assert {s.name: s.pid for s in second} == pids
 
     down = private_stack.down()
     assert all(s.state == "stopped" for s in down)
     for pid in pids.values():
         assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
-    assert not port_open(private_stack.settings.moto_port)
-    assert not port_open(private_stack.settings.postgres_port)
+    for svc in private_stack.services.values():
+        assert not port_open(svc.port(private_stack.settings)), svc.name
 
 
 def test_down_never_stops_what_it_did_not_start(private_stack):
@@ -59,7 +61,7 @@ def test_port_taken_by_a_stranger_is_a_clear_error(tmp_path):
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        stack = LocalStack(tmp_path / "local", LocalStackSettings(moto_port=port, postgres_port=_free_port()))
+        stack = LocalStack(tmp_path / "local", LocalStackSettings(moto_port=port))
         with pytest.raises(LocalStackError, match=f"port {port} .* taken by a process deplat did not start"):
             stack.up(["moto"])
     assert not (tmp_path / "local" / "moto.pid").exists()
@@ -69,7 +71,7 @@ def test_cli_status_json_reports_every_service_healthy(local_stack):
     result = CliRunner().invoke(app, ["local", "status", "-o", "json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert {s["name"] for s in doc} >= {"moto", "postgres"}
+    assert {s["name"] for s in doc} == {"moto", "postgres", "snowflake", "salesforce"}
     assert all(s["healthy"] for s in doc)
 
 

@@ -60,3 +60,49 @@ def status(tctx: typer.Context, services: ServicesArg = None, output: OutputOpt 
     _render(ctx, "local stack", statuses)
     if not all(s.healthy for s in statuses):
         raise typer.Exit(1)
+
+
+@app.command()
+def seed(
+    tctx: typer.Context,
+    scale_factor: Annotated[float, typer.Option(help="TPC-H scale factor for the Snowflake stand-in.")] = 0.01,
+    output: OutputOpt = None,
+) -> None:
+    """Load the local sources: TPC-H into fakesnow, rows + CDC slot into PostgreSQL, the DMS full
+    load, and each source's connection into Secrets Manager (values never shown). Idempotent."""
+    from deplat.local.seed import seed_all
+
+    ctx = context(tctx, output)
+    result = seed_all(ctx, scale_factor)
+
+    def text() -> None:
+        snow, rds, dms = result.snowflake, result.rds, result.dms
+
+        def counts(d: dict) -> str:
+            return ", ".join(f"{t}={n}" for t, n in d.items())
+
+        rows = [["snowflake (TPC-H)", snow["secret_name"], counts(snow["tables"])],
+                ["postgres (RDS)", f"database {rds['database']}, slot {rds['slot']}",
+                 counts(rds["rows"]) + (" (inserted now)" if any(rds["rows"].values()) else " (already seeded)")],
+                ["salesforce stand-in", rds["secret_name"], f"secret {rds['secret_action']}"],
+                ["dms full load", dms["landing"], counts(dms["full_load_rows"]) or "LOAD files already present"]]
+        table("local sources", ["source", "where", "rows"], rows)
+
+    emit(ctx, result.to_dict(), text)
+
+
+@app.command("dms-capture")
+def dms_capture(
+    tctx: typer.Context,
+    full: Annotated[bool, typer.Option(help="Write the full load first (skipped if LOAD files exist).")] = False,
+    sample_changes: Annotated[int, typer.Option(help="First make N demo inserts/updates/deletes.")] = 0,
+    output: OutputOpt = None,
+) -> None:
+    """Capture the RDS stand-in's changes (logical decoding) as DMS S3-target CDC files (Op I/U/D)."""
+    from deplat.local.seed import capture
+
+    ctx = context(tctx, output)
+    result = capture(ctx, full=full, sample_changes=sample_changes)
+    rows = [[t, c.get("I", 0), c.get("U", 0), c.get("D", 0)] for t, c in result["changes"].items()]
+    emit(ctx, result, lambda: table(f"DMS capture -> {result['landing']} (up to {result['upto_lsn']})",
+                                    ["table", "I", "U", "D"], rows))

@@ -146,9 +146,9 @@ def drop_slot(settings: LocalStackSettings, slot: str) -> bool:
 
 def salesforce_connection(settings: LocalStackSettings) -> dict[str, str]:
     """The stand-in's connection settings, in the shape deplat.sources.salesforce reads."""
-    from deplat.local.salesforce_server import API_VERSION, DEFAULT_PORT, LOCAL_CREDENTIALS
+    from deplat.local.salesforce_server import API_VERSION, LOCAL_CREDENTIALS
 
-    port = getattr(settings, "salesforce_port", DEFAULT_PORT)
+    port = settings.salesforce_port
     return {"login_url": f"http://127.0.0.1:{port}", **LOCAL_CREDENTIALS, "api_version": API_VERSION}
 
 

@@ -139,9 +139,7 @@ POSTGRES = Service(
 # --- fakesnow (the Snowflake stand-in, persistent under .deplat/local/snowflake) ---------------
 
 def _snowflake_port(s: LocalStackSettings) -> int:
-    from deplat.local.snowflake_server import DEFAULT_PORT
-
-    return getattr(s, "snowflake_port", DEFAULT_PORT)  # a local_stack.snowflake_port setting wins
+    return s.snowflake_port
 
 
 def _snowflake_cmd(paths: Paths, s: LocalStackSettings) -> list[str]:
@@ -162,9 +160,7 @@ SNOWFLAKE = Service(
 # --- Salesforce REST stand-in (the one hand-written stand-in: no emulator exists) ---------------
 
 def _salesforce_port(s: LocalStackSettings) -> int:
-    from deplat.local.salesforce_server import DEFAULT_PORT
-
-    return getattr(s, "salesforce_port", DEFAULT_PORT)  # a local_stack.salesforce_port setting wins
+    return s.salesforce_port
 
 
 SALESFORCE = Service(

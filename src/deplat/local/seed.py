@@ -1,0 +1,59 @@
+"""`deplat local seed` and `deplat local dms-capture`: load the local sources, the way the cloud has them.
+
+Seeding is idempotent: TPC-H is loaded into fakesnow only when its row counts differ from dbgen's,
+the RDS stand-in's rows and CDC slot only once, the DMS full load only when no LOAD files exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from deplat.errors import ConfigError
+
+
+@dataclass
+class LocalSeedResult:
+    snowflake: dict[str, Any]
+    rds: dict[str, Any]
+    dms: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _require_local(ctx) -> None:
+    if not ctx.env.is_local:
+        raise ConfigError(f"`deplat local` seeds the local stand-ins, not environment '{ctx.env.name}'",
+                          "in the cloud the sources are real: put their credentials with `deplat secrets put`")
+
+
+def seed_all(ctx, scale_factor: float = 0.01) -> LocalSeedResult:
+    """TPC-H into fakesnow, the RDS schema + rows + slot into PostgreSQL, the connection secrets
+    into Secrets Manager, and the DMS full load into the lake's landing area."""
+    from dataclasses import asdict as _asdict
+
+    from deplat.local.seed_snowflake import seed_snowflake
+    from deplat.local.seed_sources import seed_from_context
+
+    _require_local(ctx)
+    with ctx.reporter.status(f"Loading TPC-H (sf={scale_factor}) into the Snowflake stand-in..."):
+        snow = seed_snowflake(ctx, scale_factor=scale_factor)
+    with ctx.reporter.status("Seeding PostgreSQL (RDS stand-in) and the Salesforce secret..."):
+        rds = seed_from_context(ctx)
+    dms = capture(ctx, full=True)
+    return LocalSeedResult(_asdict(snow), rds.to_dict(), dms)
+
+
+def capture(ctx, full: bool = False, sample_changes: int = 0) -> dict[str, Any]:
+    """Write the RDS stand-in's changes (and, with `full`, the full load) as DMS S3-target files."""
+    from deplat.local.dms_capture import dms_capture, landing_dir
+    from deplat.local.seed_sources import apply_sample_changes
+
+    _require_local(ctx)
+    settings = ctx.settings.local_stack
+    if sample_changes:
+        apply_sample_changes(settings, n=sample_changes)
+    with ctx.reporter.status("Capturing PostgreSQL changes as DMS files..."):
+        result = dms_capture(landing_dir(ctx.lake_uri), settings, full=full)
+    return result.to_dict()
