@@ -157,3 +157,22 @@ def test_backfill_fails_resumes_and_reruns_without_duplicates(server, local_stac
     for table in ("silver/orders_tpch", "bronze/snowflake_orders"):
         assert spark.read.format("delta").load(f"{lake}/{table}").count() == _dbgen_count("orders")
     assert not os.path.exists(f"{lake}/_errors/snowflake")
+
+
+def test_seed_loads_the_local_service_and_publishes_its_connection_secret(local_stack, monkeypatch):
+    """`seed_snowflake(ctx)`: the stack's fakesnow gets TPC-H; the secret the jobs read works."""
+    import boto3
+
+    from deplat.context import Context
+    from deplat.local.seed_snowflake import seed_snowflake
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5050")
+    ctx = Context("local")
+    result = seed_snowflake(ctx)
+    assert result.secret_name == "deplat/local/snowflake"
+    assert result.tables["orders"] == _dbgen_count("orders")
+    params = source.read_connection("local", boto3.client("secretsmanager"))
+    assert params["protocol"] == "http" and params["host"] == "127.0.0.1"
+    with source.connect(params) as conn:
+        assert conn.cursor().execute("SELECT count(*) FROM customer").fetchone()[0] == _dbgen_count("customer")
+    assert seed_snowflake(ctx).loaded is False  # idempotent: the second seed loads nothing
