@@ -20,10 +20,12 @@ up: install
 down:
 	$(DEPLAT) local down
 
-# The main job: local stack, infrastructure on moto, artifacts, every pipeline.
+# The main job: local stack, infrastructure on moto, seeded sources, artifacts, every pipeline.
 demo: up
 	$(DEPLAT) doctor
 	$(DEPLAT) infra apply --yes
+	$(DEPLAT) local seed
+	$(DEPLAT) local dms-capture --sample-changes 10
 	$(DEPLAT) deploy
 	$(DEPLAT) run all --wait
 
