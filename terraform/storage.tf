@@ -1,6 +1,8 @@
 module "lake_bucket" {
   source = "./modules/s3_bucket"
 
+  deny_insecure_transport = var.enforce_tls
+
   name          = "${local.prefix}-lake-${local.account_id}"
   kms_key_arn   = aws_kms_key.platform.arn
   force_destroy = var.force_destroy_buckets
@@ -31,6 +33,8 @@ module "lake_bucket" {
 
 module "artifacts_bucket" {
   source = "./modules/s3_bucket"
+
+  deny_insecure_transport = var.enforce_tls
 
   name          = "${local.prefix}-artifacts-${local.account_id}"
   kms_key_arn   = aws_kms_key.platform.arn
@@ -73,6 +77,8 @@ resource "aws_kms_key" "replica" {
 module "lake_replica_bucket" {
   count  = var.replication_enabled ? 1 : 0
   source = "./modules/s3_bucket"
+
+  deny_insecure_transport = var.enforce_tls
   providers = {
     aws = aws.replica
   }

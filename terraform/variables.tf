@@ -37,6 +37,21 @@ variable "replication_enabled" {
   default     = false
 }
 
+variable "enforce_tls" {
+  description = <<-EOT
+    Attach the TLS-only (aws:SecureTransport) bucket policy. Only the local env turns it off: moto
+    evaluates bucket-policy Deny statements without their conditions (moto 5.2), so the policy would
+    refuse every call to the buckets, and its endpoint is plain HTTP on loopback anyway.
+  EOT
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = var.enforce_tls || var.environment == "local"
+    error_message = "enforce_tls can be false only for the local environment."
+  }
+}
+
 variable "force_destroy_buckets" {
   description = "Let `deplat infra destroy` delete non-empty buckets (never for prod)."
   type        = bool

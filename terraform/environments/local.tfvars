@@ -7,3 +7,4 @@ emr_maximum_capacity = {
   memory = "16 GB"
   disk   = "40 GB"
 }
+enforce_tls = false # moto ignores policy conditions: see variables.tf

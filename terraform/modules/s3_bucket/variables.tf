@@ -27,3 +27,9 @@ variable "lifecycle_rules" {
   }))
   default = []
 }
+
+variable "deny_insecure_transport" {
+  description = "Attach the TLS-only bucket policy (off only for the local moto env: see the root variable)."
+  type        = bool
+  default     = true
+}
