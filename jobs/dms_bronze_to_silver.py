@@ -7,8 +7,7 @@ Args: --lake --run-id --env [--partition-date D] [--tables app.customers,app.ord
 from __future__ import annotations
 
 from deplat.pipelines import dms
-from deplat.pipelines.common import emit_metrics, job_parser, parse_args, table_path, write_errors
-from deplat.pipelines.salesforce import unrecorded_errors, write_silver
+from deplat.pipelines.common import emit_metrics, job_parser, parse_args, table_path, write_errors, write_silver
 from deplat.pipelines.schemas_sources import DMS_TABLES
 from deplat.pipelines.session import get_spark
 
@@ -36,9 +35,7 @@ def main(argv=None) -> None:
         n_read = bronze.count()
         n_written = write_silver(result.current, table_path(args.lake, "silver", table.silver_table),
                                  table.partition_column, args.partition_date)
-        n_rejected = result.rejected.count()
-        write_errors(unrecorded_errors(spark, result.rejected, args.lake, dms.SOURCE), args.lake, dms.SOURCE,
-                     args.run_id)
+        n_rejected = write_errors(result.rejected, args.lake, dms.SOURCE, args.run_id)
         bronze.unpersist()
         read, written, rejected = read + n_read, written + n_written, rejected + n_rejected
         per_table[table.qualified] = {"read": n_read, "written": n_written, "rejected": n_rejected}

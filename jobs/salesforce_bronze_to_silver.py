@@ -7,7 +7,7 @@ Args: --lake --run-id --env [--partition-date D] [--objects Account,Opportunity]
 from __future__ import annotations
 
 from deplat.pipelines import salesforce as sfp
-from deplat.pipelines.common import emit_metrics, job_parser, parse_args, table_path, write_errors
+from deplat.pipelines.common import emit_metrics, job_parser, parse_args, table_path, write_errors, write_silver
 from deplat.pipelines.session import get_spark
 
 STEP = "salesforce_bronze_to_silver"
@@ -32,11 +32,9 @@ def main(argv=None) -> None:
         bronze = spark.read.format("delta").load(bronze_path).cache()
         result = sfp.to_silver(bronze, obj)
         n_read = bronze.count()
-        n_written = sfp.write_silver(result.current, table_path(args.lake, "silver", obj.silver_table),
-                                     obj.partition_column, args.partition_date)
-        n_rejected = result.rejected.count()
-        write_errors(sfp.unrecorded_errors(spark, result.rejected, args.lake, sfp.SOURCE),
-                     args.lake, sfp.SOURCE, args.run_id)
+        n_written = write_silver(result.current, table_path(args.lake, "silver", obj.silver_table),
+                                 obj.partition_column, args.partition_date)
+        n_rejected = write_errors(result.rejected, args.lake, sfp.SOURCE, args.run_id)
         bronze.unpersist()
         read, written, rejected = read + n_read, written + n_written, rejected + n_rejected
         per_object[obj.name] = {"read": n_read, "written": n_written, "rejected": n_rejected}

@@ -48,10 +48,13 @@ def add_ingest_metadata(df, source: str, batch_id: str):
 
 
 def write_errors(df, lake: str, source: str, batch_id: str) -> int:
-    """Append rejected rows (with their `_error_reason` and raw record) to lake/_errors/<source>.
+    """Record rejected rows (with their `_error_reason` and raw record) in lake/_errors/<source>.
 
-    Returns the number of rows written. Bad rows are never dropped silently.
+    Returns how many rows were rejected. A row already recorded (same reason, same raw record) is
+    not appended again, so rerunning a step over the same input leaves the errors area unchanged.
+    Bad rows are never dropped silently.
     """
+    from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
     if "_error_reason" not in df.columns:
@@ -65,8 +68,33 @@ def write_errors(df, lake: str, source: str, batch_id: str) -> int:
         F.current_timestamp().alias("rejected_at"),
     ).cache()
     count = out.count()
+    path = table_path(lake, "_errors", source)
     if count:
-        out.write.format("delta").mode("append").save(table_path(lake, "_errors", source))
+        fresh = out
+        if DeltaTable.isDeltaTable(out.sparkSession, path):
+            known = out.sparkSession.read.format("delta").load(path).select("reason", "raw_record").distinct()
+            fresh = out.join(known, ["reason", "raw_record"], "left_anti")
+        fresh.write.format("delta").mode("append").save(path)
+    out.unpersist()
+    return count
+
+
+def write_silver(df, path: str, partition_column: str, partition_date: str | None = None) -> int:
+    """Overwrite a silver table (or, with partition_date, only that partition via replaceWhere).
+
+    Returns the number of rows written.
+    """
+    from pyspark.sql import functions as F
+
+    out = df.filter(F.col(partition_column) == F.lit(partition_date).cast("date")) if partition_date else df
+    out = out.cache()
+    count = out.count()
+    writer = out.write.format("delta").mode("overwrite").partitionBy(partition_column)
+    if partition_date:
+        writer = writer.option("replaceWhere", f"{partition_column} = DATE'{partition_date}'")
+    else:
+        writer = writer.option("overwriteSchema", "true")
+    writer.save(path)
     out.unpersist()
     return count
 

@@ -217,38 +217,3 @@ def to_silver(bronze, obj: SalesforceObject) -> SilverResult:
                .withColumn(obj.partition_column, F.to_date(F.col(obj.partition_source)))
                .select(*[c.name for c in obj.columns], obj.partition_column))
     return SilverResult(current, rejected)
-
-
-def write_silver(df, path: str, partition_column: str, partition_date: str | None = None) -> int:
-    """Overwrite the table (or, with partition_date, only that partition via replaceWhere)."""
-    from pyspark.sql import functions as F
-
-    out = df.filter(F.col(partition_column) == F.lit(partition_date).cast("date")) if partition_date else df
-    out = out.cache()
-    count = out.count()
-    writer = out.write.format("delta").mode("overwrite").partitionBy(partition_column)
-    if partition_date:
-        writer = writer.option("replaceWhere", f"{partition_column} = DATE'{partition_date}'")
-    else:
-        writer = writer.option("overwriteSchema", "true")
-    writer.save(path)
-    out.unpersist()
-    return count
-
-
-def unrecorded_errors(spark, rejected, lake: str, source: str):
-    """The rejected rows not yet in lake/_errors/<source> (same reason and raw record), so a rerun
-    over the same bronze writes no duplicate error rows."""
-    from delta.tables import DeltaTable
-    from pyspark.sql import functions as F
-
-    path = table_path(lake, "_errors", source)
-    if not DeltaTable.isDeltaTable(spark, path):
-        return rejected
-    payload = [c for c in rejected.columns if c != "_error_reason"]
-    keyed = rejected.withColumn("_raw_record", F.to_json(F.struct(*[F.col(c) for c in payload])))
-    known = spark.read.format("delta").load(path).select(
-        F.col("reason").alias("_k_reason"), F.col("raw_record").alias("_k_raw")).distinct()
-    same = (keyed["_error_reason"] == known["_k_reason"]) & (keyed["_raw_record"] == known["_k_raw"])
-    fresh = keyed.join(known, same, "left_anti")
-    return fresh.drop("_raw_record")
