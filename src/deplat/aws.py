@@ -67,6 +67,18 @@ def local_credentials(env: Environment) -> dict[str, str]:
     }
 
 
+def client_config():
+    """The botocore Config every deplat client uses: standard retries, timeouts, user agent."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "max_attempts": 8},
+        user_agent_extra=f"deplat/{__version__}",
+        connect_timeout=5,
+        read_timeout=60,
+    )
+
+
 class Aws:
     """Per-environment session and cached clients. Built lazily: importing boto3 costs ~0.3 s."""
 
@@ -100,15 +112,7 @@ class Aws:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            from botocore.config import Config
-
-            config = Config(
-                retries={"mode": "standard", "max_attempts": 8},
-                user_agent_extra=f"deplat/{__version__}",
-                connect_timeout=5,
-                read_timeout=60,
-            )
-            kwargs: dict[str, Any] = {"config": config}
+            kwargs: dict[str, Any] = {"config": client_config()}
             if self.env.endpoint_url:
                 kwargs["endpoint_url"] = self.env.endpoint_url
             self._clients[service] = self.session.client(service, **kwargs)

@@ -342,9 +342,12 @@ def _failure_details(run_dir: Path, code: int) -> str:
 def _upload_logs(run_dir: Path, ref: RunRef) -> None:
     import boto3
 
+    from deplat.aws import client_config
     from deplat.logs import s3_location
 
-    s3 = boto3.client("s3")
+    # The supervisor is a detached child: the engine handed it the env's endpoint and credentials
+    # (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...) after the local safety guard had passed.
+    s3 = boto3.client("s3", config=client_config())
     for stream in ("stdout", "stderr"):
         path = run_dir / stream
         data = path.read_bytes() if path.is_file() else b""
