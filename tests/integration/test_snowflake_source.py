@@ -5,18 +5,16 @@ snowflake jobs against it, with a failure mid-backfill, a resume, and a rerun.""
 import importlib.util
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+from deplat.config import LocalStackSettings
 from deplat.local import snowflake_server
 from deplat.local.seed_snowflake import load_tpch, tpch_duckdb
+from deplat.local.stack import LocalStack
 from deplat.pipelines.common import parse_metrics
 from deplat.sources import snowflake as source
 
@@ -31,29 +29,18 @@ def _free_port() -> int:
 
 
 class Server:
-    """A fakesnow server subprocess on a free port, its databases in a temporary folder."""
+    """The stack's own fakesnow service on a free port, its DuckDB files in a temporary folder."""
 
-    def __init__(self, db_path: Path):
-        self.db_path, self.port, self.proc = db_path, _free_port(), None
+    def __init__(self, root: Path):
+        self.stack = LocalStack(root, LocalStackSettings(snowflake_port=_free_port()))
+        self.port = self.stack.settings.snowflake_port
 
     def start(self):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "deplat.local.snowflake_server", "--port", str(self.port),
-             "--db-path", str(self.db_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                assert self.proc.poll() is None, "fakesnow server exited"
-                time.sleep(0.2)
-        raise TimeoutError("fakesnow server did not start")
+        [status] = self.stack.up(["snowflake"])
+        assert status.healthy, status
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=20)
+        self.stack.down(["snowflake"])
 
     @property
     def params(self):
