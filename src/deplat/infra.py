@@ -301,6 +301,30 @@ class Infra:
     def _require_api(self) -> None:
         if self.env.is_local:
             _require_reachable(self.env.endpoint_url or "")
+            self._set_aside_stale_local_state()
+
+    def _set_aside_stale_local_state(self) -> None:
+        """moto keeps resources in memory: after it restarts, the local state describes nothing
+        that exists, and refreshing it fails (secrets recreated over adopted ones, LF-tag updates
+        on missing tags). When the state's artifacts bucket is gone, keep the old state aside and
+        plan from an empty one, so `deplat local down && deplat local up && deplat infra apply`
+        rebuilds the platform."""
+        bucket = self.ctx.outputs(required=False).get("artifacts_bucket")
+        if not bucket or not self.state_file.is_file():
+            return
+        s3 = self.ctx.aws.client("s3")
+        try:
+            s3.head_bucket(Bucket=bucket)
+            return
+        except s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+        stale = self.state_file.with_name(f"terraform.tfstate.stale-{time.strftime('%Y%m%dT%H%M%S')}")
+        self.state_file.replace(stale)
+        self.ctx.outputs_file.unlink(missing_ok=True)
+        self.plan_file.unlink(missing_ok=True)
+        self.ctx.reporter.warn(f"the moto server no longer has bucket {bucket} (it was restarted): "
+                               f"the old local state is kept as {stale.name}; planning from scratch")
 
     # -- operations ------------------------------------------------------------------------
 
