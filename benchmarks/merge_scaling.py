@@ -17,7 +17,7 @@ import tempfile
 import time
 from datetime import date
 
-from deplat.pipelines.schemas import TPCH_TABLES
+from deplat.pipelines.table_schemas import TPCH_TABLES
 
 SPEC = TPCH_TABLES["orders"]
 START = date(2012, 1, 1)

@@ -1,15 +1,15 @@
 """DMS bronze -> silver: the current row per key (latest change by commit time and sequence wins,
 deletes applied), typed, partitioned by a business date. Bad rows go to _errors/dms.
 
-Args: --lake --run-id --env [--partition-date D] [--tables app.customers,app.orders].
+Args: --lake --batch-id --env [--partition-date D] [--tables app.customers,app.orders].
 """
 
 from __future__ import annotations
 
 from deplat.pipelines import dms
 from deplat.pipelines.common import emit_metrics, job_parser, parse_args, table_path, write_errors, write_silver
-from deplat.pipelines.schemas_sources import DMS_TABLES
 from deplat.pipelines.session import get_spark
+from deplat.pipelines.source_specs import DMS_TABLES
 
 STEP = "dms_bronze_to_silver"
 
@@ -35,7 +35,7 @@ def main(argv=None) -> None:
         n_read = bronze.count()
         n_written = write_silver(result.current, table_path(args.lake, "silver", table.silver_table),
                                  table.partition_column, args.partition_date)
-        n_rejected = write_errors(result.rejected, args.lake, dms.SOURCE, args.run_id)
+        n_rejected = write_errors(result.rejected, args.lake, dms.SOURCE, args.batch_id)
         bronze.unpersist()
         read, written, rejected = read + n_read, written + n_written, rejected + n_rejected
         per_table[table.qualified] = {"read": n_read, "written": n_written, "rejected": n_rejected}

@@ -1,14 +1,14 @@
 """RDS changes landed by DMS (full load + CDC files) -> bronze: every change, each file once.
 
-Args: --lake --run-id --env [--tables app.customers,app.orders].
+Args: --lake --batch-id --env [--tables app.customers,app.orders].
 """
 
 from __future__ import annotations
 
 from deplat.pipelines import dms
 from deplat.pipelines.common import emit_metrics, job_parser, parse_args
-from deplat.pipelines.schemas_sources import DMS_TABLES
 from deplat.pipelines.session import get_spark
+from deplat.pipelines.source_specs import DMS_TABLES
 
 STEP = "dms_rds_to_bronze"
 
@@ -19,7 +19,7 @@ def main(argv=None) -> None:
     args = parse_args(parser, argv)
 
     spark = get_spark(STEP)
-    results = [dms.ingest_table(spark, args.lake, dms.spec(t.strip()), args.run_id)
+    results = [dms.ingest_table(spark, args.lake, dms.spec(t.strip()), args.batch_id)
                for t in args.tables.split(",")]
     emit_metrics(STEP, sum(r.read for r in results), sum(r.written for r in results), 0,
                  tables={r.table: {"files": r.files, "rows": r.written} for r in results})

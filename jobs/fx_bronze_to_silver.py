@@ -21,12 +21,12 @@ def main(argv=None) -> None:
     spark = get_spark(STEP)
     bronze = spark.read.format("delta").load(common.table_path(args.lake, "bronze", "fx_rates"))
     bronze = fx_pipeline.partition_filter(bronze, "rate_date", args.partition_date).cache()
-    result = fx_pipeline.build_fx_rates(bronze, args.base_currency, args.run_id)
+    result = fx_pipeline.build_fx_rates(bronze, args.base_currency, args.batch_id)
 
     rates = result.rates.cache()
     written = rates.count()
     fx_pipeline.write_silver(rates, common.table_path(args.lake, "silver", "fx_rates"), args.partition_date)
-    rejected = common.write_errors(result.errors, args.lake, "fx", args.run_id)
+    rejected = common.write_errors(result.errors, args.lake, "fx", args.batch_id)
     common.emit_metrics(STEP, read=bronze.count(), written=written, rejected=rejected,
                         not_quoted=result.not_quoted.count(), duplicates=result.duplicates.count(),
                         base_currency=args.base_currency.upper(), partition_date=args.partition_date)

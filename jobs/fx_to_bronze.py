@@ -25,7 +25,7 @@ def main(argv=None) -> None:
     cells = [c for c in history.cells if args.partition_date in (None, c[0])]
     spark = get_spark(STEP)
     bronze = common.add_ingest_metadata(
-        fx_pipeline.bronze_frame(spark, cells, source), fx_pipeline.SOURCE, args.run_id)
+        fx_pipeline.bronze_frame(spark, cells, source), fx_pipeline.SOURCE, args.batch_id)
     fx_pipeline.write_bronze(bronze, common.table_path(args.lake, "bronze", "fx_rates"), args.partition_date)
 
     rejected = 0
@@ -33,7 +33,7 @@ def main(argv=None) -> None:
         bad = spark.createDataFrame(
             [(n, text, reason) for n, reason, text in history.bad_lines],
             "line_number INT, line STRING, _error_reason STRING")
-        rejected = common.write_errors(bad, args.lake, "fx", args.run_id)
+        rejected = common.write_errors(bad, args.lake, "fx", args.batch_id)
     common.emit_metrics(STEP, read=len(cells) + rejected, written=len(cells), rejected=rejected,
                         source=source, dates=len({c[0] for c in cells}))
 

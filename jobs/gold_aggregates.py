@@ -36,7 +36,7 @@ def main(argv=None) -> None:
         counts[name] = df.count()
         (df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
          .save(common.table_path(args.lake, "gold", name)))
-    rejected = common.write_errors(result.errors, args.lake, "gold", args.run_id)
+    rejected = common.write_errors(result.errors, args.lake, "gold", args.batch_id)
     common.emit_metrics(STEP, read=orders.count(), written=sum(counts.values()), rejected=rejected,
                         tables=counts, base_currency=base, converted_orders=converted.count())
 

@@ -35,7 +35,7 @@ def main(argv=None) -> None:
     orders = reduce(lambda a, b: a.unionByName(b), [r.orders for r in results.values()]).cache()
     written = orders.count()
     op.write_orders(orders, common.table_path(args.lake, "silver", "orders"), args.partition_date)
-    rejected = sum(common.write_errors(r.errors, args.lake, f"orders_{name}", args.run_id)
+    rejected = sum(common.write_errors(r.errors, args.lake, f"orders_{name}", args.batch_id)
                    for name, r in results.items())
     by_source = {r["source"]: r["count"] for r in orders.groupBy("source").count().collect()}
     common.emit_metrics(STEP, read=written + rejected, written=written, rejected=rejected,

@@ -1,7 +1,7 @@
 """Salesforce bronze -> silver: latest version per Id, deletes applied, typed, partitioned by created date.
 
 Bad rows (missing Id, values that do not cast) go to _errors/salesforce with a reason.
-Args: --lake --run-id --env [--partition-date D] [--objects Account,Opportunity].
+Args: --lake --batch-id --env [--partition-date D] [--objects Account,Opportunity].
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def main(argv=None) -> None:
         n_read = bronze.count()
         n_written = write_silver(result.current, table_path(args.lake, "silver", obj.silver_table),
                                  obj.partition_column, args.partition_date)
-        n_rejected = write_errors(result.rejected, args.lake, sfp.SOURCE, args.run_id)
+        n_rejected = write_errors(result.rejected, args.lake, sfp.SOURCE, args.batch_id)
         bronze.unpersist()
         read, written, rejected = read + n_read, written + n_written, rejected + n_rejected
         per_object[obj.name] = {"read": n_read, "written": n_written, "rejected": n_rejected}

@@ -1,7 +1,7 @@
 """Salesforce accounts/opportunities -> bronze, incremental on SystemModstamp (queryAll: deletes too).
 
 Credentials come from Secrets Manager by name; the watermark per object moves only after its
-bronze commit. Args: --lake --run-id --env [--objects Account,Opportunity] [--lookback-seconds N].
+bronze commit. Args: --lake --batch-id --env [--objects Account,Opportunity] [--lookback-seconds N].
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def main(argv=None) -> None:
         results.append(sfp.ingest_increment(
             spark, args.lake, obj,
             lambda since, obj=obj: source.fetch_changes(sf, obj.name, obj.fields, since),
-            batch_id=args.run_id, lookback_seconds=args.lookback_seconds,
+            batch_id=args.batch_id, lookback_seconds=args.lookback_seconds,
         ))
     per_object = {
         r.object: {"read": r.read, "written": r.written,

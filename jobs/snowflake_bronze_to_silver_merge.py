@@ -10,8 +10,8 @@ from delta.tables import DeltaTable
 
 from deplat.pipelines import common
 from deplat.pipelines import snowflake as sf
-from deplat.pipelines.schemas import DEFAULT_TPCH_TABLES, TPCH_TABLES
 from deplat.pipelines.session import get_spark
+from deplat.pipelines.table_schemas import DEFAULT_TPCH_TABLES, TPCH_TABLES
 
 STEP = "snowflake_bronze_to_silver_merge"
 
@@ -41,8 +41,8 @@ def main(argv=None) -> None:
         result = sf.to_silver(spec, changes)
         merged = sf.merge_into(spark, common.table_path(args.lake, "silver", spec.silver_table),
                                result.rows, spec)
-        bad = common.write_errors(result.errors, args.lake, "snowflake", args.run_id)
-        sf.write_state(spark, state_path, sf.merge_state_key(name), latest, args.run_id)
+        bad = common.write_errors(result.errors, args.lake, "snowflake", args.batch_id)
+        sf.write_state(spark, state_path, sf.merge_state_key(name), latest, args.batch_id)
         n = changes.count()
         changes.unpersist()
         read, written, rejected = read + n, written + merged.inserted + merged.updated, rejected + bad

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from deplat.pipelines import common
 from deplat.pipelines import snowflake as sf
-from deplat.pipelines.schemas import DEFAULT_TPCH_TABLES, TPCH_TABLES
 from deplat.pipelines.session import get_spark
+from deplat.pipelines.table_schemas import DEFAULT_TPCH_TABLES, TPCH_TABLES
 from deplat.sources import snowflake as source
 
 STEP = "snowflake_to_bronze"
@@ -41,9 +41,9 @@ def main(argv=None) -> None:
             for chunk in reader.chunks(name, spec.chunk_key, args.chunk_keys, watermark):
                 if chunk.rows:
                     df = common.add_ingest_metadata(
-                        sf.chunk_frame(spark, spec, chunk.columns, chunk.rows), sf.SOURCE, args.run_id)
+                        sf.chunk_frame(spark, spec, chunk.columns, chunk.rows), sf.SOURCE, args.batch_id)
                     sf.append_chunk(df, path, spec, chunk.range.high)
-                sf.write_state(spark, state_path, sf.extract_state_key(name), chunk.range.high, args.run_id)
+                sf.write_state(spark, state_path, sf.extract_state_key(name), chunk.range.high, args.batch_id)
                 rows += len(chunk.rows)
                 chunks += 1
             per_table[name] = {"rows": rows, "chunks": chunks}

@@ -458,7 +458,7 @@ def deploy(ctx: Any, dry_run: bool = False, deps_archive: bool = True) -> Deploy
     """Build and sync the artifacts for ctx's environment (`deplat deploy`)."""
     from deplat.local.jars import cache_dir
 
-    bucket = ctx.name("artifacts_bucket")
+    bucket = ctx.output("artifacts_bucket")
     s3 = ctx.aws.client("s3")
     with s3_errors(ctx, bucket), ThreadPoolExecutor(max_workers=2) as pool:
         # The bucket reads overlap with hashing and (rarely) building.

@@ -74,7 +74,7 @@ class Context:
             )
         return json.loads(self.outputs_file.read_text())
 
-    def name(self, key: str) -> Any:
+    def output(self, key: str) -> Any:
         outputs = self.outputs()
         if key not in outputs:
             raise ConfigError(
@@ -89,4 +89,4 @@ class Context:
         if self.env.lake_uri:
             path = Path(self.env.lake_uri)
             return str(path if path.is_absolute() else (self.root / path).resolve())
-        return f"s3://{self.name('lake_bucket')}"
+        return f"s3://{self.output('lake_bucket')}"

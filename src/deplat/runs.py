@@ -153,7 +153,7 @@ class RunService:
         deadline = self._clock() + timeout if timeout else None
         result = RunResult(pipeline, self.ctx.env.name, batch_id, manifest.manifest_hash, wait, [])
         for pipe, st in steps:
-            args = ["--lake", self.ctx.lake_uri, "--run-id", batch_id, "--env", self.ctx.env.name]
+            args = ["--lake", self.ctx.lake_uri, "--batch-id", batch_id, "--env", self.ctx.env.name]
             if partition:
                 args += ["--partition-date", partition]
             spec = JobSpec(pipe, st.name, uris[st.name], (*args, *st.args), uris["wheel"],
@@ -187,7 +187,7 @@ class RunService:
     def _manifest(self):
         from deplat.artifacts import load_manifest, s3_errors
 
-        bucket = self.ctx.name("artifacts_bucket")
+        bucket = self.ctx.output("artifacts_bucket")
         with s3_errors(self.ctx, bucket):
             manifest = load_manifest(self.ctx.aws.client("s3"), bucket)
         if manifest is None:

@@ -26,7 +26,7 @@ class SecretInfo:
 
 
 def _names(ctx) -> dict[str, str]:
-    return dict(ctx.name("secret_names"))
+    return dict(ctx.output("secret_names"))
 
 
 def put_secret(ctx, source: str, value: str) -> SecretInfo:

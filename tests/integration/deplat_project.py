@@ -21,7 +21,7 @@ from deplat.pipelines.session import get_spark
 
 def main():
     args = parse_args(job_parser("smoke: write a tiny Delta table"))
-    print("hello from smoke " + args.run_id, flush=True)
+    print("hello from smoke " + args.batch_id, flush=True)
     spark = get_spark("smoke_ok")
     df = spark.range(5).withColumnRenamed("id", "n")
     df.write.format("delta").mode("overwrite").save(table_path(args.lake, "silver", "smoke"))

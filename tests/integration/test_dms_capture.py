@@ -14,7 +14,7 @@ from deplat.local.dms_capture import dms_capture, landing_dir
 from deplat.local.seed_sources import conninfo, drop_slot, ensure_database, ensure_slot
 from deplat.pipelines import dms
 from deplat.pipelines.common import table_path
-from deplat.pipelines.schemas_sources import Column, DmsTable
+from deplat.pipelines.source_specs import Column, DmsTable
 
 pytestmark = pytest.mark.integration
 

@@ -33,7 +33,7 @@ def test_submit_starts_the_application_then_get_and_cancel(emr):
     sleeps = []
     engine = EmrServerlessEngine(client, app, ROLE, "art-bucket", sleep=sleeps.append)
     spec = JobSpec("fx", "fx_to_bronze", "s3://art-bucket/artifacts/ab/fx_to_bronze.py",
-                   ("--lake", "s3://lake", "--run-id", "b1", "--env", "local"),
+                   ("--lake", "s3://lake", "--batch-id", "b1", "--env", "local"),
                    ("s3://art-bucket/artifacts/cd/deplat-0.1.0-py3-none-any.whl",))
     key = uuid.uuid4().hex * 2
 

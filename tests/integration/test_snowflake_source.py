@@ -118,26 +118,26 @@ def test_backfill_fails_resumes_and_reruns_without_duplicates(server, local_stac
 
     monkeypatch.setattr(source.SnowflakeReader, "read", flaky_read)
     with pytest.raises(ConnectionError):
-        to_bronze.main([*args, "--run-id", "r1"])
+        to_bronze.main([*args, "--batch-id", "r1"])
     state = sf.read_state(spark, f"{lake}/_state/snowflake")
     assert state == {"extract/orders": 20001}  # the first chunk is committed, the second is not
     first_chunk = spark.read.format("delta").load(f"{lake}/bronze/snowflake_orders").count()
     assert 0 < first_chunk < _dbgen_count("orders")
 
-    to_bronze.main([*args, "--run-id", "r2"])  # resumes at the watermark
+    to_bronze.main([*args, "--batch-id", "r2"])  # resumes at the watermark
     resumed = _metrics(capsys)
     assert resumed["tables"]["orders"]["rows"] == _dbgen_count("orders") - first_chunk
     bronze = spark.read.format("delta").load(f"{lake}/bronze/snowflake_orders")
     assert bronze.count() == bronze.select("o_orderkey").distinct().count() == _dbgen_count("orders")
 
-    merge.main(["--lake", lake, "--env", env, "--tables", "orders,customer,nation", "--run-id", "m1"])
+    merge.main(["--lake", lake, "--env", env, "--tables", "orders,customer,nation", "--batch-id", "m1"])
     merged = _metrics(capsys)
     assert merged["written"] == sum(_dbgen_count(t) for t in ("orders", "customer", "nation"))
     silver = spark.read.format("delta").load(f"{lake}/silver/orders_tpch")
     assert silver.count() == _dbgen_count("orders")
 
-    to_bronze.main([*args, "--run-id", "r3"])
-    merge.main(["--lake", lake, "--env", env, "--tables", "orders,customer,nation", "--run-id", "m2"])
+    to_bronze.main([*args, "--batch-id", "r3"])
+    merge.main(["--lake", lake, "--env", env, "--tables", "orders,customer,nation", "--batch-id", "m2"])
     reruns = parse_metrics(capsys.readouterr().out)
     assert [(m["step"], m["read"], m["written"]) for m in reruns] == [
         ("snowflake_to_bronze", 0, 0), ("snowflake_bronze_to_silver_merge", 0, 0)]

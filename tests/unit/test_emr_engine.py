@@ -13,7 +13,7 @@ APP = "00fabc123"
 ROLE = "arn:aws:iam::123456789012:role/deplat-job"
 KEY = "k" * 64
 SPEC = JobSpec("fx", "fx_to_bronze", "s3://art/artifacts/aa/fx_to_bronze.py",
-               ("--lake", "s3://lake", "--run-id", "b1", "--env", "dev"),
+               ("--lake", "s3://lake", "--batch-id", "b1", "--env", "dev"),
                ("s3://art/artifacts/bb/deplat-0.1.0-py3-none-any.whl",),
                ("s3://art/artifacts/cc/deplat-deps.tar.gz",))
 

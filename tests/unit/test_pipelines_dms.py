@@ -15,7 +15,7 @@ from deplat.local.dms_capture import (
 )
 from deplat.pipelines import dms
 from deplat.pipelines.common import table_path
-from deplat.pipelines.schemas_sources import Column, DmsTable
+from deplat.pipelines.source_specs import Column, DmsTable
 from deplat.sources.dms import table_dir
 
 ITEMS = DmsTable("shop", "items", ("item_id",),

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from deplat.pipelines.schemas import FX_BRONZE_RAW
+from deplat.pipelines.table_schemas import FX_BRONZE_RAW
 from deplat.sources import fx as ecb
 
 SAMPLE = (

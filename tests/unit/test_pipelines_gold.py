@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from deplat.pipelines.orders import NATION_CURRENCY
-from deplat.pipelines.schemas import ORDERS, TPCH_TABLES
+from deplat.pipelines.table_schemas import ORDERS, TPCH_TABLES
 
 pytestmark = pytest.mark.spark
 
@@ -83,7 +83,7 @@ def test_kafka_events_latest_wins_and_bad_events_are_rejected(spark):
 
 
 def _fx(spark, base="EUR"):
-    from deplat.pipelines.schemas import FX_RATES
+    from deplat.pipelines.table_schemas import FX_RATES
 
     rows = [
         ("JPY", base, Decimal("150"), date(2024, 1, 5), "reference", "b"),
@@ -134,7 +134,7 @@ def test_gold_converts_with_the_last_fixing_and_rejects_orders_without_rate(spar
 
 def test_fx_monthly_summarises_each_currency(spark):
     from deplat.pipelines import gold
-    from deplat.pipelines.schemas import FX_RATES
+    from deplat.pipelines.table_schemas import FX_RATES
 
     fx = spark.createDataFrame([
         ("USD", "EUR", Decimal("1.1"), date(2024, 1, 2), "reference", "b"),

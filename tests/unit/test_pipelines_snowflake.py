@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from deplat.pipelines.schemas import TPCH_TABLES
+from deplat.pipelines.table_schemas import TPCH_TABLES
 from deplat.sources.snowflake import KeyRange, key_ranges
 
 ORDERS = TPCH_TABLES["orders"]

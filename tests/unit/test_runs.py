@@ -83,7 +83,7 @@ def test_steps_run_in_order_with_keys_args_and_metrics(tmp_path, monkeypatch):
     assert key == idempotency_key("fx", "fx_to_bronze", "2024-05-01", MANIFEST.manifest_hash)
     assert spec.entry_point == "s3://art/artifacts/1/fx_to_bronze.py"
     assert spec.py_files == ("s3://art/artifacts/3/deplat.whl",) and spec.archives == ()
-    assert spec.args[:6] == ("--lake", "/lake", "--run-id", result.batch_id, "--env", "local")
+    assert spec.args[:6] == ("--lake", "/lake", "--batch-id", result.batch_id, "--env", "local")
     assert spec.args[-2:] == ("--partition-date", "2024-05-01")
     assert result.metrics == [{"step": "fx_to_bronze", "read": 3, "written": 3, "rejected": 0}]
     runs = svc.status().runs

@@ -114,9 +114,9 @@ class EmrServerlessEngine:
         log_group = outputs.get("log_group_name") if not ctx.env.is_local else None
         return cls(
             ctx.aws.client("emr-serverless"),
-            ctx.name("emr_application_id"),
-            ctx.name("emr_job_role_arn"),
-            ctx.name("artifacts_bucket"),
+            ctx.output("emr_application_id"),
+            ctx.output("emr_job_role_arn"),
+            ctx.output("artifacts_bucket"),
             log_reader=LogReader(ctx.aws.client("s3"), lambda: ctx.aws.client("logs")),
             log_group=log_group,
         )

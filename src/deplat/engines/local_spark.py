@@ -153,7 +153,7 @@ class LocalSparkEngine:
         from deplat.local.jars import ensure_jars
 
         env_vars = {**local_credentials(ctx.env), "AWS_ENDPOINT_URL": ctx.env.endpoint_url or ""}
-        return cls(ctx.aws.client("s3"), ctx.name("artifacts_bucket"), ctx.state_dir / "runs",
+        return cls(ctx.aws.client("s3"), ctx.output("artifacts_bucket"), ctx.state_dir / "runs",
                    env_vars=env_vars, master=ctx.env.spark_master, jars=ensure_jars)
 
     # --- JobEngine ---------------------------------------------------------------------------

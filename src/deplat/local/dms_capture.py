@@ -29,7 +29,7 @@ from typing import Any
 from deplat.config import LocalStackSettings
 from deplat.errors import LocalStackError
 from deplat.local.seed_sources import SLOT, conninfo
-from deplat.pipelines.schemas_sources import DMS_OP, DMS_SEQ, DMS_TABLES, DMS_TS
+from deplat.pipelines.source_specs import DMS_OP, DMS_SEQ, DMS_TABLES, DMS_TS
 
 LOAD_ROWS_PER_FILE = 100_000
 _DATA = re.compile(r"^table (?P<rel>.+?): (?P<op>INSERT|UPDATE|DELETE|TRUNCATE): ?(?P<rest>.*)$", re.DOTALL)
@@ -375,7 +375,7 @@ def dms_capture(
 ) -> CaptureResult:
     """`deplat local dms-capture`: optional full load, then the slot's pending changes, as DMS files.
 
-    `tables` ("schema.table") defaults to the declared DMS tables (deplat.pipelines.schemas_sources).
+    `tables` ("schema.table") defaults to the declared DMS tables (deplat.pipelines.source_specs).
     """
     landing = Path(landing)
     tables = list(tables) if tables is not None else list(DMS_TABLES)

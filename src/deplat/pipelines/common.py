@@ -19,7 +19,7 @@ def job_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--lake", required=True, help="lake root: a local path or s3://bucket")
     parser.add_argument("--partition-date", default=None, help="YYYY-MM-DD: (re)process one partition")
-    parser.add_argument("--run-id", default=None, help="the deplat run id (batch id in ingest metadata)")
+    parser.add_argument("--batch-id", default=None, help="batch id stamped in ingest metadata (not the engine run id)")
     parser.add_argument("--env", default="local", help="environment name (for secret names)")
     return parser
 
@@ -27,7 +27,7 @@ def job_parser(description: str) -> argparse.ArgumentParser:
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.lake = args.lake.rstrip("/")
-    args.run_id = args.run_id or uuid.uuid4().hex[:12]
+    args.batch_id = args.batch_id or uuid.uuid4().hex[:12]
     return args
 
 

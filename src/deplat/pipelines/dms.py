@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from deplat.pipelines.common import add_ingest_metadata, table_path
 from deplat.pipelines.salesforce import SilverResult, typed_columns, with_error_reason
-from deplat.pipelines.schemas_sources import DMS_OP, DMS_SEQ, DMS_TABLES, DMS_TS, DmsTable
+from deplat.pipelines.source_specs import DMS_OP, DMS_SEQ, DMS_TABLES, DMS_TS, DmsTable
 from deplat.sources import dms as source
 
 SOURCE = "dms"

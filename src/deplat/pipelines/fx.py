@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from deplat.pipelines.schemas import ECB_RATE, FX_BRONZE_RAW, FX_PARTITION, FX_RATES, RATE, conform
+from deplat.pipelines.table_schemas import ECB_RATE, FX_BRONZE_RAW, FX_PARTITION, FX_RATES, RATE, conform
 
 SOURCE = "ecb_fx"
 DEFAULT_BASE = "EUR"

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from deplat.pipelines.common import add_ingest_metadata, table_path
-from deplat.pipelines.schemas_sources import SALESFORCE_OBJECTS, SalesforceObject
+from deplat.pipelines.source_specs import SALESFORCE_OBJECTS, SalesforceObject
 
 SOURCE = "salesforce"
 DEFAULT_LOOKBACK_SECONDS = 300

@@ -15,7 +15,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from deplat.pipelines.schemas import INGEST_FIELDS, SourceTable, conform
+from deplat.pipelines.table_schemas import INGEST_FIELDS, SourceTable, conform
 
 SOURCE = "snowflake"
 STATE_TABLE = "snowflake"  # lake/_state/snowflake: name -> value
