@@ -51,8 +51,17 @@ class LocalStackSettings(_Strict):
     moto_port: int = 5050
     postgres_port: int = 5433
     kafka_port: int = 9092
+    kafka_controller_port: int = 9093
     snowflake_port: int = 5060
     salesforce_port: int = 5058
+
+
+class KafkaSettings(_Strict):
+    """The order-events topic: created by `deplat kafka topics`, read by the streaming job."""
+
+    topic: str = "orders_events"
+    partitions: int = Field(default=3, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
 
 
 class Settings(_Strict):
@@ -60,6 +69,7 @@ class Settings(_Strict):
     default_env: str = "local"
     environments: dict[str, Environment]
     local_stack: LocalStackSettings = Field(default_factory=LocalStackSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     # Where the settings came from and where state lives; filled by load_settings.
     source: str = "<built-in>"
     root: Path = Path(".")

@@ -60,6 +60,14 @@ def _jars() -> Check:
                  "run `deplat local up` (resolves Delta, Kafka connector, hadoop-aws once)")
 
 
+def _kafka_broker() -> Check:
+    from deplat.local.kafka_broker import KAFKA_VERSION, cached_libs, libs_dir
+
+    libs = cached_libs()
+    return Check("kafka broker jars", bool(libs), f"Kafka {KAFKA_VERSION}: {len(libs or [])} jars in {libs_dir()}",
+                 "run `deplat local up kafka` (resolves the broker with Maven once; needs `mvn`)")
+
+
 def _local_services(ctx) -> list[Check]:
     from deplat.local.stack import LocalStack
 
@@ -85,6 +93,6 @@ def _aws(ctx) -> Check:
 def run_checks(ctx) -> list[Check]:
     checks = [_python(), _java(), *_terraform()]
     if ctx.env.is_local:
-        checks += [_jars(), *_local_services(ctx)]
+        checks += [_jars(), _kafka_broker(), *_local_services(ctx)]
     checks.append(_aws(ctx))
     return checks

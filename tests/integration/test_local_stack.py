@@ -24,7 +24,8 @@ def _free_port() -> int:
 @pytest.fixture
 def private_stack(tmp_path):
     settings = LocalStackSettings(moto_port=_free_port(), postgres_port=_free_port(),
-                                  snowflake_port=_free_port(), salesforce_port=_free_port())
+                                  snowflake_port=_free_port(), salesforce_port=_free_port(),
+                                  kafka_port=_free_port(), kafka_controller_port=_free_port())
     stack = LocalStack(tmp_path / "local", settings)
     yield stack
     stack.down()
@@ -32,7 +33,7 @@ def private_stack(tmp_path):
 
 def test_up_is_idempotent_and_down_leaves_nothing(private_stack):
     first = private_stack.up()
-    assert {s.name for s in first} == {"moto", "postgres", "snowflake", "salesforce"}
+    assert {s.name for s in first} == {"moto", "postgres", "snowflake", "salesforce", "kafka"}
     assert all(s.action == "started" for s in first)
     assert all(s.healthy and s.state == "running" for s in first)
     pids = {s.name: s.pid for s in first}
@@ -71,7 +72,7 @@ def test_cli_status_json_reports_every_service_healthy(local_stack):
     result = CliRunner().invoke(app, ["local", "status", "-o", "json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert {s["name"] for s in doc} == {"moto", "postgres", "snowflake", "salesforce"}
+    assert {s["name"] for s in doc} == {"moto", "postgres", "snowflake", "salesforce", "kafka"}
     assert all(s["healthy"] for s in doc)
 
 

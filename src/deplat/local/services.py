@@ -173,4 +173,35 @@ SALESFORCE = Service(
 )
 
 
-SERVICES: dict[str, Service] = {svc.name: svc for svc in (MOTO, POSTGRES, SNOWFLAKE, SALESFORCE)}
+# --- Kafka (Apache Kafka 4.x, KRaft combined node, from its Maven Central jars) -----------------
+
+def _kafka_healthy(p: Paths, s: LocalStackSettings) -> bool:
+    from deplat.local.kafka_broker import metadata_ok
+
+    return port_open(s.kafka_port) and metadata_ok(f"127.0.0.1:{s.kafka_port}")
+
+
+def _kafka_prepare(p: Paths, s: LocalStackSettings) -> None:
+    from deplat.local.kafka_broker import prepare
+
+    prepare(p.data("kafka"), s)
+
+
+def _kafka_cmd(p: Paths, s: LocalStackSettings) -> list[str]:
+    from deplat.local.kafka_broker import command
+
+    return command(p.data("kafka"), s)
+
+
+KAFKA = Service(
+    name="kafka",
+    description="Apache Kafka 4.x broker (KRaft, jars from Maven Central; health = metadata request)",
+    port=lambda s: s.kafka_port,
+    command=_kafka_cmd,
+    healthy=_kafka_healthy,
+    prepare=_kafka_prepare,
+    start_timeout=90.0,
+)
+
+
+SERVICES: dict[str, Service] = {svc.name: svc for svc in (MOTO, POSTGRES, SNOWFLAKE, SALESFORCE, KAFKA)}
