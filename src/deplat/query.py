@@ -1,0 +1,345 @@
+"""`deplat query`: SQL over the lake. DuckDB over the local Delta tables; Athena in the cloud.
+
+Tables are addressed as `<layer>.<table>` (bronze, silver, gold) and, for silver and gold, under
+the environment's Glue database names from the Terraform outputs (`glue_database_silver`, ...), so
+a query written for Athena runs unchanged locally. Athena speaks Trino SQL; the few Trino forms
+DuckDB lacks are added as DuckDB macros (`date_add(unit, n, ts)`); `current_date - interval '7'
+day`, `date_diff(unit, a, b)` and `date_trunc(unit, ts)` mean the same in both dialects already.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deplat.engines.base import PollPolicy, RunState
+from deplat.errors import ConfigError, JobFailedError
+
+LAYERS = ("bronze", "silver", "gold")
+GLUE_LAYERS = ("silver", "gold")  # the layers with a Glue database (terraform/main.tf)
+DEFAULT_MAX_ROWS = 10_000
+
+# Athena pricing (https://aws.amazon.com/athena/pricing/): USD 5.00 per TB scanned, billed per
+# query rounded up to the nearest megabyte with a 10 MB minimum. TB = 10^12 bytes here.
+USD_PER_TB = 5.0
+_MB = 1024 * 1024
+_MIN_BILLED_BYTES = 10 * _MB
+
+# Trino's 3-argument date_add(unit, value, timestamp); DuckDB's own 2-argument form stays usable.
+_TRINO_MACROS = """
+CREATE OR REPLACE TEMP MACRO date_add(d, i) AS d + i,
+  (unit, n, d) AS d + CASE lower(unit)
+    WHEN 'millisecond' THEN to_milliseconds(CAST(n AS BIGINT))
+    WHEN 'second' THEN to_seconds(CAST(n AS BIGINT))
+    WHEN 'minute' THEN to_minutes(CAST(n AS BIGINT))
+    WHEN 'hour' THEN to_hours(CAST(n AS BIGINT))
+    WHEN 'day' THEN to_days(CAST(n AS INTEGER))
+    WHEN 'week' THEN to_weeks(CAST(n AS INTEGER))
+    WHEN 'month' THEN to_months(CAST(n AS INTEGER))
+    WHEN 'quarter' THEN to_months(3 * CAST(n AS INTEGER))
+    WHEN 'year' THEN to_years(CAST(n AS INTEGER)) END
+"""
+
+_QUOTED = re.compile(r"('(?:[^']|'')*')")
+_QUALIFIED = re.compile(r'(?<![\w."])"?([A-Za-z_][\w]*)"?\s*\.\s*"?([A-Za-z_][\w]*)"?')
+
+
+class QueryError(ConfigError):
+    """Bad SQL or an unknown table (exit 2): the engine's message plus the known tables."""
+
+
+class QueryCancelledError(JobFailedError):
+    """The query was cancelled (Ctrl-C or by someone else in the console)."""
+
+
+@dataclass
+class QueryResult:
+    """A query's rows and what it cost.
+
+    `rows` are lists in `columns` order (Python values locally, Athena's strings in the cloud);
+    `truncated` says more rows existed than `max_rows`; `bytes_scanned` and `cost_usd` are Athena's
+    (None locally); `elapsed_s` is wall time in seconds.
+    """
+
+    engine: str
+    sql: str
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool = False
+    elapsed_s: float = 0.0
+    query_id: str | None = None
+    bytes_scanned: int | None = None
+    cost_usd: float | None = None
+    tables: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "row_count": len(self.rows)}
+
+
+def athena_cost_usd(bytes_scanned: int) -> float:
+    """USD for one Athena query that scanned `bytes_scanned` bytes (USD 5/TB, 10 MB minimum, per MB).
+
+    Source: https://aws.amazon.com/athena/pricing/ . A query that scanned nothing (DDL, failed)
+    is not billed.
+    """
+    if bytes_scanned <= 0:
+        return 0.0
+    billed = max(_MIN_BILLED_BYTES, -(-bytes_scanned // _MB) * _MB)
+    return billed / 1e12 * USD_PER_TB
+
+
+def _unquoted_parts(sql: str) -> list[tuple[bool, str]]:
+    """(is_string_literal, text) pieces, so rewrites never touch '...' literals."""
+    return [(i % 2 == 1, part) for i, part in enumerate(_QUOTED.split(sql))]
+
+
+def referenced_tables(sql: str) -> set[tuple[str, str]]:
+    """Every `schema.name` pair outside string literals (lower-cased); columns may be among them."""
+    out: set[tuple[str, str]] = set()
+    for literal, part in _unquoted_parts(sql):
+        if not literal:
+            out.update((a.lower(), b.lower()) for a, b in _QUALIFIED.findall(part))
+    return out
+
+
+def glue_databases(ctx: Any) -> dict[str, str]:
+    """layer -> Glue database name, from the cached Terraform outputs (empty before `infra apply`)."""
+    outputs = ctx.outputs(required=False)
+    return {layer: outputs[f"glue_database_{layer}"] for layer in GLUE_LAYERS
+            if outputs.get(f"glue_database_{layer}")}
+
+
+def lake_tables(lake: Path) -> dict[str, Path]:
+    """`<layer>.<table>` -> folder, for every Delta table (a folder with `_delta_log/`) in the lake."""
+    found: dict[str, Path] = {}
+    for layer in LAYERS:
+        base = lake / layer
+        if not base.is_dir():
+            continue
+        for table in sorted(base.iterdir()):
+            if (table / "_delta_log").is_dir():
+                found[f"{layer}.{table.name}"] = table
+    return found
+
+
+def duckdb_connect():
+    """An in-memory DuckDB with the delta extension loaded offline and the Trino macros."""
+    import duckdb
+
+    from deplat.local.seed_snowflake import duckdb_extension_dir
+
+    con = duckdb.connect()
+    con.execute(f"SET extension_directory = '{duckdb_extension_dir()}'")
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("LOAD delta")
+    con.execute(_TRINO_MACROS)
+    return con
+
+
+class LocalQueryEngine:
+    """DuckDB `delta_scan` views over the local lake; only the tables a query names are bound."""
+
+    name = "duckdb"
+
+    def __init__(self, lake: Path, glue_dbs: dict[str, str] | None = None):
+        self.lake = Path(lake)
+        self.glue_dbs = glue_dbs or {}
+
+    def tables(self) -> dict[str, Path]:
+        """Every addressable name (layer and Glue database spellings) -> Delta folder."""
+        names: dict[str, Path] = {}
+        for qualified, path in lake_tables(self.lake).items():
+            names[qualified] = path
+            layer, table = qualified.split(".", 1)
+            if layer in self.glue_dbs:
+                names[f"{self.glue_dbs[layer]}.{table}"] = path
+        return names
+
+    def run(self, sql: str, max_rows: int = DEFAULT_MAX_ROWS) -> QueryResult:
+        """Run `sql`; QueryError (exit 2) on bad SQL or an unknown table."""
+        import duckdb
+
+        started = time.perf_counter()
+        known = self.tables()
+        used = sorted(f"{s}.{t}" for s, t in referenced_tables(sql) if f"{s}.{t}" in known)
+        con = duckdb_connect()
+        try:
+            for name in used:
+                schema, table = name.split(".", 1)
+                con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                path = str(known[name].resolve()).replace("'", "''")
+                con.execute(f'CREATE VIEW "{schema}"."{table}" AS SELECT * FROM delta_scan(\'{path}\')')
+            try:
+                cur = con.execute(sql)
+            except duckdb.Error as exc:
+                raise _query_error(str(exc).strip(), sorted(known)) from None
+            columns = [d[0] for d in cur.description] if cur.description else []
+            rows = [list(r) for r in cur.fetchmany(max_rows + 1)] if columns else []
+        finally:
+            con.close()
+        truncated = len(rows) > max_rows
+        return QueryResult(self.name, sql, columns, rows[:max_rows], truncated,
+                           round(time.perf_counter() - started, 3), tables=used)
+
+
+def _query_error(message: str, known: list[str]) -> QueryError:
+    first, _, rest = message.partition("\n")
+    listing = "\n".join(f"  {t}" for t in known) or "  (none: run a pipeline first)"
+    detail = (rest.strip() + "\n" if rest.strip() else "") + f"known tables:\n{listing}"
+    return QueryError(f"query failed: {first}", "check the SQL and the table names", detail=detail)
+
+
+# --- Athena --------------------------------------------------------------------------------------
+
+# Athena QueryExecution states -> the engine poll state machine's states.
+_ATHENA_STATES = {"QUEUED": "QUEUED", "RUNNING": "RUNNING", "SUCCEEDED": "SUCCESS",
+                  "FAILED": "FAILED", "CANCELLED": "CANCELLED"}
+_USER_ERROR = 2  # AthenaError.ErrorCategory: 1 system, 2 user, 3 other
+
+
+class AthenaQueryEngine:
+    """Athena in the environment's workgroup: start, poll, page through results, cancel.
+
+    `client` is a boto3 Athena client; `glue` (optional) a Glue client used to name the known tables
+    in errors and to map `<layer>.<table>` to the Glue databases. Clock and sleep are injectable.
+    """
+
+    name = "athena"
+
+    def __init__(self, client: Any, workgroup: str, glue_dbs: dict[str, str] | None = None,
+                 glue: Any = None, *, policy: PollPolicy | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 page_size: int = 1000):
+        self.client = client
+        self.workgroup = workgroup
+        self.glue_dbs = glue_dbs or {}
+        self.glue = glue
+        self.policy = policy or PollPolicy(initial=0.5, factor=1.5, maximum=5.0)
+        self._clock = clock
+        self._sleep = sleep
+        self.page_size = page_size
+        self.polls = 0
+
+    def tables(self) -> list[str]:
+        """Tables in the Glue databases (both spellings); empty when Glue cannot be listed."""
+        if self.glue is None:
+            return []
+        names: list[str] = []
+        try:
+            for layer, db in self.glue_dbs.items():
+                for page in self.glue.get_paginator("get_tables").paginate(DatabaseName=db):
+                    for t in page["TableList"]:
+                        names += [f"{layer}.{t['Name']}", f"{db}.{t['Name']}"]
+        except Exception:  # noqa: BLE001 - only decorates an error message
+            return names
+        return sorted(names)
+
+    def rewrite(self, sql: str) -> str:
+        """`<layer>.<table>` -> `"<glue db>"."<table>"` outside string literals."""
+        if not self.glue_dbs:
+            return sql
+
+        def sub(m: re.Match) -> str:
+            db = self.glue_dbs.get(m.group(1).lower())
+            return f'"{db}"."{m.group(2)}"' if db else m.group(0)
+
+        return "".join(part if literal else _QUALIFIED.sub(sub, part) for literal, part in _unquoted_parts(sql))
+
+    def run(self, sql: str, max_rows: int = DEFAULT_MAX_ROWS) -> QueryResult:
+        """Start the query, wait (Ctrl-C sends StopQueryExecution), then page through the results.
+
+        Raises QueryError (exit 2) for a user error (bad SQL, unknown table), JobFailedError
+        (exit 4) for other failures, QueryCancelledError (exit 4) when cancelled.
+        """
+        from deplat.engines.poll import Poller
+
+        started = self._clock()
+        qid = self.client.start_query_execution(QueryString=self.rewrite(sql),
+                                                WorkGroup=self.workgroup)["QueryExecutionId"]
+        poller = Poller(lambda: self._state(qid), policy=self.policy, clock=self._clock, sleep=self._sleep)
+        try:
+            state = poller.wait()
+        except KeyboardInterrupt:
+            self.client.stop_query_execution(QueryExecutionId=qid)
+            raise QueryCancelledError(f"query {qid} cancelled (StopQueryExecution sent)") from None
+        finally:
+            self.polls = poller.calls
+        execution = state.extra["execution"]
+        scanned = int(execution.get("Statistics", {}).get("DataScannedInBytes", 0))
+        if state.state == "CANCELLED":
+            raise QueryCancelledError(f"query {qid} was cancelled: {state.details or 'no reason given'}")
+        if state.state == "FAILED":
+            category = execution["Status"].get("AthenaError", {}).get("ErrorCategory")
+            if category == _USER_ERROR:
+                raise _query_error(f"{state.details} (query {qid})", self.tables())
+            raise JobFailedError(f"query {qid} failed: {state.details}", "rerun it; check the workgroup")
+        columns, rows, truncated = self._results(qid, max_rows)
+        return QueryResult(self.name, sql, columns, rows, truncated, round(self._clock() - started, 3),
+                           qid, scanned, athena_cost_usd(scanned))
+
+    def _state(self, qid: str) -> RunState:
+        execution = self.client.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+        status = execution["Status"]
+        raw = status["State"]
+        if raw not in _ATHENA_STATES:
+            return RunState(raw, extra={"execution": execution})
+        return RunState(_ATHENA_STATES[raw], status.get("StateChangeReason", ""),
+                        extra={"execution": execution})
+
+    def _results(self, qid: str, max_rows: int) -> tuple[list[str], list[list[Any]], bool]:
+        columns: list[str] = []
+        rows: list[list[Any]] = []
+        kwargs: dict[str, Any] = {"QueryExecutionId": qid, "MaxResults": self.page_size}
+        first = True
+        while True:
+            page = self.client.get_query_results(**kwargs)
+            result = page["ResultSet"]
+            if first:
+                columns = [c["Name"] for c in result["ResultSetMetadata"]["ColumnInfo"]]
+            for i, row in enumerate(result["Rows"]):
+                values = [d.get("VarCharValue") for d in row["Data"]]
+                # A SELECT's first row on the first page repeats the column names.
+                if first and i == 0 and values == columns:
+                    continue
+                rows.append(values)
+            first = False
+            if len(rows) > max_rows:
+                return columns, rows[:max_rows], True
+            token = page.get("NextToken")
+            if not token:
+                return columns, rows, False
+            kwargs["NextToken"] = token
+
+
+def engine_for(ctx: Any) -> LocalQueryEngine | AthenaQueryEngine:
+    """DuckDB over the lake folder locally; Athena in the environment's workgroup in the cloud."""
+    dbs = glue_databases(ctx)
+    if ctx.env.is_local:
+        lake = Path(ctx.lake_uri)
+        return LocalQueryEngine(lake, dbs)
+    return AthenaQueryEngine(ctx.aws.client("athena"), ctx.output("athena_workgroup"), dbs,
+                             ctx.aws.client("glue"))
+
+
+def read_sql(sql: str | None, file: Path | None) -> str:
+    """The SQL from the argument or from `--file`; ConfigError when neither or both are given."""
+    if (sql is None) == (file is None):
+        raise ConfigError("give the SQL as an argument or with --file (one of them)",
+                          'e.g. deplat query "SELECT count(*) FROM silver.fx_rates"')
+    if file is not None:
+        if not file.is_file():
+            raise ConfigError(f"--file {file} does not exist")
+        sql = file.read_text()
+    sql = (sql or "").strip().rstrip(";").strip()
+    if not sql:
+        raise ConfigError("the query is empty")
+    return sql
+
+
+def run_query(ctx: Any, sql: str, max_rows: int = DEFAULT_MAX_ROWS) -> QueryResult:
+    """Run `sql` on the environment's query engine (see engine_for)."""
+    return engine_for(ctx).run(sql, max_rows)
