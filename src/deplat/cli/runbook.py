@@ -1,12 +1,80 @@
-"""`deplat runbook`: Run the whole runbook: infra, deploy, pipelines, quality, catalog"""
+"""`deplat runbook`: the whole runbook (local stack, infra, sources, deploy, pipelines with DQ gates,
+catalog, Lake Formation, maintenance, a sample query) as one resumable command."""
 
 from __future__ import annotations
 
-from deplat.cli._common import not_built
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from deplat.cli._common import DryRunOpt, OutputOpt, YesOpt, context, table
 
 NAME = "runbook"
 
+FromOpt = Annotated[str | None, typer.Option("--from", help="Start at this step (earlier ones are skipped).")]
+OnlyOpt = Annotated[list[str] | None, typer.Option(
+    "--only", help="Run only these steps (repeat the flag or comma-separate).", show_default=False)]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the last runbook from the step that "
+                                                           "failed (same selection of steps).")]
 
-def command() -> None:
-    """Run the whole runbook: infra, deploy, pipelines, quality, catalog (not built yet)."""
-    not_built("runbook")
+
+def command(
+    tctx: typer.Context,
+    from_step: FromOpt = None,
+    only: OnlyOpt = None,
+    resume: ResumeOpt = False,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    output: OutputOpt = None,
+) -> None:
+    """Run the whole runbook, in order; stop at the first failing step with its exit code.
+
+    Steps: local-up, infra, seed, dms-capture (local env only), deploy, fx, snowflake, salesforce,
+    dms, kafka, gold, catalog, lf, optimize, query. State is kept in .deplat/<env>/runbook.json;
+    `--resume` continues from the failed step. Outside the local env, infrastructure changes need --yes.
+    """
+    from deplat.cli.runbook_view import RunbookView
+    from deplat.runbook import Runbook
+
+    ctx = context(tctx, output)
+    names = [n.strip() for item in (only or []) for n in item.split(",") if n.strip()] or None
+    view = RunbookView(ctx.reporter)
+    runbook = Runbook(ctx, on_event=view.on_event, yes=yes)
+    if not dry_run:
+        ctx.reporter = view
+    try:
+        with view:
+            result = runbook.run(from_step=from_step, only=names, resume=resume, dry_run=dry_run)
+    finally:
+        ctx.reporter = view.parent
+    _render(ctx, result)
+    if result.status == "failed" and result.error is not None:
+        err = result.error
+        if ctx.output_format == "json" and hasattr(err, "exit_code"):
+            typer.secho(f"Error: {err}", err=True, fg="red")
+            raise typer.Exit(result.exit_code)
+        raise err
+    if result.status == "incomplete":
+        missing = [s.name for s in result.steps if s.status == "not built"]
+        typer.secho(f"Runbook incomplete: not built yet: {', '.join(missing)}", err=True, fg="yellow")
+        raise typer.Exit(result.exit_code)
+
+
+def _render(ctx, result) -> None:
+    if ctx.output_format == "json":
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+        return
+    rows = []
+    for s in result.steps:
+        note = s.error or s.note
+        rows.append([s.name, s.status, f"{s.duration_s:.1f}s" if s.duration_s is not None else "",
+                     "" if s.rows_written is None else f"{s.rows_written:,}", s.dq or "",
+                     (note[:90] + "…") if note and len(note) > 90 else note])
+    head = f"runbook {result.runbook_id} ({result.env}): {result.status}"
+    if result.duration_s is not None:
+        head += f" in {result.duration_s:.0f}s"
+    if result.resumed_from:
+        head += f", resumed from {result.resumed_from}"
+    table(head, ["step", "status", "duration", "rows written", "DQ", "note"], rows)

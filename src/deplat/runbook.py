@@ -1,0 +1,513 @@
+"""The whole runbook as one resumable command (`deplat runbook`).
+
+Each step calls a service function (never the CLI): local stack, Terraform apply, local sources and
+their DMS capture, deploy, every pipeline (each gated by its own DQ checks where the pipeline has
+them), Glue catalog registration, Lake Formation seeding, Delta maintenance and a sample query.
+
+State lives in `.deplat/<env>/runbook.json`, rewritten on every state change, so `--resume`
+continues from the step that failed (or was interrupted, or was not built) with the same selection
+of steps. Every finished runbook is also appended to `.deplat/<env>/runbooks.jsonl` for
+`deplat report`. A step whose service has not landed yet is recorded as `not built` (never as a
+success) and the runbook ends incomplete (exit 2).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import secrets
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from deplat.errors import ConfigError, DeplatError, ExitCode, NotBuiltError, SafetyError
+
+STATE_FILE = "runbook.json"
+HISTORY_FILE = "runbooks.jsonl"
+
+# Step states. `earlier`: done by the runbook being resumed, not rerun now.
+PENDING, RUNNING, OK, FAILED, NOT_BUILT, SKIPPED, EARLIER = (
+    "pending", "running", "ok", "failed", "not built", "skipped", "ok (earlier)")
+DONE_STATES = (OK, EARLIER)
+
+SAMPLE_CHANGES = 10  # the demo's burst of inserts/updates/deletes, applied once per fresh source
+
+
+class StepNotBuiltError(NotBuiltError):
+    """The service a runbook step calls is not importable yet."""
+
+
+@dataclass
+class StepOutcome:
+    """What a step returns: counted rows written, its DQ verdict, and the figures worth showing."""
+
+    rows_written: int | None = None
+    dq: str | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
+    run_ids: list[str] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RunbookStep:
+    """One step: `action(ctx, runbook)` runs it; `services` are the "module:function" it needs."""
+
+    name: str
+    title: str
+    action: Callable[[Any, Runbook], StepOutcome]
+    services: tuple[str, ...] = ()
+    local_only: bool = False
+
+
+@dataclass
+class StepRecord:
+    name: str
+    title: str
+    status: str = PENDING
+    started_at: str | None = None
+    ended_at: str | None = None
+    duration_s: float | None = None
+    rows_written: int | None = None
+    dq: str | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
+    run_ids: list[str] = field(default_factory=list)
+    note: str = ""
+    error: str | None = None
+    error_detail: str | None = None
+    exit_code: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunbookResult:
+    """The runbook's summary; `error` is the failing step's own error (its exit code is the runbook's)."""
+
+    runbook_id: str
+    env: str
+    status: str  # running | ok | failed | incomplete | dry-run
+    started_at: str
+    ended_at: str | None
+    duration_s: float | None
+    selection: list[str]
+    resumed_from: str | None
+    steps: list[StepRecord]
+    error: DeplatError | BaseException | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.status == "failed":
+            step = self.failed_step
+            if step is not None and step.exit_code is not None:
+                return step.exit_code
+            return int(getattr(self.error, "exit_code", ExitCode.UNEXPECTED))
+        if self.status == "incomplete":
+            return ExitCode.USAGE
+        return ExitCode.OK
+
+    @property
+    def failed_step(self) -> StepRecord | None:
+        return next((s for s in self.steps if s.status == FAILED), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"runbook_id": self.runbook_id, "env": self.env, "status": self.status,
+                "exit_code": self.exit_code, "started_at": self.started_at, "ended_at": self.ended_at,
+                "duration_s": self.duration_s, "selection": self.selection, "resumed_from": self.resumed_from,
+                "steps": [s.to_dict() for s in self.steps]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunbookResult:
+        fields_ = set(StepRecord.__dataclass_fields__)
+        steps = [StepRecord(**{k: v for k, v in s.items() if k in fields_}) for s in data.get("steps", [])]
+        return cls(data["runbook_id"], data["env"], data["status"], data["started_at"], data.get("ended_at"),
+                   data.get("duration_s"), list(data.get("selection", [])), data.get("resumed_from"), steps)
+
+
+EventFn = Callable[[str, StepRecord, int, int], None]  # (event, record, index from 1, total)
+
+
+def _utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def load_service(spec: str) -> Callable[..., Any]:
+    """"module:function" -> the function; StepNotBuiltError when it is not importable (yet)."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            raise StepNotBuiltError(f"{spec} is not built yet (no module {exc.name})") from None
+        raise  # the module exists but one of *its* imports is missing: a real error
+    fn = getattr(module, attr, None)
+    if fn is None:
+        raise StepNotBuiltError(f"{spec} is not built yet ({module_name} has no {attr})")
+    return fn
+
+
+def service_available(spec: str) -> bool:
+    try:
+        load_service(spec)
+    except StepNotBuiltError:
+        return False
+    return True
+
+
+class Runbook:
+    """Runs the runbook's steps in order, persisting state; see the module docstring.
+
+    `steps` (default: RUNBOOK_STEPS), `clock` and `on_event` are injectable so the state machine
+    is testable without a JVM. `on_event(event, record, i, n)` is called with "start" and "end" of
+    each step (i of n selected); services' own progress goes through `ctx.reporter`. Never prints.
+    """
+
+    def __init__(self, ctx: Any, steps: Sequence[RunbookStep] | None = None, *,
+                 on_event: EventFn | None = None, clock: Callable[[], float] = time.monotonic,
+                 yes: bool = False):
+        self.ctx = ctx
+        self.steps = list(RUNBOOK_STEPS if steps is None else steps)
+        self.on_event = on_event or (lambda *a: None)
+        self.clock = clock
+        self.yes = yes
+        self.outcomes: dict[str, StepOutcome] = {}
+        self.result: RunbookResult | None = None
+
+    # --- paths ----------------------------------------------------------------------------
+
+    @property
+    def state_file(self) -> Path:
+        return self.ctx.state_dir / STATE_FILE
+
+    @property
+    def history_file(self) -> Path:
+        return self.ctx.state_dir / HISTORY_FILE
+
+    def load_state(self) -> RunbookResult | None:
+        """The last runbook of this environment (finished or not), or None."""
+        if not self.state_file.is_file():
+            return None
+        try:
+            return RunbookResult.from_dict(json.loads(self.state_file.read_text()))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{self.state_file} is not a runbook state file ({exc})",
+                              "delete it and run `deplat runbook` without --resume") from None
+
+    def _save(self, result: RunbookResult) -> None:
+        tmp = self.state_file.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(result.to_dict(), indent=2, default=str))
+        tmp.replace(self.state_file)  # atomic: a crash never leaves half a state file
+
+    # --- planning -------------------------------------------------------------------------
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.steps]
+
+    def _check_names(self, names: Sequence[str], flag: str) -> None:
+        unknown = [n for n in names if n not in self.names]
+        if unknown:
+            raise ConfigError(f"{flag}: unknown step {', '.join(map(repr, unknown))}",
+                              f"steps, in order: {' '.join(self.names)}")
+
+    def select(self, from_step: str | None = None, only: Sequence[str] | None = None) -> list[str]:
+        """The step names to run, in runbook order: all, from `from_step` on, or exactly `only`."""
+        if from_step and only:
+            raise ConfigError("--from and --only do not combine", "pass one of them")
+        if from_step:
+            self._check_names([from_step], "--from")
+            return self.names[self.names.index(from_step):]
+        if only:
+            self._check_names(only, "--only")
+            return [n for n in self.names if n in set(only)]
+        return list(self.names)
+
+    def _skip_reason(self, step: RunbookStep) -> str | None:
+        if step.local_only and not self.ctx.env.is_local:
+            return "local env only"
+        return None
+
+    # --- running --------------------------------------------------------------------------
+
+    def run(self, from_step: str | None = None, only: Sequence[str] | None = None, resume: bool = False,
+            dry_run: bool = False) -> RunbookResult:
+        """Run the selected steps; stop at the first failure (the result's `error` is its error).
+
+        Returns the result in every case (status ok, failed, incomplete or dry-run); the caller
+        renders it and exits with `result.exit_code`. ConfigError for bad selections or when there
+        is nothing to resume.
+        """
+        previous = self.load_state() if resume else None
+        if resume:
+            if from_step or only:
+                raise ConfigError("--resume continues the last runbook's own selection",
+                                  "drop --from/--only, or run without --resume")
+            if previous is None:
+                raise ConfigError(f"no runbook to resume in environment '{self.ctx.env.name}'",
+                                  "run `deplat runbook` first")
+            if previous.status == "ok":
+                raise ConfigError(f"the last runbook ({previous.runbook_id}) completed: nothing to resume",
+                                  "run `deplat runbook` to start a new one")
+            selection = [n for n in previous.selection if n in self.names]
+        else:
+            selection = self.select(from_step, only)
+
+        if previous is not None:
+            result = previous
+            result.steps = [self._merge(s, previous) for s in self.steps]
+            first = next((r.name for r in result.steps if r.name in selection and r.status not in DONE_STATES),
+                         None)
+            for r in result.steps:
+                if r.status == OK:
+                    r.status = EARLIER
+            result.resumed_from = first
+            result.status, result.ended_at, result.duration_s = "running", None, None
+        else:
+            result = RunbookResult(f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}",
+                                   self.ctx.env.name, "running", _utcnow(), None, None, selection, None,
+                                   [StepRecord(s.name, s.title) for s in self.steps])
+        self.result = result
+        if dry_run:
+            return self._dry_run(result, selection)
+
+        started = self.clock()
+        self._save(result)
+        todo = [(s, r) for s, r in zip(self.steps, result.steps, strict=True)
+                if s.name in selection and r.status not in DONE_STATES]
+        for s, r in zip(self.steps, result.steps, strict=True):
+            if s.name not in selection and r.status not in DONE_STATES:
+                r.status, r.note = SKIPPED, "not selected"
+        total = len(todo)
+        for i, (step, record) in enumerate(todo, 1):
+            reason = self._skip_reason(step)
+            if reason:
+                record.status, record.note = SKIPPED, reason
+                self.on_event("end", record, i, total)
+                continue
+            if not self._run_step(step, record, i, total, result):
+                break
+        result.ended_at = _utcnow()
+        result.duration_s = round(self.clock() - started, 3)
+        if result.status == "running":
+            result.status = "incomplete" if any(r.status == NOT_BUILT for r in result.steps) else "ok"
+        self._save(result)
+        with self.history_file.open("a") as fh:
+            fh.write(json.dumps(result.to_dict(), default=str, sort_keys=True) + "\n")
+        return result
+
+    def _merge(self, step: RunbookStep, previous: RunbookResult) -> StepRecord:
+        old = next((r for r in previous.steps if r.name == step.name), None)
+        if old is None:
+            return StepRecord(step.name, step.title)
+        if old.status in DONE_STATES:
+            return old
+        return StepRecord(step.name, step.title)  # failed / not built / pending: rerun from scratch
+
+    def _run_step(self, step: RunbookStep, record: StepRecord, i: int, total: int,
+                  result: RunbookResult) -> bool:
+        record.status, record.started_at, record.error, record.exit_code = RUNNING, _utcnow(), None, None
+        self._save(result)
+        self.on_event("start", record, i, total)
+        t0 = self.clock()
+        ok = True
+        try:
+            outcome = step.action(self.ctx, self)
+        except StepNotBuiltError as exc:
+            record.status, record.note = NOT_BUILT, exc.message
+        except DeplatError as exc:
+            record.status, record.error, record.error_detail = FAILED, str(exc), exc.detail
+            record.exit_code = exc.exit_code
+            result.status, result.error, ok = "failed", exc, False
+        except BaseException as exc:  # noqa: BLE001 - recorded, then the runbook stops with it
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            record.status = FAILED
+            record.error = "interrupted" if interrupted else f"{type(exc).__name__}: {exc}"
+            record.error_detail = None if interrupted else traceback.format_exc(limit=6)
+            record.exit_code = 130 if interrupted else ExitCode.UNEXPECTED
+            result.status, result.error, ok = "failed", exc, False
+        else:
+            self.outcomes[step.name] = outcome
+            record.status = OK
+            record.rows_written, record.dq = outcome.rows_written, outcome.dq
+            record.figures, record.run_ids, record.note = outcome.figures, outcome.run_ids, outcome.note
+        record.ended_at = _utcnow()
+        record.duration_s = round(self.clock() - t0, 3)
+        self._save(result)
+        self.on_event("end", record, i, total)
+        return ok
+
+    def _dry_run(self, result: RunbookResult, selection: list[str]) -> RunbookResult:
+        for step, record in zip(self.steps, result.steps, strict=True):
+            if record.status in DONE_STATES:
+                continue
+            reason = self._skip_reason(step)
+            missing = [s for s in step.services if not service_available(s)]
+            if step.name not in selection:
+                record.status, record.note = SKIPPED, "not selected"
+            elif reason:
+                record.status, record.note = SKIPPED, reason
+            elif missing:
+                record.status, record.note = NOT_BUILT, "needs " + ", ".join(missing)
+            else:
+                record.status, record.note = PENDING, "would run"
+        result.status = "dry-run"
+        return result
+
+    def outcome(self, name: str) -> StepOutcome | None:
+        """A done step's outcome: from this process, else as recorded by the runbook being resumed."""
+        if name in self.outcomes:
+            return self.outcomes[name]
+        steps = self.result.steps if self.result else []
+        rec = next((r for r in steps if r.name == name), None)
+        if rec is None or rec.status not in DONE_STATES:
+            return None
+        return StepOutcome(rec.rows_written, rec.dq, dict(rec.figures), list(rec.run_ids), rec.note)
+
+
+# --- the steps ------------------------------------------------------------------------------
+
+
+def _local_up(ctx, rb: Runbook) -> StepOutcome:
+    from deplat.local.jars import cached_jars, ensure_jars
+    from deplat.local.stack import LocalStack
+
+    if cached_jars() is None:
+        with ctx.reporter.status("Resolving Spark jars from Maven Central (once)..."):
+            ensure_jars()
+    with ctx.reporter.status("Starting local services..."):
+        statuses = LocalStack(ctx.local_dir, ctx.settings.local_stack).up()
+    unhealthy = [s.name for s in statuses if not s.healthy]
+    if unhealthy:
+        from deplat.errors import LocalStackError
+
+        raise LocalStackError(f"local services not healthy: {', '.join(unhealthy)}",
+                              "see `deplat local status` and the log files under .deplat/local/")
+    started = [s.name for s in statuses if s.action and s.action != "already running"]
+    return StepOutcome(figures={"services": len(statuses), "started": len(started)},
+                       note=f"{len(statuses)} services healthy")
+
+
+def _infra(ctx, rb: Runbook) -> StepOutcome:
+    from deplat.infra import Infra
+
+    infra = Infra(ctx)
+    planned = infra.plan()
+    if planned.summary.has_changes and not (rb.yes or ctx.env.is_local):
+        raise SafetyError(f"the runbook would change infrastructure in '{ctx.env.name}'",
+                          "review `deplat infra plan`, then rerun with --yes")
+    applied = infra.apply(planned)
+    n = planned.summary.counts
+    return StepOutcome(figures={"add": n["add"], "change": n["change"], "destroy": n["destroy"],
+                                "seconds": round(applied.seconds, 1)},
+                       note="applied" if applied.applied else "no changes")
+
+
+def _seed(ctx, rb: Runbook) -> StepOutcome:
+    from deplat.local.seed import seed_all
+
+    res = seed_all(ctx)
+    inserted = sum(res.rds["rows"].values())
+    loaded = sum((res.dms.get("full_load_rows") or {}).values())
+    return StepOutcome(rows_written=inserted + loaded,
+                       figures={"rds_rows_inserted": inserted, "dms_full_load_rows": loaded,
+                                "fresh": bool(inserted)},
+                       note="sources seeded now" if inserted else "sources already seeded")
+
+
+def _dms_capture(ctx, rb: Runbook) -> StepOutcome:
+    from deplat.local.seed import capture
+
+    # The demo's change burst only goes into a freshly seeded source: a second runbook must
+    # find nothing new to capture and so change no row count anywhere.
+    seed = rb.outcome("seed")
+    fresh = bool(seed and seed.figures.get("fresh"))
+    res = capture(ctx, sample_changes=SAMPLE_CHANGES if fresh else 0)
+    changes = {t: sum(c.values()) for t, c in res.get("changes", {}).items()}
+    return StepOutcome(rows_written=sum(changes.values()), figures={"changes": changes},
+                       note="sample changes applied" if fresh else "no sample changes (source not fresh)")
+
+
+def _deploy(ctx, rb: Runbook) -> StepOutcome:
+    from deplat.artifacts import deploy
+
+    res = deploy(ctx)
+    return StepOutcome(figures={"uploaded": len(res.uploaded), "manifest": res.manifest_hash[:12]},
+                       note=f"{len(res.uploaded)} files uploaded")
+
+
+def _pipeline(name: str) -> Callable[[Any, Runbook], StepOutcome]:
+    def action(ctx, rb: Runbook) -> StepOutcome:
+        from deplat.runs import RunService
+
+        res = RunService(ctx).run(name, wait=True)
+        written = [m.get("written") for m in res.metrics if isinstance(m.get("written"), int)]
+        dq = getattr(res, "dq", None)
+        dq_text = dq.get("status") if isinstance(dq, dict) else (str(dq) if dq else None)
+        spark = sum(s.duration_s or 0 for s in res.steps)
+        return StepOutcome(rows_written=sum(written) if written else None, dq=dq_text,
+                           figures={"batch_id": res.batch_id, "job_steps": len(res.steps),
+                                    "job_seconds": round(spark, 1)},
+                           run_ids=[s.run_id for s in res.steps])
+    return action
+
+
+def _catalog(ctx, rb: Runbook) -> StepOutcome:
+    register = load_service("deplat.catalog:register")
+    res = register(ctx)
+    return StepOutcome(figures=_figures(res))
+
+
+def _lf(ctx, rb: Runbook) -> StepOutcome:
+    seed = load_service("deplat.governance:seed")
+    res = seed(ctx)
+    return StepOutcome(figures=_figures(res))
+
+
+def _optimize(ctx, rb: Runbook) -> StepOutcome:
+    optimize = load_service("deplat.maintenance:optimize")
+    res = optimize(ctx)
+    return StepOutcome(figures=_figures(res))
+
+
+SAMPLE_QUERY = "SELECT count(*) AS n FROM gold.daily_revenue"
+
+
+def _query(ctx, rb: Runbook) -> StepOutcome:
+    query = load_service("deplat.query:query")
+    res = query(ctx, SAMPLE_QUERY)
+    return StepOutcome(figures=_figures(res), note=SAMPLE_QUERY)
+
+
+def _figures(res: Any) -> dict[str, Any]:
+    """A few scalar figures from a service result (its to_dict(), else the object), for the summary."""
+    data = res.to_dict() if hasattr(res, "to_dict") else res
+    if not isinstance(data, dict):
+        return {}
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, (int, float, str, bool)) and len(out) < 6:
+            out[k] = v
+        elif isinstance(v, list):
+            out[k] = len(v)
+    return out
+
+
+PIPELINE_STEPS = ("fx", "snowflake", "salesforce", "dms", "kafka", "gold")
+
+RUNBOOK_STEPS: tuple[RunbookStep, ...] = (
+    RunbookStep("local-up", "local stack (moto, PostgreSQL, fakesnow, Salesforce stand-in)", _local_up,
+                local_only=True),
+    RunbookStep("infra", "Terraform apply", _infra),
+    RunbookStep("seed", "seed the local sources", _seed, local_only=True),
+    RunbookStep("dms-capture", "capture RDS changes as DMS files", _dms_capture, local_only=True),
+    RunbookStep("deploy", "deploy artifacts", _deploy),
+    *(RunbookStep(p, f"pipeline {p}", _pipeline(p)) for p in PIPELINE_STEPS),
+    RunbookStep("catalog", "register Delta tables in Glue", _catalog, ("deplat.catalog:register",)),
+    RunbookStep("lf", "seed Lake Formation tags and grants", _lf, ("deplat.governance:seed",)),
+    RunbookStep("optimize", "OPTIMIZE / VACUUM", _optimize, ("deplat.maintenance:optimize",)),
+    RunbookStep("query", "sample query", _query, ("deplat.query:query",)),
+)
