@@ -58,5 +58,18 @@ class RichReporter:
             self.info(message)
             yield _NullStatus()
             return
-        with self.console.status(message) as live:
-            yield live
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        # A spinner, the message and a ticking elapsed time (not just at each poll).
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=self.console, transient=True) as progress:
+            task = progress.add_task(message, total=None)
+            yield _ProgressStatus(progress, task)
+
+
+class _ProgressStatus:
+    def __init__(self, progress, task) -> None:
+        self._progress, self._task = progress, task
+
+    def update(self, message: str) -> None:
+        self._progress.update(self._task, description=message)

@@ -152,7 +152,7 @@ class RunService:
         batch_id = f"{_utcnow():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
         deadline = self._clock() + timeout if timeout else None
         result = RunResult(pipeline, self.ctx.env.name, batch_id, manifest.manifest_hash, wait, [])
-        for pipe, st in steps:
+        for i, (pipe, st) in enumerate(steps, 1):
             args = ["--lake", self.ctx.lake_uri, "--batch-id", batch_id, "--env", self.ctx.env.name]
             if partition:
                 args += ["--partition-date", partition]
@@ -173,7 +173,7 @@ class RunService:
                 result.steps.append(StepRun(pipe, st.name, ref.run_id, "SUBMITTED", attached=ref.attached))
                 continue
             remaining = None if deadline is None else max(0.0, deadline - self._clock())
-            state = self._wait(ref, remaining, follow, timeout)
+            state = self._wait(ref, remaining, follow, timeout, position=f"{i}/{len(steps)}")
             duration = (_utcnow() - submitted).total_seconds()
             self._record(ref, state.state, details=state.details, ended_at=_utcnow(), duration_s=duration)
             step_run = StepRun(pipe, st.name, ref.run_id, state.state, state.details, ref.attached,
@@ -195,12 +195,15 @@ class RunService:
                               f"run `deplat{self._env_flag()} deploy` first")
         return manifest, bucket
 
-    def _wait(self, ref: RunRef, timeout: float | None, follow: bool, budget: float | None = None
+    def _wait(self, ref: RunRef, timeout: float | None, follow: bool, budget: float | None = None,
+              position: str = ""
               ) -> RunState:
         from deplat.engines.poll import Poller, WaitTimeoutError
 
         label = f"{ref.pipeline}/{ref.step}"
+        shown = f"[{position}] {label}" if position else label  # step i/n of the pipeline
         reporter = self.ctx.reporter
+        waited = [0.0]
         tail = self.engine.tail(ref, "stdout") if follow else None
         policy = self.engine.poll_policy
         if follow:
@@ -210,14 +213,15 @@ class RunService:
             if tail is not None:
                 _emit_lines(reporter, tail.read_new())
             if changed and not state.terminal:
-                reporter.info(f"{label}: {state.state}")
+                reporter.info(f"{shown}: {state.state} ({elapsed:.0f}s)")
             ui = f" · Spark UI {state.dashboard_url}" if state.dashboard_url else ""
-            live.update(f"{label} [bold]{state.state}[/] · {elapsed:.0f}s · run {ref.run_id}{ui}")
+            waited[0] = elapsed
+            live.update(f"{shown} [bold]{state.state}[/] · run {ref.run_id}{ui}")
 
         poller = Poller(lambda: self.engine.get(ref), policy=policy, timeout=timeout, on_update=on_update,
                         clock=self._clock, sleep=self._sleep)
         try:
-            with reporter.status(f"{label}: waiting for run {ref.run_id}") as live:
+            with reporter.status(f"{shown}: waiting for run {ref.run_id}") as live:
                 state = poller.wait()
         except KeyboardInterrupt:
             return self._interrupted(ref)
@@ -229,7 +233,8 @@ class RunService:
                                  f"run {ref.run_id} was cancelled", "raise --timeout") from None
         if tail is not None:
             _emit_lines(reporter, tail.read_new())
-        reporter.info(f"{label}: {state.state}" + (f" ({state.details})" if state.details else ""))
+        reporter.info(f"{shown}: {state.state} after {waited[0]:.0f}s"
+                      + (f" ({state.details})" if state.details else ""))
         return state
 
     def _interrupted(self, ref: RunRef) -> RunState:
