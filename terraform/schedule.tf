@@ -1,8 +1,29 @@
 # Weekly Delta maintenance (OPTIMIZE / VACUUM): EventBridge Scheduler starts the
-# delta_maintenance job on the EMR Serverless application directly (universal target).
+# delta_maintenance job on the EMR Serverless application directly (universal target), with the
+# parameters `deplat run maintenance` submits (deplat.engines.emr_serverless._job_params):
+# - the code: `deplat deploy` keeps stable aliases of the current artifacts under
+#   artifacts/current/ (deplat.artifacts.current_aliases), so every deploy updates what runs here;
+# - Delta: the EMR runtime's Delta jars and the Delta session conf (deplat.pipelines.session);
+# - logs: the S3 prefix and CloudWatch stream prefix `deplat logs <run id>` reads.
+# tests/integration/test_maintenance_schedule.py checks all three against the Python side.
 
 locals {
-  emr_logs_uri = "s3://${module.artifacts_bucket.name}/logs/emr/"
+  emr_logs_uri      = "s3://${module.artifacts_bucket.name}/logs/" # the engine's logUri (RunRef.log_uri)
+  artifacts_current = "s3://${module.artifacts_bucket.name}/artifacts/current"
+  emr_delta_jars    = ["/usr/share/aws/delta/lib/delta-spark.jar", "/usr/share/aws/delta/lib/delta-storage.jar"]
+  maintenance_spark_conf = [
+    "spark.jars=${join(",", local.emr_delta_jars)}",
+    "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    "spark.sql.session.timeZone=UTC",
+    "spark.archives=${local.artifacts_current}/deplat-deps.tar.gz#deps",
+    "spark.emr-serverless.driverEnv.PYTHONPATH=./deps",
+    "spark.executorEnv.PYTHONPATH=./deps",
+  ]
+  maintenance_spark_submit_parameters = join(" ", concat(
+    ["--py-files", "${local.artifacts_current}/deplat-py3-none-any.whl,${local.emr_delta_jars[0]}"],
+    flatten([for c in local.maintenance_spark_conf : ["--conf", c]]),
+  ))
 }
 
 resource "aws_scheduler_schedule" "maintenance" {
@@ -26,23 +47,26 @@ resource "aws_scheduler_schedule" "maintenance" {
       Name             = "scheduled-delta-maintenance"
       JobDriver = {
         SparkSubmit = {
-          EntryPoint = "s3://${module.artifacts_bucket.name}/${var.maintenance_entry_point_key}"
+          EntryPoint = "${local.artifacts_current}/jobs/delta_maintenance.py"
           EntryPointArguments = [
             "--lake", "s3://${module.lake_bucket.name}",
             "--env", var.environment,
           ]
+          SparkSubmitParameters = local.maintenance_spark_submit_parameters
         }
       }
       ConfigurationOverrides = {
         MonitoringConfiguration = {
           S3MonitoringConfiguration = { LogUri = local.emr_logs_uri }
           CloudWatchLoggingConfiguration = {
-            Enabled      = true
-            LogGroupName = module.monitoring.log_group_name
+            Enabled             = true
+            LogGroupName        = module.monitoring.log_group_name
+            LogStreamNamePrefix = "deplat"
+            LogTypes            = { SPARK_DRIVER = ["STDOUT", "STDERR"] }
           }
         }
       }
-      Tags = { pipeline = "maintenance", trigger = "schedule" }
+      Tags = { "deplat:pipeline" = "maintenance", "deplat:step" = "delta_maintenance", trigger = "schedule" }
     })
 
     retry_policy {

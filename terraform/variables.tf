@@ -134,12 +134,6 @@ variable "maintenance_schedule" {
   default     = "cron(0 3 ? * SUN *)"
 }
 
-variable "maintenance_entry_point_key" {
-  description = "Key, in the artifacts bucket, of the deployed delta_maintenance job script."
-  type        = string
-  default     = "current/jobs/delta_maintenance.py"
-}
-
 variable "existing_secret_arns" {
   description = "Source -> ARN of an existing secret to adopt (filled in by `deplat infra`)."
   type        = map(string)

@@ -4,6 +4,8 @@ synced to the artifacts bucket under a content-addressed layout.
     artifacts/<sha256>/<file name>          immutable, one object per distinct content
     artifacts/manifests/<manifest hash>.json every manifest ever deployed
     artifacts/manifest.json                 the current manifest (git sha, name -> hash, size, key)
+    artifacts/current/...                   stable aliases of the current jobs, wheel and deps
+                                            archive (server-side copies, for the EventBridge schedule)
 
 An object is uploaded only when its content key is missing from the bucket (one listing), so an
 unchanged tree, a fresh clone or a revert uploads nothing; mtimes never matter. Builds are cached
@@ -37,6 +39,9 @@ from deplat.errors import ConfigError, DeplatError
 PREFIX = "artifacts/"
 MANIFEST_KEY = f"{PREFIX}manifest.json"
 MANIFEST_HISTORY = f"{PREFIX}manifests/"
+CURRENT_PREFIX = f"{PREFIX}current/"  # stable aliases of the current manifest's files (see current_aliases)
+CURRENT_WHEEL = f"{CURRENT_PREFIX}deplat-py3-none-any.whl"
+CURRENT_DEPS = f"{CURRENT_PREFIX}deplat-deps.tar.gz"
 PROJECT_DIRS = ("jobs", "config", "dq/suites")
 WHEEL_INPUTS = ("pyproject.toml", "README.md", "setup.cfg", "setup.py", "MANIFEST.in")
 # EMR 7.x runs Python 3.9 on Amazon Linux 2023 (glibc 2.34): manylinux2014 and 2_28 wheels both fit.
@@ -439,6 +444,8 @@ def sync(
         todo = [a for a in artifacts if a.key not in keys]
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(lambda a: _upload(s3, bucket, a), todo))
+        if write_manifest or not set(current_aliases(manifest)) <= keys:
+            write_aliases(s3, bucket, manifest)  # before the manifest: a failure here is redone next deploy
         if write_manifest:
             manifest.git_sha = _git(root, "rev-parse", "HEAD")
             dirty = _git(root, "status", "--porcelain", "--", *PROJECT_DIRS, "src", "pyproject.toml")
@@ -452,6 +459,37 @@ def sync(
     return DeployResult(bucket, dry_run, changes, manifest.manifest_hash,
                         previous.manifest_hash if previous else None, write_manifest and not dry_run,
                         manifest.deps_archive)
+
+
+def current_aliases(manifest: Manifest) -> dict[str, str]:
+    """Stable keys under artifacts/current/ -> the content keys of the current manifest.
+
+    For callers that cannot read the manifest: the weekly EventBridge schedule (terraform/
+    schedule.tf) starts `artifacts/current/jobs/delta_maintenance.py` with the wheel and the
+    dependency archive at their fixed alias names below.
+    """
+    aliases = {f"{CURRENT_PREFIX}{name}": meta["key"] for name, meta in manifest.files.items()
+               if name.startswith("jobs/")}
+    if manifest.wheel:
+        aliases[CURRENT_WHEEL] = manifest.files[manifest.wheel]["key"]
+    if manifest.deps_archive:
+        aliases[CURRENT_DEPS] = manifest.files[manifest.deps_archive]["key"]
+    return aliases
+
+
+def write_aliases(s3: Any, bucket: str, manifest: Manifest) -> int:
+    """Server-side copy of each current artifact to its alias key (no bytes uploaded)."""
+    aliases = current_aliases(manifest)
+
+    def copy(item: tuple[str, str]) -> None:
+        alias, source = item
+        s3.copy_object(Bucket=bucket, Key=alias, CopySource={"Bucket": bucket, "Key": source},
+                       MetadataDirective="REPLACE",
+                       Metadata={"source-key": source, "manifest-hash": manifest.manifest_hash})
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(copy, sorted(aliases.items())))
+    return len(aliases)
 
 
 def deploy(ctx: Any, dry_run: bool = False, deps_archive: bool = True) -> DeployResult:

@@ -140,8 +140,12 @@ class RunService:
         wait: bool = True,
         timeout: float | None = None,
         follow: bool = False,
+        extra_args: tuple[str, ...] = (),
     ) -> RunResult:
-        """Run a pipeline's steps in order; raise JobFailedError (exit 4) on the first failure."""
+        """Run a pipeline's steps in order; raise JobFailedError (exit 4) on the first failure.
+
+        `extra_args` go to every step after its static ones (e.g. `deplat optimize` options).
+        """
         steps = _resolve(pipeline, step)
         partition = _check_date(partition_date)
         if not wait and len(steps) > 1:
@@ -156,9 +160,11 @@ class RunService:
             args = ["--lake", self.ctx.lake_uri, "--batch-id", batch_id, "--env", self.ctx.env.name]
             if partition:
                 args += ["--partition-date", partition]
-            spec = JobSpec(pipe, st.name, uris[st.name], (*args, *st.args), uris["wheel"],
+            spec = JobSpec(pipe, st.name, uris[st.name], (*args, *st.args, *extra_args), uris["wheel"],
                            uris["deps"], math.ceil(timeout / 60) if timeout else None)
-            key = idempotency_key(pipe, st.name, partition, manifest.manifest_hash)
+            # Different options are a different run: never attach to a live run started with others.
+            scope = "\0".join((partition or "", *extra_args)) if extra_args else partition
+            key = idempotency_key(pipe, st.name, scope, manifest.manifest_hash)
             with self.ctx.reporter.status(f"{pipe}/{st.name}: submitting..."):
                 ref = self.engine.submit(spec, key)
             submitted = _utcnow()

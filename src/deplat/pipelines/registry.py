@@ -37,6 +37,8 @@ PIPELINES: dict[str, Pipeline] = {
         Pipeline("gold", (Step("orders_silver"), Step("gold_aggregates")),
                  "silver.orders and the gold aggregates"),
         Pipeline("maintenance", (Step("delta_maintenance"),), "OPTIMIZE / VACUUM the Delta tables"),
+        Pipeline("restore", (Step("delta_restore"),),
+                 "Delta RESTORE of one table (`deplat dr restore` passes --table and --version)"),
     )
 }
 
