@@ -80,6 +80,37 @@ class QueryResult:
         return {**asdict(self), "row_count": len(self.rows)}
 
 
+# The runbook's Athena examples (Trino dialect), as written against the silver Glue database.
+_RUNBOOK_EXAMPLES = {
+    "fx_last_7_days": """
+SELECT ccy, as_of_date, rate_to_base
+FROM {silver}.fx_rates
+WHERE as_of_date >= current_date - interval '7' day
+ORDER BY as_of_date DESC, ccy
+""",
+    "top_customers_30_days": """
+SELECT customer_id, COUNT(*) AS orders, SUM(total_amount) AS total_spend
+FROM {silver}.orders
+WHERE order_date >= date_add('day', -30, current_date)
+GROUP BY customer_id
+ORDER BY total_spend DESC, customer_id
+LIMIT 10
+""",
+    "orders_with_fx": """
+SELECT o.order_id, o.order_date, o.currency, o.total_amount, f.rate_to_base,
+       ROUND(o.total_amount / f.rate_to_base, 2) AS amount_base
+FROM {silver}.orders o
+JOIN {silver}.fx_rates f ON f.ccy = o.currency AND f.as_of_date = o.order_date
+ORDER BY o.order_date DESC, o.order_id
+""",
+}
+
+
+def runbook_examples(silver_db: str = "silver") -> dict[str, str]:
+    """name -> SQL of the runbook's three Athena examples, against `silver_db` (a Glue db or `silver`)."""
+    return {name: sql.format(silver=silver_db).strip() for name, sql in _RUNBOOK_EXAMPLES.items()}
+
+
 def athena_cost_usd(bytes_scanned: int) -> float:
     """USD for one Athena query that scanned `bytes_scanned` bytes (USD 5/TB, 10 MB minimum, per MB).
 

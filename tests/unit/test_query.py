@@ -16,35 +16,16 @@ from deplat.query import (
     QueryError,
     athena_cost_usd,
     referenced_tables,
+    runbook_examples,
 )
 
 SILVER_DB = "pyspark_de_project_silver"
 TODAY = dt.date.today()
 
-# The runbook's three Athena examples, verbatim (Trino dialect, Glue database names).
-FX_LAST_7_DAYS = f"""
-SELECT ccy, as_of_date, rate_to_base
-FROM {SILVER_DB}.fx_rates
-WHERE as_of_date >= current_date - interval '7' day
-ORDER BY as_of_date DESC, ccy
-"""
-TOP_CUSTOMERS_30_DAYS = f"""
-SELECT customer_id, COUNT(*) AS orders, SUM(total_amount) AS total_spend
-FROM {SILVER_DB}.orders
-WHERE order_date >= date_add('day', -30, current_date)
-GROUP BY customer_id
-ORDER BY total_spend DESC, customer_id
-LIMIT 10
-"""
-ORDERS_WITH_FX = f"""
-SELECT o.order_id, o.order_date, o.currency, o.total_amount, f.rate_to_base,
-       ROUND(o.total_amount / f.rate_to_base, 2) AS amount_base
-FROM {SILVER_DB}.orders o
-JOIN {SILVER_DB}.fx_rates f ON f.ccy = o.currency AND f.as_of_date = o.order_date
-ORDER BY o.order_date DESC, o.order_id
-"""
-RUNBOOK_QUERIES = {"fx_last_7_days": FX_LAST_7_DAYS, "top_customers_30_days": TOP_CUSTOMERS_30_DAYS,
-                   "orders_with_fx": ORDERS_WITH_FX}
+RUNBOOK = runbook_examples(SILVER_DB)
+FX_LAST_7_DAYS = RUNBOOK["fx_last_7_days"]
+TOP_CUSTOMERS_30_DAYS = RUNBOOK["top_customers_30_days"]
+ORDERS_WITH_FX = RUNBOOK["orders_with_fx"]
 
 
 def _days(n: int) -> dt.date:
