@@ -73,7 +73,7 @@ def test_kafka_events_latest_wins_and_bad_events_are_rejected(spark):
     ], cols)
     result = op.kafka_orders(events)
     rows = result.orders.collect()
-    assert [(r["order_id"], r["amount"], r["currency"], r["status"], r["order_date"]) for r in rows] == [
+    assert [(r["order_id"], r["total_amount"], r["currency"], r["status"], r["order_date"]) for r in rows] == [
         ("kafka-A", Decimal("12.00"), "GBP", "PAID", date(2024, 1, 2))]
     reasons = {r["order_id"]: r["_error_reason"] for r in result.errors.collect()}
     assert reasons == {"B": "non-positive amount", "C": "invalid currency code", "D": "missing customer_id",
@@ -101,7 +101,7 @@ def test_gold_converts_with_the_last_fixing_and_rejects_orders_without_rate(spar
     orders, customers, nations = _tpch(spark)
     silver = op.build_orders(orders, op.customer_currency(customers, nations))["tpch"].orders
     kenya_late = silver.filter("order_id = 'tpch-12'").selectExpr(
-        "'tpch-14' AS order_id", "customer_id", "DATE'2024-03-01' AS order_date", "amount", "currency",
+        "'tpch-14' AS order_id", "customer_id", "DATE'2024-03-01' AS order_date", "total_amount", "currency",
         "status", "source", "'2024-03' AS order_month")
     silver = silver.unionByName(kenya_late)
     fx = _fx(spark)

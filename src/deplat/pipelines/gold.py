@@ -3,7 +3,7 @@
 An order converts at its currency's rate on its order_date; the ECB publishes no rate on weekends
 and TARGET holidays, so the latest rate at most FX_LOOKBACK_DAYS before the order date is used
 (the usual "last published fixing" rule). Orders with no rate in that window are rejected to
-_errors/gold, never dropped silently. amount_base = amount / rate_to_base (units per 1 base).
+_errors/gold, never dropped silently. amount_base = total_amount / rate_to_base (units per 1 base).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def convert(orders: DataFrame, fx: DataFrame) -> Converted:
                .select("order_id", "rate_date", "rate_to_base", "base_ccy"))
     joined = orders.join(matched, "order_id", "left")
     converted = (joined.filter(F.col("rate_to_base").isNotNull())
-                 .withColumn("amount_base", (F.col("amount") / F.col("rate_to_base")).cast(MONEY)))
+                 .withColumn("amount_base", (F.col("total_amount") / F.col("rate_to_base")).cast(MONEY)))
     errors = (joined.filter(F.col("rate_to_base").isNull()).select(*orders.columns)
               .withColumn("_error_reason", F.concat(
                   F.lit("no fx rate for "), F.col("currency"),
@@ -58,7 +58,7 @@ def customer_spend(converted: DataFrame) -> DataFrame:
     """Per customer: orders, spend in its own currency and in the base currency."""
     spend = converted.groupBy("customer_id", "currency", "base_ccy").agg(
         F.count("*").alias("orders"),
-        F.sum("amount").alias("spend_local"),
+        F.sum("total_amount").alias("spend_local"),
         F.sum("amount_base").alias("spend_base"),
         F.min("order_date").alias("first_order_date"),
         F.max("order_date").alias("last_order_date"),
@@ -79,7 +79,7 @@ def monthly_revenue_by_currency(converted: DataFrame) -> DataFrame:
     """Per month and order currency: revenue in that currency and in the base currency."""
     return converted.groupBy("order_month", "currency", "base_ccy").agg(
         F.count("*").alias("orders"),
-        F.sum("amount").cast(MONEY).alias("revenue_local"),
+        F.sum("total_amount").cast(MONEY).alias("revenue_local"),
         F.sum("amount_base").cast(MONEY).alias("revenue_base"),
     )
 

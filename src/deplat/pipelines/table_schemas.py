@@ -142,7 +142,7 @@ ORDERS = StructType([
     StructField("order_id", StringType(), False),
     StructField("customer_id", StringType(), False),
     StructField("order_date", DateType(), False),
-    StructField("amount", MONEY, False),
+    StructField("total_amount", MONEY, False),
     StructField("currency", StringType(), False),
     StructField("status", StringType(), True),
     StructField("source", StringType(), False),
