@@ -94,6 +94,7 @@ def _root(
 def _register() -> None:
     from deplat.cli import (
         catalog,
+        checklist,
         deploy,
         doctor,
         dq,
@@ -124,7 +125,7 @@ def _register() -> None:
     for name, (module, help_text) in groups.items():
         app.add_typer(module.app, name=name, help=help_text)
     # Single-verb nouns are plain commands: `deplat run fx`, not `deplat run run fx`.
-    for module in (deploy, run, logs, status, query, optimize, doctor, runbook):
+    for module in (deploy, run, logs, status, query, optimize, doctor, runbook, checklist):
         app.command(name=module.NAME)(module.command)
 
 _register()

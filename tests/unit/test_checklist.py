@@ -1,0 +1,50 @@
+"""`deplat checklist`: failed runs, rejected rows and optimize-due found in a real (delta-rs) lake."""
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pyarrow as pa
+from typer.testing import CliRunner
+
+from deplat.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_weekly_checklist_flags_what_needs_attention(tmp_path, monkeypatch):
+    from deltalake import write_deltalake
+
+    from deplat import checklist
+
+    home, lake = tmp_path / "home", tmp_path / "lake"
+    monkeypatch.setenv("DEPLAT_CONFIG", str(ROOT / "config" / "deplat.yaml"))
+    monkeypatch.setenv("DEPLAT_HOME", str(home))
+    monkeypatch.setenv("DEPLAT_LAKE_URI", str(lake))
+    monkeypatch.delenv("DEPLAT_ENV", raising=False)
+    monkeypatch.setattr(checklist, "SMALL_FILES_DUE", 2)
+    now = datetime.now(timezone.utc)
+    (home / "local").mkdir(parents=True)
+    runs = [{"run_id": "lr-1", "pipeline": "fx", "step": "fx_to_bronze", "state": "FAILED",
+             "submitted_at": (now - timedelta(hours=2)).isoformat()},
+            {"run_id": "lr-0", "pipeline": "fx", "step": "fx_to_bronze", "state": "FAILED",
+             "submitted_at": (now - timedelta(days=3)).isoformat()},  # outside the day
+            {"run_id": "lr-2", "pipeline": "gold", "step": "gold_aggregates", "state": "SUCCESS",
+             "submitted_at": (now - timedelta(hours=1)).isoformat()}]
+    (home / "local" / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
+    for i in range(3):
+        write_deltalake(str(lake / "silver" / "t"), pa.table({"id": [i]}), mode="append")
+    write_deltalake(str(lake / "_errors" / "fx"), pa.table({
+        "reason": ["bad", "old"], "rejected_at": pa.array([now - timedelta(hours=1), now - timedelta(days=9)],
+                                                          pa.timestamp("us", tz="UTC"))}))
+
+    result = CliRunner().invoke(app, ["-o", "json", "checklist", "weekly"])
+    assert result.exit_code == 0, result.output
+    items = {i["check"]: i for i in json.loads(result.stdout)["items"]}
+    assert items["failed runs (24 h)"]["status"] == "attention"
+    assert "lr-1" in items["failed runs (24 h)"]["detail"] and "lr-0" not in items["failed runs (24 h)"]["detail"]
+    assert items["rejected rows (_errors, 24 h)"]["detail"] == "fx=1"
+    due = items["optimize due"]
+    assert due["status"] == "attention" and "silver.t (3 small files)" in due["detail"]
+    assert "silver: " in items["lake size per layer"]["detail"]
+    assert CliRunner().invoke(app, ["checklist", "yearly"]).exit_code == 2
