@@ -21,7 +21,6 @@ import io
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -194,11 +193,11 @@ def _hash_tree(root: Path, paths: Iterable[Path]) -> str:
 # --- building ---------------------------------------------------------------------------------
 
 def _run(cmd: list[str], what: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd)
-    if proc.returncode != 0:
-        raise DeplatError(f"{what} failed (exit {proc.returncode})",
-                          "see the output below; `deplat doctor` checks the toolchain",
-                          detail=(proc.stderr or proc.stdout)[-4000:])
+    from deplat.proc import run
+
+    # A wheel build or a `pip download` of the job dependencies: minutes at most, never hours.
+    run(cmd, timeout=900, what=what, env=env, cwd=cwd,
+        hint="see the output below; `deplat doctor` checks the toolchain")
 
 
 def _wheel_inputs(root: Path) -> list[Path]:
@@ -413,9 +412,11 @@ def plan(artifacts: list[Artifact], previous: Manifest | None, keys: set[str]) -
 
 
 def _git(root: Path, *args: str) -> str | None:
+    from deplat.proc import ProcessError, run
+
     try:
-        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
+        proc = run(["git", *args], cwd=root, timeout=10, check=False)
+    except ProcessError:
         return None
     return proc.stdout.strip() if proc.returncode == 0 else None
 

@@ -23,10 +23,11 @@ class Context:
         output: str = "text",
         debug: bool = False,
     ):
+        # `output` is the rendering format (text|json); `output(key)` below is a Terraform output.
         self._settings = settings
         self._env_name = env_name
         self.reporter: Reporter = reporter or NullReporter()
-        self.output = output
+        self.output_format = output
         self.debug = debug
 
     @cached_property

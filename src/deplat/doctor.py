@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import sys
 from dataclasses import asdict, dataclass
 
 from deplat.errors import DeplatError, SafetyError
+from deplat.proc import ProcessError, run
+
+JAVA_VERSION_TIMEOUT_S = 20  # a JVM start on a loaded 2-core machine takes ~1 s; 20 s means stuck
 
 
 @dataclass
@@ -32,7 +34,10 @@ def _java() -> Check:
     java = shutil.which("java")
     if not java:
         return Check("java", False, "not found", "install a JDK 17 (apt-get install openjdk-17-jre-headless)")
-    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    try:
+        out = run([java, "-version"], timeout=JAVA_VERSION_TIMEOUT_S, check=False).stderr
+    except ProcessError as exc:
+        return Check("java", False, exc.message, "check the JDK install (JAVA_HOME)")
     match = re.search(r'version "(\d+)', out)
     major = int(match.group(1)) if match else 0
     ok = major in (8, 11, 17)

@@ -48,6 +48,10 @@ class InfraError(DeplatError):
     exit_code = ExitCode.INFRA
 
 
+class EndpointUnreachableError(InfraError):
+    """An AWS endpoint (moto locally, AWS in the cloud) did not answer after a short bounded retry."""
+
+
 class JobFailedError(DeplatError):
     exit_code = ExitCode.JOB_FAILED
 

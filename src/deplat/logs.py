@@ -3,6 +3,9 @@ S3 layout `<log_uri>applications/<app>/jobs/<run>/SPARK_DRIVER/{stdout,stderr}.g
 
 EMR uploads driver logs some time after the driver writes them, so reads are retried (tenacity)
 until the object appears. The local engine writes the same layout, so both share this code.
+
+This module sits below the engine layer: it imports nothing from `deplat.engines` (a run is
+anything with the RunRef fields it reads), so engines import it at module level.
 """
 
 from __future__ import annotations
@@ -10,21 +13,34 @@ from __future__ import annotations
 import gzip
 import re
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from deplat.engines.base import STREAMS, RunRef
 from deplat.errors import DeplatError, ExitCode
 
+STREAMS = ("stdout", "stderr")
 EXCERPT_MAX_LINES = 40
 _TRACEBACK = "Traceback (most recent call last):"
 # A JVM-side failure: `Exception in thread "main" org.apache...` or `org.apache...Exception: msg`.
 _JVM_ERROR = re.compile(r"^(Exception in thread .*|(?:[a-z]\w*\.)+\w*(?:Exception|Error)\b.*)$")
 
 
+class RunRef(Protocol):
+    """The fields of `deplat.engines.base.RunRef` that locate a run's logs."""
+
+    run_id: str
+    application_id: str
+    log_uri: str
+    log_group: str | None
+
+
 class LogsNotFoundError(DeplatError):
     exit_code = ExitCode.USAGE
+
+
+class LogsGoneError(LogsNotFoundError):
+    """The place the logs were written no longer exists (e.g. moto restarted: its S3 is in memory)."""
 
 
 class _NotYet(Exception):
@@ -98,6 +114,11 @@ class LogReader:
             body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except self._s3.exceptions.NoSuchKey:
             raise _NotYet() from None
+        except self._s3.exceptions.NoSuchBucket:
+            raise LogsGoneError(
+                f"the log bucket s3://{bucket} of run {run.run_id} no longer exists",
+                "its driver logs went with it (a restarted moto server keeps nothing); "
+                "rerun the pipeline for new logs") from None
         return gzip.decompress(body).decode("utf-8", errors="replace")
 
     def _fetch_cloudwatch(self, run: RunRef, stream: str) -> str:
@@ -160,6 +181,36 @@ class _CloudWatchTail:
                 break
             self._token = token
         return "".join(lines)
+
+
+def follow(
+    tail: LogTail,
+    finished: Callable[[], bool],
+    *,
+    sleep: Callable[[float], None],
+    interval: float,
+    drain: Callable[[], str] | None = None,
+) -> Iterator[str]:
+    """Yield what a log tail adds until `finished()` says the run ended, then what is left.
+
+    `finished` is checked before each read, so the last read happens after the run ended and
+    nothing the driver wrote is missed; `drain` (EMR: the last upload after the end) runs once.
+    """
+    while True:
+        done = finished()
+        chunk = tail.read_new()
+        if chunk:
+            yield chunk
+        if done:
+            rest = drain() if drain else ""
+            if rest:
+                yield rest
+            return
+        sleep(interval)
+
+
+class LogTail(Protocol):
+    def read_new(self) -> str: ...
 
 
 def python_traceback(text: str, max_lines: int = EXCERPT_MAX_LINES) -> str | None:

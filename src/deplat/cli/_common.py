@@ -45,13 +45,13 @@ def context(tctx: typer.Context, output: Output | None = None):
         )
         root.obj = state
     ctx = state["context"]
-    ctx.output = state.get("output", ctx.output)
+    ctx.output_format = state.get("output", ctx.output_format)
     return ctx
 
 
 def emit(ctx, data: Any, text: Callable[[], None] | None = None) -> None:
     """JSON on stdout with -o json; otherwise the text renderer (or a plain print)."""
-    if ctx.output == "json":
+    if ctx.output_format == "json":
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
     elif text is not None:
         text()

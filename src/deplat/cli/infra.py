@@ -85,7 +85,7 @@ def apply(
     infra = _infra(ctx)
     planned = infra.saved_plan() if saved else infra.plan()
     if planned.summary.has_changes and not yes:
-        if ctx.output == "json" or not sys.stdin.isatty():
+        if ctx.output_format == "json" or not sys.stdin.isatty():
             raise SafetyError("applying changes needs confirmation", "rerun with --yes")
         _summary_text(planned.summary)
         typer.confirm(f"Apply these changes to '{ctx.env.name}'?", abort=True)

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from deplat.errors import DeplatError, ExitCode
+from deplat.logs import STREAMS as STREAMS  # re-exported for the engines and the run service
+from deplat.logs import LogTail
 
 # EMR Serverless job run states. QUEUED appears when the application's job concurrency is capped.
 ACTIVE_STATES = ("SUBMITTED", "PENDING", "SCHEDULED", "QUEUED", "RUNNING", "CANCELLING")
@@ -19,8 +21,6 @@ TERMINAL_STATES = ("SUCCESS", "FAILED", "CANCELLED")
 KNOWN_STATES = frozenset(ACTIVE_STATES + TERMINAL_STATES)
 # A run in one of these can still be attached to instead of starting a duplicate.
 LIVE_STATES = ("SUBMITTED", "PENDING", "SCHEDULED", "QUEUED", "RUNNING")
-
-STREAMS = ("stdout", "stderr")
 
 
 class UnknownRunStateError(DeplatError):
@@ -97,10 +97,6 @@ class PollPolicy:
     initial: float = 2.0
     factor: float = 1.6
     maximum: float = 30.0
-
-
-class LogTail(Protocol):
-    def read_new(self) -> str: ...
 
 
 class JobEngine(Protocol):

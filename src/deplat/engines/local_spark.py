@@ -28,12 +28,15 @@ from typing import Any
 from urllib.parse import urlparse
 
 from deplat.engines.base import JobSpec, PollPolicy, RunRef, RunState
+from deplat.logs import LogReader, LogsNotFoundError, driver_error, s3_location
+from deplat.logs import follow as follow_tail
 
 ENGINE = "local"
 APPLICATION_ID = "local"
 STATE_FILE = "state.json"
 META_FILE = "meta.json"
 BOOTSTRAP = "_deplat_driver.py"
+SCRATCH_DIR = "scratch"  # SPARK_LOCAL_DIRS: spark-*/blockmgr-* folders, removed when the run ends
 _BOOTSTRAP_CODE = '''"""deplat local driver bootstrap: the job's Python stderr goes to the stderr file."""
 import os
 import runpy
@@ -140,11 +143,7 @@ class LocalSparkEngine:
         self._jars = jars
         self._python = python
         self._sleep = sleep
-        if log_reader is None:
-            from deplat.logs import LogReader
-
-            log_reader = LogReader(s3, wait_seconds=5.0)
-        self._log_reader = log_reader
+        self._log_reader = log_reader or LogReader(s3, wait_seconds=5.0)
         self.poll_policy = PollPolicy(initial=0.5, factor=1.5, maximum=2.0)
 
     @classmethod
@@ -174,7 +173,9 @@ class LocalSparkEngine:
         command = self._command(spec, entry, py_files)
         env = {**self._env_vars, "PYSPARK_PYTHON": self._python, "PYSPARK_DRIVER_PYTHON": self._python,
                "DEPLAT_SPARK_MASTER": self._master, "DEPLAT_SPARK_WAREHOUSE": str(run_dir / "warehouse"),
-               "DEPLAT_DRIVER_STDERR": str(run_dir / "stderr")}
+               "DEPLAT_DRIVER_STDERR": str(run_dir / "stderr"),
+               # Unbuffered: `deplat logs --follow` shows the driver's prints as they happen.
+               "PYTHONUNBUFFERED": "1", "SPARK_LOCAL_DIRS": str(run_dir / SCRATCH_DIR)}
         _write_json(run_dir / META_FILE, {"ref": ref.to_dict(), "command": command, "env": env,
                                           "created_at": _now()})
         _write_json(run_dir / STATE_FILE, {"state": "SUBMITTED", "details": "", "updated_at": _now()})
@@ -206,11 +207,19 @@ class LocalSparkEngine:
             os.killpg(pid, signal.SIGTERM)
 
     def read_log(self, run: RunRef, stream: str = "stdout", wait: bool = True) -> str:
-        if not self.get(run).terminal:
-            live = self.runs_dir / run.run_id / stream
-            if live.is_file():
-                return live.read_text(errors="replace")
-        return self._log_reader.read(run, stream, wait=wait)
+        """The driver log: the live file while the run is going, then the uploaded S3 copy; the file
+        on disk when the S3 copy is gone (moto restarted) or was never uploaded."""
+        on_disk = self.runs_dir / run.run_id / stream
+        if not self.get(run).terminal and on_disk.is_file():
+            return on_disk.read_text(errors="replace")
+        try:
+            return self._log_reader.read(run, stream, wait=wait and not on_disk.is_file())
+        except LogsNotFoundError as exc:
+            if on_disk.is_file():
+                return on_disk.read_text(errors="replace")
+            raise LogsNotFoundError(
+                f"{exc.message}, and there is no copy under {self.runs_dir / run.run_id}",
+                "the run's folder was removed; rerun the pipeline for new logs") from None
 
     def tail(self, run: RunRef, stream: str = "stdout") -> _FileTail:
         return _FileTail(self.runs_dir / run.run_id / stream)
@@ -219,15 +228,8 @@ class LocalSparkEngine:
         if not follow or not (self.runs_dir / run.run_id).is_dir():
             yield self.read_log(run, stream)
             return
-        tail = self.tail(run, stream)
-        while True:
-            done = self.get(run).terminal
-            chunk = tail.read_new()
-            if chunk:
-                yield chunk
-            if done:
-                return
-            self._sleep(0.5)
+        yield from follow_tail(self.tail(run, stream), lambda: self.get(run).terminal,
+                               sleep=self._sleep, interval=0.5)
 
     def ref(self, run_id: str) -> RunRef:
         meta = _read_json(self.runs_dir / run_id / META_FILE)
@@ -236,8 +238,23 @@ class LocalSparkEngine:
         return RunRef(run_id, APPLICATION_ID, ENGINE, log_uri=f"s3://{self._bucket}/logs/")
 
     def application_state(self) -> dict[str, Any]:
-        return {"id": APPLICATION_ID, "name": f"spark-submit {self._master}", "state": "STARTED",
+        """STARTED when the local stack's moto server answers and holds the artifacts bucket;
+        STOPPED (stack down) or NOT_DEPLOYED (moto restarted since `infra apply`) otherwise."""
+        from deplat.errors import EndpointUnreachableError
+
+        info = {"id": APPLICATION_ID, "name": f"spark-submit {self._master}",
                 "release_label": _pyspark_version(), "engine": ENGINE}
+        try:
+            self._s3.head_bucket(Bucket=self._bucket)
+        except EndpointUnreachableError as exc:
+            return {**info, "state": "STOPPED", "error": exc.message, "hint": exc.hint}
+        except self._s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+            return {**info, "state": "NOT_DEPLOYED",
+                    "error": f"the artifacts bucket {self._bucket} is gone (moto was restarted)",
+                    "hint": "run `deplat infra apply` and `deplat deploy`"}
+        return {**info, "state": "STARTED"}
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -330,7 +347,6 @@ def supervise(run_dir: Path) -> int:
 
 
 def _failure_details(run_dir: Path, code: int) -> str:
-    from deplat.logs import driver_error
 
     text = {s: (run_dir / s).read_text(errors="replace") if (run_dir / s).is_file() else ""
             for s in ("stdout", "stderr")}
@@ -343,7 +359,6 @@ def _upload_logs(run_dir: Path, ref: RunRef) -> None:
     import boto3
 
     from deplat.aws import client_config
-    from deplat.logs import s3_location
 
     # The supervisor is a detached child: the engine handed it the env's endpoint and credentials
     # (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...) after the local safety guard had passed.

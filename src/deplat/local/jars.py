@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-from deplat.errors import LocalStackError
+from deplat.proc import run
 
 HADOOP_VERSION = "3.3.4"  # the Hadoop that pyspark 3.5 bundles; hadoop-aws must match it
 # Maven Central has no spark-sql-kafka 3.5.8/3.5.9 (404 on 2026-11-26); 3.5.7 is the newest of the line.
@@ -65,14 +64,9 @@ def ensure_jars(timeout: float = 900) -> list[str]:
         noop.write_text("pass\n")
         cmd = [str(submit), "--master", "local[1]", "--packages", ",".join(coordinates()),
                "--conf", f"spark.jars.ivy={ivy}", str(noop)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, "PYSPARK_PYTHON": sys.executable})
-    if proc.returncode != 0:
-        raise LocalStackError(
-            "could not resolve the Spark jars from Maven Central",
-            "check network access to repo1.maven.org; the resolver output is below",
-            detail=proc.stderr[-4000:],
-        )
+        run(cmd, timeout=timeout, env={"PYSPARK_PYTHON": sys.executable},
+            what="resolving the Spark jars from Maven Central",
+            hint="check network access to repo1.maven.org; the resolver output is below")
     jars = sorted(str(p) for p in (ivy / "jars").glob("*.jar"))
     _manifest().write_text(json.dumps({"coordinates": coordinates(), "jars": jars}, indent=2))
     return jars

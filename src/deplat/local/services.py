@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deplat.config import LocalStackSettings
+from deplat.errors import LocalStackError
+from deplat.proc import run
 
 
 @dataclass(frozen=True)
@@ -95,25 +97,35 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return cmd
 
 
+def postgres_blocked_dirs(root: Path) -> list[Path]:
+    """Directories above the state folder (`root` = <state>/local) that other users, so `postgres`
+    (the server's user when deplat runs as root), cannot traverse: no o+x. deplat never changes them."""
+    return [p for p in root.resolve().parent.parents if not p.stat().st_mode & 0o001]
+
+
 def _pg_prepare(paths: Paths, s: LocalStackSettings) -> None:
     import os
-    import subprocess
 
     data = paths.data("postgres")
     if (data / "PG_VERSION").is_file():
         return
+    if os.geteuid() == 0:
+        blocked = postgres_blocked_dirs(paths.root)
+        if blocked:
+            dirs = " ".join(str(p) for p in blocked)
+            raise LocalStackError(
+                f"PostgreSQL runs as the 'postgres' user, which cannot reach {data}: no search (x) "
+                f"permission for others on {dirs}",
+                f"allow traversal (`chmod o+x {dirs}`), or set DEPLAT_HOME to a folder postgres can "
+                "reach; deplat changes permissions only inside its own state folder")
     data.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
+        # Inside the state folder only: the data directory belongs to postgres, its parent is traversable.
+        for folder in (paths.root.parent, paths.root):
+            folder.chmod(folder.stat().st_mode | 0o001)
         shutil.chown(data, "postgres", "postgres")
-        # The postgres user must be able to reach its data directory.
-        for parent in [paths.root, *paths.root.parents]:
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                parent.chmod(mode | 0o001)
-    subprocess.run(
-        _as_postgres([pg_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]),
-        check=True, capture_output=True, text=True,
-    )
+    run(_as_postgres([pg_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]),
+        timeout=120, what=f"initdb of the PostgreSQL data directory {data}", hint="see the initdb output below")
 
 
 def _pg_cmd(paths: Paths, s: LocalStackSettings) -> list[str]:
