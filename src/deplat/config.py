@@ -64,12 +64,33 @@ class KafkaSettings(_Strict):
     replication_factor: int = Field(default=1, ge=1)
 
 
+class GovernanceSettings(_Strict):
+    """Lake Formation as `deplat lf seed` reconciles it. Tag names are the short names of the
+    Terraform `lf_tags` output; `{account_id}`, `{project}`, `{env}` expand in the principal."""
+
+    analyst_principal: str = "arn:aws:iam::{account_id}:role/{project}-{env}-analyst"
+    database_tags: dict[str, dict[str, str]] = Field(default_factory=dict)  # layer -> tag -> value
+    table_tags: dict[str, dict[str, str]] = Field(default_factory=dict)  # layer.table -> tag -> value
+    pii_columns: dict[str, list[str]] = Field(default_factory=dict)  # layer.table -> columns
+    pii_tag: tuple[str, str] = ("classification", "pii")
+    analyst_grant: dict[str, list[str]] = Field(default_factory=dict)  # LF-tag expression
+
+
+class LineageSettings(_Strict):
+    """OpenLineage: the namespace of jobs and datasets; OPENLINEAGE_URL selects HTTP in the cloud."""
+
+    namespace: str = "deplat"
+    enabled: bool = True
+
+
 class Settings(_Strict):
     project: str = "deplat"
     default_env: str = "local"
     environments: dict[str, Environment]
     local_stack: LocalStackSettings = Field(default_factory=LocalStackSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
+    lineage: LineageSettings = Field(default_factory=LineageSettings)
     # Where the settings came from and where state lives; filled by load_settings.
     source: str = "<built-in>"
     root: Path = Path(".")
