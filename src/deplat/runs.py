@@ -156,6 +156,9 @@ class RunService:
         batch_id = f"{_utcnow():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
         deadline = self._clock() + timeout if timeout else None
         result = RunResult(pipeline, self.ctx.env.name, batch_id, manifest.manifest_hash, wait, [])
+        from deplat.lineage import emitter_for
+
+        lineage = emitter_for(self.ctx, batch_id, pipeline)
         for i, (pipe, st) in enumerate(steps, 1):
             args = ["--lake", self.ctx.lake_uri, "--batch-id", batch_id, "--env", self.ctx.env.name]
             if partition:
@@ -175,11 +178,17 @@ class RunService:
                                        "(same step, partition and deployed code)")
             else:
                 self.ctx.reporter.info(f"{pipe}/{st.name}: submitted run {ref.run_id}")
+            lineage.start(pipe, st.name, ref.run_id)
             if not wait:
                 result.steps.append(StepRun(pipe, st.name, ref.run_id, "SUBMITTED", attached=ref.attached))
                 continue
             remaining = None if deadline is None else max(0.0, deadline - self._clock())
-            state = self._wait(ref, remaining, follow, timeout, position=f"{i}/{len(steps)}")
+            try:
+                state = self._wait(ref, remaining, follow, timeout, position=f"{i}/{len(steps)}")
+            except DeplatError as exc:  # timed out or cancelled
+                lineage.finish(pipe, st.name, ref.run_id, False, exc.message)
+                raise
+            lineage.finish(pipe, st.name, ref.run_id, state.succeeded, state.details or state.state)
             duration = (_utcnow() - submitted).total_seconds()
             self._record(ref, state.state, details=state.details, ended_at=_utcnow(), duration_s=duration)
             step_run = StepRun(pipe, st.name, ref.run_id, state.state, state.details, ref.attached,

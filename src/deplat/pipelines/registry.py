@@ -50,3 +50,32 @@ def resolve(name: str) -> list[tuple[str, Step]]:
     """(pipeline, step) pairs for a pipeline name or `all`; KeyError for an unknown name."""
     names = ALL if name == "all" else (name,)
     return [(n, step) for n in names for step in PIPELINES[n].steps]
+
+
+# What each step reads and writes, for OpenLineage (`deplat run` emits START/COMPLETE/FAIL with
+# these): `<layer>.<table>` for lake tables, `<system>:<name>` for sources. Declared statically
+# because the jobs' Delta MERGE reads are where the Spark listener drops inputs (OpenLineage#3942);
+# tests/unit/test_lineage.py checks the names against the source and table specs.
+_TPCH = ("orders", "customer", "lineitem", "nation")
+DATASETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "fx_to_bronze": (("ecb:eurofxref-hist",), ("bronze.fx_rates",)),
+    "fx_bronze_to_silver": (("bronze.fx_rates",), ("silver.fx_rates",)),
+    "snowflake_to_bronze": (tuple(f"snowflake:TPCH.{t.upper()}" for t in _TPCH),
+                            tuple(f"bronze.snowflake_{t}" for t in _TPCH)),
+    "snowflake_bronze_to_silver_merge": (tuple(f"bronze.snowflake_{t}" for t in _TPCH),
+                                         tuple(f"silver.{t}_tpch" for t in _TPCH)),
+    "salesforce_to_bronze": (("salesforce:Account", "salesforce:Opportunity"),
+                             ("bronze.salesforce_account", "bronze.salesforce_opportunity")),
+    "salesforce_bronze_to_silver": (("bronze.salesforce_account", "bronze.salesforce_opportunity"),
+                                    ("silver.salesforce_account", "silver.salesforce_opportunity")),
+    "dms_rds_to_bronze": (("postgres:app.customers", "postgres:app.orders"),
+                          ("bronze.dms_app_customers", "bronze.dms_app_orders")),
+    "dms_bronze_to_silver": (("bronze.dms_app_customers", "bronze.dms_app_orders"),
+                             ("silver.rds_customers", "silver.rds_orders")),
+    "kafka_orders_stream": (("kafka:orders_events",), ("bronze.kafka_orders",)),
+    "orders_silver": (("silver.orders_tpch", "silver.customer_tpch", "silver.nation_tpch", "bronze.kafka_orders"),
+                      ("silver.orders",)),
+    "gold_aggregates": (("silver.orders", "silver.fx_rates"),
+                        ("gold.customer_spend", "gold.daily_revenue", "gold.monthly_revenue_by_currency",
+                         "gold.top_customers", "gold.fx_monthly")),
+}
