@@ -14,10 +14,13 @@ from urllib.parse import urlparse
 
 from deplat import __version__
 from deplat.config import Environment
-from deplat.errors import ConfigError, SafetyError
+from deplat.errors import ConfigError, EndpointUnreachableError, SafetyError
 
 LOCAL_FAKE_KEY = "testing"
 LOCAL_FAKE_SECRET = "testing"  # noqa: S105 - moto's conventional fake credential
+# A local moto server answers at once or not at all: 3 attempts (~1-3 s), not the cloud's 8.
+LOCAL_MAX_ATTEMPTS = 3
+LOCAL_CONNECT_TIMEOUT_S = 2
 # AWS access key ids: AKIA (long-term) / ASIA (temporary), 16 more upper-case alphanumerics.
 _REAL_KEY = re.compile(r"^(AKIA|ASIA|AIDA|AROA)[A-Z0-9]{16}$")
 
@@ -79,6 +82,28 @@ def client_config():
     )
 
 
+def unreachable_error(env: Environment, exc: BaseException) -> EndpointUnreachableError:
+    """The one error for "the endpoint did not answer", with the hint for the environment's kind."""
+    where = env.endpoint_url or f"AWS ({env.region})"
+    if env.is_local:
+        hint = f"start the local stack: `deplat local up` (moto serves {env.endpoint_url})"
+    else:
+        profile = f" --profile {env.profile}" if env.profile else ""
+        hint = (f"check the network and the endpoint {where}; test the credentials with "
+                f"`aws sts get-caller-identity{profile}`")
+    return EndpointUnreachableError(f"{where} is not reachable ({type(exc).__name__})", hint)
+
+
+def _raise_unreachable(env: Environment):
+    def hook(exception: BaseException | None = None, **_: Any) -> None:
+        from botocore.exceptions import EndpointConnectionError
+
+        if isinstance(exception, EndpointConnectionError):
+            raise unreachable_error(env, exception) from exception
+
+    return hook
+
+
 class Aws:
     """Per-environment session and cached clients. Built lazily: importing boto3 costs ~0.3 s."""
 
@@ -112,8 +137,17 @@ class Aws:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            kwargs: dict[str, Any] = {"config": client_config()}
+            config = client_config()
+            if self.env.is_local:
+                from botocore.config import Config
+
+                config = config.merge(Config(retries={"mode": "standard", "max_attempts": LOCAL_MAX_ATTEMPTS},
+                                             connect_timeout=LOCAL_CONNECT_TIMEOUT_S))
+            kwargs: dict[str, Any] = {"config": config}
             if self.env.endpoint_url:
                 kwargs["endpoint_url"] = self.env.endpoint_url
-            self._clients[service] = self.session.client(service, **kwargs)
+            client = self.session.client(service, **kwargs)
+            # Raised after botocore's bounded retries: every command gets the same error and hint.
+            client.meta.events.register("after-call-error", _raise_unreachable(self.env))
+            self._clients[service] = client
         return self._clients[service]

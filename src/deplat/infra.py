@@ -300,7 +300,7 @@ class Infra:
 
     def _require_api(self) -> None:
         if self.env.is_local:
-            _require_reachable(self.env.endpoint_url or "")
+            _require_reachable(self.env)
             self._set_aside_stale_local_state()
 
     def _set_aside_stale_local_state(self) -> None:
@@ -357,8 +357,19 @@ class Infra:
         summary = summarize_plan(self.terraform().show_plan(self.plan_file))
         return PlanResult(self.env.name, self.plan_file, summary)
 
-    def apply(self, plan: PlanResult) -> ApplyResult:
-        """Apply exactly `plan`, then cache the outputs. A plan without changes only refreshes them."""
+    def needs_confirmation(self, plan: PlanResult) -> bool:
+        """The one confirmation rule for apply: a plan that changes resources must be confirmed."""
+        return plan.summary.has_changes
+
+    def apply(self, plan: PlanResult, confirmed: bool = False) -> ApplyResult:
+        """Apply exactly `plan`, then cache the outputs. A plan without changes only refreshes them.
+
+        Refuses (SafetyError, exit 7) a plan that changes resources unless `confirmed`: callers
+        ask (the CLI prompts on a terminal) or pass the operator's --yes; the rule lives here.
+        """
+        if self.needs_confirmation(plan) and not confirmed:
+            raise SafetyError(f"applying changes to '{self.env.name}' needs confirmation",
+                              "rerun with --yes (on a terminal, answer the prompt)")
         tf = self.terraform()
         started = time.monotonic()
         _refuse_removing_retained(plan.summary)
@@ -444,14 +455,16 @@ def _write_if_changed(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
-def _require_reachable(url: str) -> None:
-    parsed = urlparse(url)
+def _require_reachable(env) -> None:
+    """Before Terraform (whose provider retries for minutes): the same error every command gives."""
+    from deplat.aws import unreachable_error
+
+    parsed = urlparse(env.endpoint_url or "")
     try:
         with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 80), timeout=2):
             return
-    except OSError:
-        raise InfraError(f"the moto server at {url} is not reachable",
-                         "start the local stack: `deplat local up`") from None
+    except OSError as exc:
+        raise unreachable_error(env, exc) from None
 
 
 def _local_address(address: str) -> list[str]:

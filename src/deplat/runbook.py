@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from deplat.errors import ConfigError, DeplatError, ExitCode, NotBuiltError, SafetyError
+from deplat.errors import ConfigError, DeplatError, ExitCode, NotBuiltError
 
 STATE_FILE = "runbook.json"
 HISTORY_FILE = "runbooks.jsonl"
@@ -396,10 +396,8 @@ def _infra(ctx, rb: Runbook) -> StepOutcome:
 
     infra = Infra(ctx)
     planned = infra.plan()
-    if planned.summary.has_changes and not (rb.yes or ctx.env.is_local):
-        raise SafetyError(f"the runbook would change infrastructure in '{ctx.env.name}'",
-                          "review `deplat infra plan`, then rerun with --yes")
-    applied = infra.apply(planned)
+    # The local platform is disposable: the runbook applies it unattended; elsewhere --yes decides.
+    applied = infra.apply(planned, confirmed=rb.yes or ctx.env.is_local)
     n = planned.summary.counts
     return StepOutcome(figures={"add": n["add"], "change": n["change"], "destroy": n["destroy"],
                                 "seconds": round(applied.seconds, 1)},

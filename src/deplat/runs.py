@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from deplat.engines.base import TERMINAL_STATES, JobEngine, JobSpec, PollPolicy, RunRef, RunState
-from deplat.errors import ConfigError, DeplatError, JobFailedError
+from deplat.errors import ConfigError, DeplatError, EndpointUnreachableError, JobFailedError, NotBuiltError
 
 HISTORY_FILE = "runs.jsonl"
 
@@ -71,9 +71,22 @@ class StatusResult:
     env: str
     application: dict[str, Any]
     runs: list[dict[str, Any]]
+    alarms: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class LogView:
+    """A run's log as `deplat logs` shows it: the run's state when asked, and the text (followed
+    live while the run is not finished)."""
+
+    run_id: str
+    stream: str
+    state: RunState
+    following: bool
+    chunks: Iterator[str]
 
 
 class RunHistory:
@@ -145,9 +158,17 @@ class RunService:
         """Run a pipeline's steps in order; raise JobFailedError (exit 4) on the first failure.
 
         `extra_args` go to every step after its static ones (e.g. `deplat optimize` options).
+        Usage errors (exit 2) come before anything is submitted: an unknown pipeline or step, a
+        step whose job is not built yet, a bad date or one the steps cannot honour, timeout <= 0.
         """
         steps = _resolve(pipeline, step)
+        _require_built(self.ctx.root, steps)
         partition = _check_date(partition_date)
+        if partition:
+            _require_partition_support(self.ctx.root, pipeline, steps)
+        if timeout is not None and not timeout > 0:
+            raise ConfigError(f"--timeout {timeout:g} is not a positive number of seconds",
+                              "give the pipeline's time budget in seconds, e.g. --timeout 1800")
         if not wait and len(steps) > 1:
             raise ConfigError(f"--no-wait submits one step, and '{pipeline}' has {len(steps)} in order",
                               "pass --step <name>, or use --wait so each step starts after the previous")
@@ -189,8 +210,10 @@ class RunService:
                 lineage.finish(pipe, st.name, ref.run_id, False, exc.message)
                 raise
             lineage.finish(pipe, st.name, ref.run_id, state.succeeded, state.details or state.state)
-            duration = (_utcnow() - submitted).total_seconds()
-            self._record(ref, state.state, details=state.details, ended_at=_utcnow(), duration_s=duration)
+            times = engine_times(state)
+            duration = times.get("duration_s", (_utcnow() - submitted).total_seconds())
+            self._record(ref, state.state, details=state.details,
+                         **{"ended_at": _utcnow(), **times, "duration_s": duration})
             step_run = StepRun(pipe, st.name, ref.run_id, state.state, state.details, ref.attached,
                                round(duration, 1), dashboard_url=state.dashboard_url)
             result.steps.append(step_run)
@@ -314,42 +337,124 @@ class RunService:
     # --- status, logs ------------------------------------------------------------------------
 
     def status(self, limit: int = 20) -> StatusResult:
-        """The application's state and the recent runs (live ones refreshed from the engine)."""
+        """The application's state, the recent runs (live ones refreshed from the engine) and the
+        platform's CloudWatch alarms. States and figures are the engine's; an environment never
+        applied or an endpoint that does not answer is said so, with the fix (never "UNKNOWN");
+        safety refusals (exit 7) and other errors propagate like in every other command."""
+        records = self.history.records()[:limit]
+        if not self.ctx.outputs(required=False):
+            app = {"id": None, "state": "NOT_APPLIED",
+                   "error": f"environment '{self.ctx.env.name}' has no infrastructure yet",
+                   "hint": f"run `deplat -e {self.ctx.env.name} infra apply`"}
+            return StatusResult(self.ctx.env.name, app, records)
         try:
             app = self.engine.application_state()
-        except DeplatError as exc:
-            app = {"id": None, "state": "UNKNOWN", "error": exc.message}
-        runs = []
-        for rec in self.history.records()[:limit]:
-            if rec.get("state") not in TERMINAL_STATES and rec.get("ref"):
-                rec = self._refresh(rec)
-            runs.append(rec)
-        return StatusResult(self.ctx.env.name, app, runs)
+        except EndpointUnreachableError as exc:
+            app = {"id": None, "state": "UNREACHABLE", "error": exc.message, "hint": exc.hint}
+        runs = [self._refresh(rec) if rec.get("state") not in TERMINAL_STATES and rec.get("ref") else rec
+                for rec in records]
+        alarms = [] if app["state"] == "UNREACHABLE" else self._alarms()
+        return StatusResult(self.ctx.env.name, app, runs, alarms)
+
+    def _alarms(self) -> list[dict[str, Any]]:
+        """The CloudWatch alarms that notify the platform's alerts topic: name, state, since, reason."""
+        topic = self.ctx.outputs().get("alerts_topic_arn")
+        if not topic:
+            return []
+        client = self.ctx.aws.client("cloudwatch")
+        alarms = []
+        for page in client.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"]):
+            for alarm in page.get("MetricAlarms", []):
+                if topic in (alarm.get("AlarmActions") or []):
+                    updated = alarm.get("StateUpdatedTimestamp")
+                    alarms.append({"name": alarm["AlarmName"], "state": alarm["StateValue"],
+                                   "since": updated.isoformat(timespec="seconds") if updated else None,
+                                   "reason": alarm.get("StateReason", "")})
+        return sorted(alarms, key=lambda a: a["name"])
 
     def _refresh(self, rec: dict[str, Any]) -> dict[str, Any]:
         ref = RunRef.from_dict(rec["ref"])
         try:
             state = self.engine.get(ref)
-        except DeplatError:
-            return rec
+        except EndpointUnreachableError:
+            return {**rec, "note": "state not refreshed: the engine's endpoint is unreachable"}
         if state.state == rec.get("state"):
             return rec
-        fields: dict[str, Any] = {"details": state.details}
-        if state.terminal:
-            fields["ended_at"] = _utcnow()
-            if rec.get("submitted_at"):
-                started = datetime.fromisoformat(rec["submitted_at"])
-                fields["duration_s"] = round((_utcnow() - started).total_seconds(), 1)
-        self._record(ref, state.state, **fields)
+        self._record(ref, state.state, details=state.details, **engine_times(state))
         return self.history.find(ref.run_id) or rec
 
     def ref(self, run_id: str) -> RunRef:
         rec = self.history.find(run_id)
         return RunRef.from_dict(rec["ref"]) if rec and rec.get("ref") else self.engine.ref(run_id)
 
-    def logs(self, run_id: str, stream: str = "stdout", follow: bool = False) -> Iterator[str]:
-        """The run's driver log (whole, or followed until the run ends)."""
-        yield from self.engine.logs(self.ref(run_id), stream, follow)
+    def logs(self, run_id: str, stream: str = "stdout", follow: bool | None = None) -> LogView:
+        """The run's state now and its driver log: followed live until the run ends when `follow`
+        is True, or when it is None (the default) and the run is still going; whole otherwise."""
+        ref = self.ref(run_id)
+        state = self.engine.get(ref)
+        following = (not state.terminal) if follow is None else follow
+        return LogView(run_id, stream, state, following, self.engine.logs(ref, stream, following))
+
+    def state(self, run_id: str) -> RunState:
+        """The run's current state, from the engine."""
+        return self.engine.get(self.ref(run_id))
+
+    def cancel(self, run_id: str) -> RunState:
+        """Cancel a run (any engine); a finished run is left as it is. Returns the state after."""
+        from deplat.engines.poll import Poller
+
+        ref = self.ref(run_id)
+        state = self.engine.get(ref)
+        if state.terminal:
+            return state
+        self.engine.cancel(ref)
+        with self.ctx.reporter.status(f"cancelling run {run_id}..."):
+            state = Poller(lambda: self.engine.get(ref), policy=self.engine.poll_policy, timeout=300,
+                           clock=self._clock, sleep=self._sleep).wait()
+        self._record(ref, state.state, details="cancelled by the operator (deplat cancel)",
+                     **engine_times(state))
+        return state
+
+    def live_runs(self) -> list[dict[str, Any]]:
+        """Recorded runs the engine still reports as active (for `local down`'s warning)."""
+        live = []
+        for rec in self.history.records():
+            if rec.get("state") in TERMINAL_STATES or not rec.get("ref"):
+                continue
+            rec = self._refresh(rec)
+            if rec.get("state") not in TERMINAL_STATES:
+                live.append(rec)
+        return live
+
+
+def engine_times(state: RunState) -> dict[str, Any]:
+    """started_at / ended_at / duration_s as the engine reports them (EMR: createdAt, updatedAt
+    once terminal, totalExecutionDurationSeconds; local: the supervisor's start and end), never the
+    time deplat happened to look."""
+    extra = state.extra
+    out: dict[str, Any] = {}
+    started = _as_datetime(extra.get("started_at") or extra.get("createdAt"))
+    ended = _as_datetime(extra.get("ended_at") or (extra.get("updatedAt") if state.terminal else None))
+    if started:
+        out["started_at"] = started
+    if ended:
+        out["ended_at"] = ended
+    if extra.get("totalExecutionDurationSeconds") is not None:
+        out["duration_s"] = float(extra["totalExecutionDurationSeconds"])
+    elif started and ended:
+        out["duration_s"] = round((ended - started).total_seconds(), 1)
+    return out
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _emit_lines(reporter: Any, chunk: str) -> None:
@@ -372,6 +477,38 @@ def _resolve(pipeline: str, step: str | None):
         names = ", ".join(s.name for _, s in steps)
         raise ConfigError(f"pipeline '{pipeline}' has no step '{step}'", f"its steps: {names}")
     return chosen
+
+
+JOBS_DIR = "jobs"
+PARTITION_FLAG = "--partition-date"
+# Every job's parser accepts the flag (pipelines.common.job_parser); a job honours it only if it
+# reads the parsed value.
+_PARTITION_USE = "args.partition_date"
+
+
+def unbuilt_steps(root: Path, steps: list[tuple[str, Any]]) -> list[str]:
+    """Steps whose job script is not in the project's jobs/ folder yet (so it can never be deployed)."""
+    return [st.name for _, st in steps if not (root / JOBS_DIR / f"{st.name}.py").is_file()]
+
+
+def _require_built(root: Path, steps: list[tuple[str, Any]]) -> None:
+    missing = unbuilt_steps(root, steps)
+    if missing:
+        pipelines = ", ".join(dict.fromkeys(p for p, st in steps if st.name in missing))
+        raise NotBuiltError(
+            f"`deplat run {pipelines}` is not built yet: no {', '.join(f'jobs/{m}.py' for m in missing)}",
+            "it lands in a later release; see the README command map")
+
+
+def _require_partition_support(root: Path, pipeline: str, steps: list[tuple[str, Any]]) -> None:
+    """A step honours --partition-date only if its job script reads `args.partition_date`; a date
+    a step would ignore reports SUCCESS for work never done, so refuse it (exit 2)."""
+    ignoring = [st.name for _, st in steps
+                if _PARTITION_USE not in (root / JOBS_DIR / f"{st.name}.py").read_text(errors="replace")]
+    if ignoring:
+        raise ConfigError(f"{PARTITION_FLAG} is not supported by {', '.join(ignoring)} ('{pipeline}')",
+                          "run without a date (these steps process everything new), or pick a step "
+                          "that takes one with --step")
 
 
 def _check_date(value: str | None) -> str | None:

@@ -1,5 +1,6 @@
 """The run service over a scripted engine: order, keys, metrics, failure excerpt, Ctrl-C, timeout."""
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -10,6 +11,7 @@ from deplat.engines.base import PollPolicy, RunRef, RunState
 from deplat.errors import ConfigError, JobFailedError
 from deplat.runs import RunHistory, RunService, idempotency_key
 
+ROOT = Path(__file__).resolve().parents[2]  # the project: its jobs/ decide what is built
 TRACEBACK = 'Traceback (most recent call last):\n  File "j.py", line 3, in <module>\nValueError: bad row\n'
 
 
@@ -64,8 +66,9 @@ MANIFEST = Manifest(files={
 
 def service(tmp_path, monkeypatch, engine, confirm=None, manifest=MANIFEST):
     ctx = SimpleNamespace(
-        state_dir=tmp_path, env=SimpleNamespace(name="local", is_local=True), lake_uri="/lake",
-        settings=SimpleNamespace(default_env="local"), reporter=NullReporter())
+        state_dir=tmp_path, root=ROOT, env=SimpleNamespace(name="local", is_local=True), lake_uri="/lake",
+        settings=SimpleNamespace(default_env="local"), reporter=NullReporter(),
+        outputs=lambda required=True: {"artifacts_bucket": "art"})
     svc = RunService(ctx, engine, confirm_cancel=confirm, clock=lambda: 0.0, sleep=lambda s: None)
     monkeypatch.setattr(svc, "_manifest", lambda: (manifest, "art"))
     return svc

@@ -34,6 +34,23 @@ class DeplatGroup(TyperGroup):
             raise typer.Exit(ExitCode.UNEXPECTED) from None
 
 
+def _flags_shown_as_flags() -> None:
+    """Typer 0.29 prints a type after every option, `--debug <bool>` included, which reads as if the
+    flag took a value (and `--debug true` then fails with "No such command 'true'"). A flag takes
+    none: show it bare."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich
+
+
+_flags_shown_as_flags()
+
+
 def _state(ctx) -> dict:
     root = ctx.find_root()
     return root.obj if isinstance(root.obj, dict) else {}
@@ -93,6 +110,7 @@ def _root(
 
 def _register() -> None:
     from deplat.cli import (
+        cancel,
         catalog,
         checklist,
         deploy,
@@ -127,7 +145,7 @@ def _register() -> None:
     for name, (module, help_text) in groups.items():
         app.add_typer(module.app, name=name, help=help_text)
     # Single-verb nouns are plain commands: `deplat run fx`, not `deplat run run fx`.
-    for module in (deploy, run, logs, status, query, optimize, doctor, runbook, checklist):
+    for module in (deploy, run, logs, status, cancel, query, optimize, doctor, runbook, checklist):
         app.command(name=module.NAME)(module.command)
 
 _register()

@@ -60,14 +60,21 @@ def emit(ctx, data: Any, text: Callable[[], None] | None = None) -> None:
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """A Rich table on stdout. Nothing is cut off in a narrow terminal or a pipe: identifiers
+    (columns named "... id", "name") keep their full width on one line, other cells wrap."""
     from rich.console import Console
     from rich.table import Table
 
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
     t = Table(title=title, title_justify="left")
-    for col in columns:
-        t.add_column(col)
-    for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
+    for i, col in enumerate(columns):
+        if col.endswith("id") or col == "name":
+            width = max([len(col), *(len(r[i]) for r in cells)])
+            t.add_column(col, no_wrap=True, min_width=width)
+        else:
+            t.add_column(col, overflow="fold")
+    for row in cells:
+        t.add_row(*row)
     Console(highlight=False).print(t)
 
 

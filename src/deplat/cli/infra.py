@@ -18,6 +18,11 @@ def _infra(ctx):
     return Infra(ctx)
 
 
+def _can_ask(ctx) -> bool:
+    """A prompt needs a person: a terminal on stdin and text output."""
+    return ctx.output_format == "text" and sys.stdin.isatty()
+
+
 def _summary_text(summary) -> None:
     if not summary.has_changes:
         typer.echo("No changes: the infrastructure matches the configuration.")
@@ -79,17 +84,13 @@ def apply(
     output: OutputOpt = None,
 ) -> None:
     """Plan, confirm (or --yes), apply that plan and cache the outputs in .deplat/<env>/outputs.json."""
-    from deplat.errors import SafetyError
-
     ctx = context(tctx, output)
     infra = _infra(ctx)
     planned = infra.saved_plan() if saved else infra.plan()
-    if planned.summary.has_changes and not yes:
-        if ctx.output_format == "json" or not sys.stdin.isatty():
-            raise SafetyError("applying changes needs confirmation", "rerun with --yes")
+    if not yes and infra.needs_confirmation(planned) and _can_ask(ctx):
         _summary_text(planned.summary)
-        typer.confirm(f"Apply these changes to '{ctx.env.name}'?", abort=True)
-    result = infra.apply(planned)
+        yes = typer.confirm(f"Apply these changes to '{ctx.env.name}'?", abort=True)
+    result = infra.apply(planned, confirmed=yes)
 
     def text() -> None:
         if result.applied:
@@ -120,6 +121,9 @@ def destroy(
 ) -> None:
     """Destroy the environment's platform. KMS keys are kept (forgotten by Terraform, never deleted)."""
     ctx = context(tctx, output)
+    if not (yes or dry_run) and _can_ask(ctx):
+        yes = typer.confirm(f"Destroy the platform of '{ctx.env.name}'? (preview: --dry-run)",
+                            default=False, abort=True)
     result = _infra(ctx).destroy(confirmed=yes, force_prod=force_prod, dry_run=dry_run)
 
     def text() -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
-from deplat.cli._common import OutputOpt, context, emit, table
+from deplat.cli._common import OutputOpt, YesOpt, context, emit, table
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -46,10 +47,17 @@ def up(
 
 
 @app.command()
-def down(tctx: typer.Context, services: ServicesArg = None, output: OutputOpt = None) -> None:
-    """Stop the services this stack started (never anything else)."""
+def down(tctx: typer.Context, services: ServicesArg = None, yes: YesOpt = False,
+         output: OutputOpt = None) -> None:
+    """Stop the services this stack started (never anything else). Asks first (or --yes) while a
+    local run is still going."""
     ctx = context(tctx, output)
-    _render(ctx, "local stack", _stack(ctx).down(services))
+    stack = _stack(ctx)
+    live = stack.live_runs()
+    if live and not yes and ctx.output_format == "text" and sys.stdin.isatty():
+        ctx.reporter.warn(f"local run(s) still going: {', '.join(live)}; they fail without the stack")
+        yes = typer.confirm("Stop the local stack anyway?", default=False, abort=True)
+    _render(ctx, "local stack", stack.down(services, confirmed=yes))
 
 
 @app.command()

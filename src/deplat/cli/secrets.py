@@ -1,4 +1,4 @@
-"""`deplat secrets put|list`: source credentials into Secrets Manager, never on argv."""
+"""`deplat secrets put|list|check`: source credentials into Secrets Manager, never on argv."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ def put(
     else:
         value = sys.stdin.read()
     info = put_secret(ctx, source, value)
-    emit(ctx, info.to_dict(), lambda: typer.echo(f"Stored a new version of {info.name} ({info.version_id})."))
+    emit(ctx, info.to_dict(), lambda: typer.echo(
+        f"{info.name}: the same value is already current ({info.version_id})." if info.action == "unchanged"
+        else f"Stored a new version of {info.name} ({info.version_id})."))
 
 
 @app.command("list")
@@ -45,3 +47,34 @@ def list_(tctx: typer.Context, output: OutputOpt = None) -> None:
     rows = [[i.source, i.name, "yes" if i.has_value else "no", i.last_changed] for i in infos]
     emit(ctx, [i.to_dict() for i in infos],
          lambda: table("secrets", ["source", "name", "value set", "last changed"], rows))
+
+
+@app.command()
+def check(
+    tctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="salesforce, snowflake or kafka.")],
+    connect: Annotated[bool, typer.Option("--connect", help="Also open a real connection with it.")] = False,
+    output: OutputOpt = None,
+) -> None:
+    """Check a source's secret: its JSON keys (names only, never values) and, with --connect, a real
+    login (Salesforce), `SELECT 1` (Snowflake) or cluster metadata (Kafka). Exit 2 when keys are
+    missing, 3 when the connection fails (the source's own error is shown)."""
+    from deplat.secrets import check_secret
+
+    ctx = context(tctx, output)
+    result = check_secret(ctx, source, connect)
+
+    def text() -> None:
+        typer.echo(f"{result.name}: keys {', '.join(result.keys) or '(none)'}")
+        if result.missing:
+            typer.echo(f"missing required key(s): {', '.join(result.missing)}")
+        if result.connected is not None:
+            typer.echo(("connected: " if result.connected else "connection failed: ") + result.detail)
+        elif connect and result.missing:
+            typer.echo("not connecting: fix the missing keys first")
+
+    emit(ctx, result.to_dict(), text)
+    if result.missing:
+        raise typer.Exit(2)
+    if result.connected is False:
+        raise typer.Exit(3)

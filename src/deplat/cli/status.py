@@ -1,4 +1,4 @@
-"""`deplat status`: the application's state and the recent runs."""
+"""`deplat status`: the application's state, the recent runs and the platform's alarms."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ NAME = "status"
 
 def command(
     tctx: typer.Context,
-    limit: Annotated[int, typer.Option(help="How many recent runs.")] = 20,
+    limit: Annotated[int, typer.Option(help="How many recent runs.", min=1)] = 20,
     output: OutputOpt = None,
 ) -> None:
-    """Application state and recent runs (pipeline, step, state, duration, run id)."""
+    """Application state, recent runs (pipeline, step, state, times from the engine, run id) and the
+    CloudWatch alarms' states (OK / ALARM / INSUFFICIENT_DATA)."""
     from deplat.runs import RunService
 
     ctx = context(tctx, output)
@@ -24,10 +25,16 @@ def command(
 
     def render() -> None:
         app = result.application
-        typer.echo(f"{result.env}: application {app.get('id')} ({app.get('name') or ''}) {app.get('state')}"
-                   + (f" — {app['error']}" if app.get("error") else ""))
-        table("recent runs", ["run id", "pipeline", "step", "state", "submitted", "duration"],
-              [[r["run_id"], r.get("pipeline"), r.get("step"), r.get("state"), r.get("submitted_at"),
+        line = f"{result.env}: application {app.get('id') or '-'} ({app.get('name') or ''}) {app.get('state')}"
+        typer.echo(line + (f" — {app['error']}" if app.get("error") else ""))
+        if app.get("hint"):
+            typer.echo(f"  {app['hint']}")
+        table("recent runs", ["run id", "pipeline", "step", "state", "started", "ended", "duration"],
+              [[r["run_id"], r.get("pipeline"), r.get("step"), r.get("state"),
+                r.get("started_at") or r.get("submitted_at"), r.get("ended_at"),
                 f"{r['duration_s']:.0f}s" if r.get("duration_s") is not None else ""] for r in result.runs])
+        if result.alarms:
+            table("alarms", ["name", "state", "since", "reason"],
+                  [[a["name"], a["state"], a["since"], a["reason"]] for a in result.alarms])
 
     emit(ctx, result.to_dict(), render)

@@ -17,6 +17,7 @@ import gzip
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from deplat.engines.base import JobSpec, PollPolicy, RunRef, RunState
+from deplat.engines.base import TERMINAL_STATES, JobSpec, PollPolicy, RunRef, RunState
 from deplat.logs import LogReader, LogsNotFoundError, driver_error, s3_location
 from deplat.logs import follow as follow_tail
 
@@ -192,7 +193,12 @@ class LocalSparkEngine:
         run_dir = self.runs_dir / run.run_id
         state = _read_json(run_dir / STATE_FILE)
         if not state:
-            return RunState("FAILED", f"no local run {run.run_id} under {self.runs_dir}")
+            if not run_dir.is_dir():
+                from deplat.errors import ConfigError
+
+                raise ConfigError(f"no local run {run.run_id} under {self.runs_dir}",
+                                  "check the run id: `deplat status` lists the recent runs")
+            return RunState("FAILED", f"local run {run.run_id} has no state file in {run_dir}")
         if state["state"] not in ("SUCCESS", "FAILED", "CANCELLED") and not _alive(self._pid(run_dir)):
             # Re-read: the supervisor may have finished between the two reads.
             state = _read_json(run_dir / STATE_FILE)
@@ -280,10 +286,7 @@ class LocalSparkEngine:
         return target
 
     def _pid(self, run_dir: Path) -> int | None:
-        try:
-            return int((run_dir / "supervisor.pid").read_text())
-        except (OSError, ValueError):
-            return None
+        return _supervisor_pid(run_dir)
 
     def _find_live(self, key: str) -> RunRef | None:
         if not self.runs_dir.is_dir():
@@ -294,6 +297,24 @@ class LocalSparkEngine:
             if ref.key == key and not self.get(ref).terminal:
                 return ref
         return None
+
+
+def _supervisor_pid(run_dir: Path) -> int | None:
+    try:
+        return int((run_dir / "supervisor.pid").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def live_run_ids(runs_dir: Path) -> list[str]:
+    """Ids of the local runs under `runs_dir` whose supervisor is still at work."""
+    live = []
+    for state_file in sorted(Path(runs_dir).glob(f"*/{STATE_FILE}")):
+        state = _read_json(state_file).get("state")
+        run_dir = state_file.parent
+        if state not in TERMINAL_STATES and _alive(_supervisor_pid(run_dir)):
+            live.append(run_dir.name)
+    return live
 
 
 def _pyspark_version() -> str:
@@ -331,6 +352,8 @@ def supervise(run_dir: Path) -> int:
                 break
             except InterruptedError:
                 continue
+    # A killed JVM never runs its shutdown hooks: its spark-*/blockmgr-* folders are ours to remove.
+    shutil.rmtree(run_dir / SCRATCH_DIR, ignore_errors=True)
     if cancelled:
         state, details = "CANCELLED", "cancelled by the operator"
     elif code == 0:
@@ -350,9 +373,28 @@ def _failure_details(run_dir: Path, code: int) -> str:
 
     text = {s: (run_dir / s).read_text(errors="replace") if (run_dir / s).is_file() else ""
             for s in ("stdout", "stderr")}
+    if code < 0 or code - 128 in (signal.SIGKILL, signal.SIGTERM, signal.SIGSEGV):
+        # The driver's last words after a kill are noise (Py4J "connection reset"). A shell or the
+        # JVM reports a killed child as 128 + the signal number.
+        return killed_by_signal(-code if code < 0 else code - 128)
     lines = [line for line in driver_error(text["stdout"], text["stderr"])[0].splitlines() if line.strip()]
     last = lines[-1].strip() if lines else ""
     return f"spark-submit exited with code {code}" + (f": {last}" if last else "")
+
+
+def killed_by_signal(number: int) -> str:
+    """What a run killed by signal `number` reports, with the likely cause for the usual ones."""
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    causes = {
+        signal.SIGKILL: "most likely out of memory (the kernel's OOM killer; see `dmesg`), or a `kill -9`",
+        signal.SIGTERM: "stopped from outside deplat (shutdown or `kill`)",
+        signal.SIGSEGV: "the JVM or a native library crashed",
+    }
+    cause = causes.get(number, "sent from outside deplat")
+    return f"spark-submit was killed by {name} ({number}): {cause}"
 
 
 def _upload_logs(run_dir: Path, ref: RunRef) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from deplat.errors import LocalStackError
 from deplat.local import snowflake_server
+from deplat.sources.secret_store import secret_name, write_secret
 from deplat.sources.snowflake import connect
 
 DEFAULT_SCALE_FACTOR = 0.01
@@ -67,8 +68,9 @@ def seed_snowflake(ctx, scale_factor: float = DEFAULT_SCALE_FACTOR, force: bool 
     params = snowflake_server.connection_params(port)
     ctx.reporter.info(f"TPC-H sf={scale_factor} -> fakesnow on port {port}")
     tables, loaded = load_tpch(params, scale_factor, force)
-    result = SeedResult(scale_factor, f"deplat/{ctx.env.name}/snowflake", tables, loaded)
-    _put_secret(ctx.aws.client("secretsmanager"), result.secret_name, json.dumps(params))
+    result = SeedResult(scale_factor, secret_name(ctx.env.name, "snowflake"), tables, loaded)
+    write_secret(ctx.aws.client("secretsmanager"), result.secret_name, params, create=True,
+                 description="deplat local: connection to the fakesnow Snowflake stand-in")
     ctx.reporter.info(f"secret {result.secret_name} holds the local Snowflake connection")
     return result
 
@@ -136,10 +138,3 @@ def _snowflake_type(duck_type: str) -> str:
         return duck_type.replace("DECIMAL", "NUMBER")
     return _SNOWFLAKE_TYPES[duck_type]
 
-
-def _put_secret(client, name: str, value: str) -> None:
-    try:
-        client.put_secret_value(SecretId=name, SecretString=value)
-    except client.exceptions.ResourceNotFoundException:
-        client.create_secret(Name=name, SecretString=value,
-                             Description="deplat local: connection to the fakesnow Snowflake stand-in")

@@ -10,7 +10,6 @@ Idempotent: tables are filled only when empty, the slot and secret are created o
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -18,6 +17,7 @@ from typing import Any
 
 from deplat.config import LocalStackSettings
 from deplat.errors import LocalStackError
+from deplat.sources.secret_store import secret_name
 
 DATABASE = "rds"
 SLOT = "deplat_dms"
@@ -154,20 +154,9 @@ def salesforce_connection(settings: LocalStackSettings) -> dict[str, str]:
 
 def put_secret(client: Any, name: str, value: dict[str, Any]) -> str:
     """Create the secret if absent, else add a version if the value changed. Returns the action."""
-    text = json.dumps(value, sort_keys=True)
-    try:
-        current = client.get_secret_value(SecretId=name).get("SecretString")
-    except client.exceptions.ResourceNotFoundException:
-        try:
-            client.describe_secret(SecretId=name)  # a shell (e.g. from Terraform) with no value yet
-        except client.exceptions.ResourceNotFoundException:
-            client.create_secret(Name=name, SecretString=text)
-            return "created"
-        current = None
-    if current == text:
-        return "unchanged"
-    client.put_secret_value(SecretId=name, SecretString=text)
-    return "updated"
+    from deplat.sources.secret_store import write_secret
+
+    return write_secret(client, name, value, create=True)[0]
 
 
 def seed_sources(env_name: str, settings: LocalStackSettings, secrets_client: Any = None,
@@ -175,7 +164,7 @@ def seed_sources(env_name: str, settings: LocalStackSettings, secrets_client: An
     """Seed PostgreSQL (schema, rows, slot) and, with a Secrets Manager client, the Salesforce secret."""
     rows = seed_postgres(settings, seed)
     created = ensure_slot(settings)
-    result = SeedResult(DATABASE, rows, SLOT, created, f"deplat/{env_name}/salesforce", "skipped")
+    result = SeedResult(DATABASE, rows, SLOT, created, secret_name(env_name, "salesforce"), "skipped")
     if secrets_client is not None:
         result.secret_action = put_secret(secrets_client, result.secret_name, salesforce_connection(settings))
     return result

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from deplat.config import LocalStackSettings
-from deplat.errors import ConfigError, LocalStackError
+from deplat.errors import ConfigError, LocalStackError, SafetyError
 from deplat.local.services import SERVICES, Paths, Service, port_open
 
 
@@ -126,7 +126,20 @@ class LocalStack:
         raise LocalStackError(f"local service '{svc.name}' did not become healthy",
                               f"see {log_path}", detail=tail)
 
-    def down(self, names: list[str] | None = None) -> list[ServiceStatus]:
+    def live_runs(self) -> list[str]:
+        """Local Spark runs still going (the local env's runs live under this stack's folder)."""
+        from deplat.engines.local_spark import live_run_ids
+
+        return live_run_ids(self.paths.root / "runs")
+
+    def down(self, names: list[str] | None = None, confirmed: bool = False) -> list[ServiceStatus]:
+        """Stop the selected services this stack started. With a local run still going, refuse
+        (exit 7) unless `confirmed`: the run would lose moto (its log upload) and its sources."""
+        live = self.live_runs()
+        if live and not confirmed:
+            raise SafetyError(f"{len(live)} local run(s) still going: {', '.join(live)}",
+                              "cancel them (`deplat cancel <run-id>`) or wait, or pass --yes to stop "
+                              "the stack anyway (those runs will then fail)")
         results = []
         for svc in reversed(self._select(names)):
             action = self._stop(svc)
