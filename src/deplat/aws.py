@@ -6,15 +6,15 @@ local environment, behind a guard that refuses to run when "local" could reach r
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from functools import cached_property
 from typing import Any
-from urllib.parse import urlparse
 
-from deplat import __version__
 from deplat.config import Environment
 from deplat.errors import ConfigError, EndpointUnreachableError, SafetyError
+from deplat.shared import client_config, is_loopback
+
+__all__ = ["Aws", "check_local_safety", "client_config", "is_loopback", "local_credentials", "looks_real"]
 
 LOCAL_FAKE_KEY = "testing"
 LOCAL_FAKE_SECRET = "testing"  # noqa: S105 - moto's conventional fake credential
@@ -23,16 +23,6 @@ LOCAL_MAX_ATTEMPTS = 3
 LOCAL_CONNECT_TIMEOUT_S = 2
 # AWS access key ids: AKIA (long-term) / ASIA (temporary), 16 more upper-case alphanumerics.
 _REAL_KEY = re.compile(r"^(AKIA|ASIA|AIDA|AROA)[A-Z0-9]{16}$")
-
-
-def is_loopback(url: str) -> bool:
-    host = urlparse(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def looks_real(access_key_id: str | None) -> bool:
@@ -68,18 +58,6 @@ def local_credentials(env: Environment) -> dict[str, str]:
         "AWS_DEFAULT_REGION": env.region,
         "AWS_REGION": env.region,
     }
-
-
-def client_config():
-    """The botocore Config every deplat client uses: standard retries, timeouts, user agent."""
-    from botocore.config import Config
-
-    return Config(
-        retries={"mode": "standard", "max_attempts": 8},
-        user_agent_extra=f"deplat/{__version__}",
-        connect_timeout=5,
-        read_timeout=60,
-    )
 
 
 def unreachable_error(env: Environment, exc: BaseException) -> EndpointUnreachableError:

@@ -280,8 +280,6 @@ def test_stubbed_client_wire_shapes():
             "type": "SPARK", "state": "STARTED", "createdAt": "2024-01-01T00:00:00Z",
             "updatedAt": "2024-01-01T00:00:00Z"}}, {"applicationId": APP})
         stub.add_response("list_job_runs", {"jobRuns": []}, {"applicationId": APP, "states": ANY})
-        stub.add_response("list_job_runs", {"jobRuns": []},
-                          {"applicationId": APP, "states": ANY, "createdAtAfter": ANY})
         stub.add_client_error("start_job_run", "ThrottlingException", "slow down", 400)
         stub.add_response("list_job_runs", {"jobRuns": []}, {"applicationId": APP, "states": ANY})
         stub.add_response("start_job_run", {"applicationId": APP, "jobRunId": "jr1", "arn": run_arn})

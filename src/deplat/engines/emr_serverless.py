@@ -2,23 +2,22 @@
 
 Idempotency has two layers. Before submitting, a live run tagged with the same `deplat:key` is
 attached to instead of starting another (moto ignores clientToken, and AWS honours it for 8 h
-only). The clientToken itself is derived from the key and the number of finished runs with that
-key in the token's 8 h window: retries inside one submit reuse it (so a throttled call that did
-go through is never duplicated), while a deliberate rerun after a failure gets a fresh one (AWS
-would otherwise hand back the old failed run).
+only). The clientToken names one intended run: drawn fresh for each `submit()` and reused by every
+retry inside it, so a throttled call that did go through is never duplicated, and a deliberate
+rerun always starts a new run. (A token derived from the run history, e.g. a count of finished
+runs, can repeat the token of an earlier run still inside AWS's 8 h window, and AWS then hands back
+that old run instead of starting one.)
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from deplat.engines.base import (
     LIVE_STATES,
-    TERMINAL_STATES,
     EngineError,
     JobSpec,
     PollPolicy,
@@ -26,10 +25,12 @@ from deplat.engines.base import (
     RunState,
 )
 from deplat.errors import ConfigError
+from deplat.logs import LogReader
+from deplat.logs import follow as follow_tail
+from deplat.shared import DELTA_CONF
 
 ENGINE = "emr-serverless"
 KEY_TAG = "deplat:key"
-CLIENT_TOKEN_TTL = timedelta(hours=8)
 TRANSIENT_CODES = frozenset({
     "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
     "ServiceUnavailable", "ServiceUnavailableException", "InternalServerException",
@@ -54,10 +55,14 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def client_token(key: str) -> str:
+    """A fresh StartJobRun clientToken for one intended run: the key's prefix (to trace it) and a
+    random part. 49 characters of [0-9a-f-], inside the API's 1-64 `^[A-Za-z0-9._-]+$`."""
+    return f"{key[:16]}-{uuid.uuid4().hex}"
+
+
 def spark_submit_parameters(spec: JobSpec) -> str:
     """sparkSubmitParameters: the wheel on --py-files, the deps archive, Delta enabled."""
-    from deplat.pipelines.session import DELTA_CONF
-
     parts: list[str] = []
     py_files = [*spec.py_files, EMR_DELTA_JARS[0]]  # the Delta jar carries the `delta` Python package
     parts += ["--py-files", ",".join(py_files)]
@@ -90,7 +95,6 @@ class EmrServerlessEngine:
         max_attempts: int = 5,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
-        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         poll_policy: PollPolicy | None = None,
     ):
         self._client = client
@@ -102,14 +106,11 @@ class EmrServerlessEngine:
         self._max_attempts = max_attempts
         self._sleep = sleep
         self._clock = clock
-        self._now = now
         self.poll_policy = poll_policy or PollPolicy()
         self._dashboards: dict[str, str | None] = {}
 
     @classmethod
     def from_context(cls, ctx: Any) -> EmrServerlessEngine:
-        from deplat.logs import LogReader
-
         outputs = ctx.outputs()
         log_group = outputs.get("log_group_name") if not ctx.env.is_local else None
         return cls(
@@ -129,7 +130,7 @@ class EmrServerlessEngine:
         live = self._find_live(idempotency_key)
         if live:
             return self._ref(live, idempotency_key, spec, attached=True)
-        params = self._job_params(spec, idempotency_key, self._client_token(idempotency_key))
+        params = self._job_params(spec, idempotency_key, client_token(idempotency_key))
         for attempt in range(1, self._max_attempts + 1):
             try:
                 resp = self._client.start_job_run(**params)
@@ -165,16 +166,9 @@ class EmrServerlessEngine:
             yield self.read_log(run, stream)
             return
         tail = self.tail(run, stream)
-        while True:
-            done = self.get(run).terminal
-            chunk = tail.read_new()
-            if chunk:
-                yield chunk
-            if done:
-                # EMR uploads the last part of the log after the run ends.
-                yield self._rest(run, stream, tail)
-                return
-            self._sleep(5.0)
+        # EMR uploads the last part of the log after the run ends: drain waits for it.
+        yield from follow_tail(tail, lambda: self.get(run).terminal, sleep=self._sleep, interval=5.0,
+                               drain=lambda: self._rest(run, stream, tail))
 
     def ref(self, run_id: str) -> RunRef:
         return RunRef(run_id, self.application_id, ENGINE, log_uri=f"s3://{self._bucket}/logs/",
@@ -234,10 +228,8 @@ class EmrServerlessEngine:
             params["executionTimeoutMinutes"] = max(5, spec.timeout_minutes)
         return params
 
-    def _runs(self, states: tuple[str, ...], since: datetime | None = None) -> Iterator[dict[str, Any]]:
+    def _runs(self, states: tuple[str, ...]) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {"applicationId": self.application_id, "states": list(states)}
-        if since is not None:
-            kwargs["createdAtAfter"] = since
         while True:
             try:
                 page = self._call("list_job_runs", **kwargs)
@@ -259,12 +251,6 @@ class EmrServerlessEngine:
             if (job.get("tags") or {}).get(KEY_TAG) == key and job["state"] in LIVE_STATES:
                 return job["jobRunId"]
         return None
-
-    def _client_token(self, key: str) -> str:
-        since = self._now() - CLIENT_TOKEN_TTL
-        finished = sum(1 for run in self._runs(TERMINAL_STATES, since)
-                       if (run.get("name") or "").endswith(key[:12]))
-        return hashlib.sha256(f"{key}:{finished}".encode()).hexdigest()[:64]
 
     def _ref(self, run_id: str, key: str, spec: JobSpec, attached: bool = False) -> RunRef:
         return RunRef(run_id, self.application_id, ENGINE, key, f"s3://{self._bucket}/logs/",

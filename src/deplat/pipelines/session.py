@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import os
 
-DELTA_CONF = {
-    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-    "spark.sql.session.timeZone": "UTC",
-}
+from deplat.shared import DELTA_CONF
+
+__all__ = ["DELTA_CONF", "LOCAL_CONF", "get_spark"]
 
 LOCAL_CONF = {
     "spark.sql.shuffle.partitions": "4",
@@ -25,6 +23,9 @@ LOCAL_CONF = {
     "spark.databricks.delta.schema.autoMerge.enabled": "false",
     "spark.driver.memory": "2g",
     "spark.sql.sources.partitionOverwriteMode": "static",
+    # Nothing local listens outside loopback (the driver's RPC and block manager ports).
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.driver.host": "127.0.0.1",
 }
 
 

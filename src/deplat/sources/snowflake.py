@@ -38,9 +38,9 @@ def secret_name(env: str) -> str:
 def read_connection(env: str, client=None) -> dict[str, Any]:
     """The connector arguments stored in `deplat/<env>/snowflake` (boto3 honours AWS_ENDPOINT_URL)."""
     if client is None:
-        import boto3
+        from deplat.shared import job_client
 
-        client = boto3.client("secretsmanager")
+        client = job_client("secretsmanager")
     name = secret_name(env)
     try:
         raw = client.get_secret_value(SecretId=name)["SecretString"]
