@@ -1,4 +1,4 @@
-"""orders_silver: silver.orders_tpch (+ lake/bronze/kafka_orders when present) -> lake/silver/orders.
+"""orders_silver: silver.orders_tpch (+ lake/bronze/orders_events when present) -> lake/silver/orders.
 
 A rebuild from its sources (overwrite), or --partition-date replaces one order_date.
 """
@@ -29,7 +29,7 @@ def main(argv=None) -> None:
     if tpch is None:
         raise RuntimeError("silver/orders_tpch is missing: run the snowflake pipeline first")
     currencies = op.customer_currency(load("silver", "customer_tpch"), load("silver", "nation_tpch"))
-    kafka = load("bronze", "kafka_orders")
+    kafka = load("bronze", "orders_events")  # written by kafka_orders_stream
     results = op.build_orders(tpch, currencies, kafka, args.partition_date)
 
     orders = reduce(lambda a, b: a.unionByName(b), [r.orders for r in results.values()]).cache()

@@ -1,7 +1,7 @@
 """silver.orders: one row per order from every order source, each with an amount and a currency.
 
 Sources: TPC-H orders (silver.orders_tpch, from the Snowflake pipeline) and, when the streaming
-pipeline has written it, lake/bronze/kafka_orders.
+pipeline has written it, lake/bronze/orders_events.
 
 TPC-H has no currency. A customer's currency is derived from its nation (TPC-H's fixed list of 25):
 the nation's ISO 4217 currency when the ECB publishes a reference rate for it, else USD, the usual

@@ -33,7 +33,9 @@ PIPELINES: dict[str, Pipeline] = {
                  "Salesforce accounts/opportunities, incremental on SystemModstamp"),
         Pipeline("dms", (Step("dms_rds_to_bronze"), Step("dms_bronze_to_silver")),
                  "RDS changes via DMS (full load + CDC) -> current rows in silver"),
-        Pipeline("kafka", (Step("kafka_orders_stream"),), "Kafka order events (streaming, DLQ)"),
+        # Locally (and in `deplat run`) the stream drains the topic and stops: Trigger.AvailableNow.
+        Pipeline("kafka", (Step("kafka_orders_stream", ("--available-now",)),),
+                 "Kafka order events -> bronze.orders_events exactly once, bad events to the DLQ"),
         Pipeline("gold", (Step("orders_silver"), Step("gold_aggregates")),
                  "silver.orders and the gold aggregates"),
         Pipeline("maintenance", (Step("delta_maintenance"),), "OPTIMIZE / VACUUM the Delta tables"),

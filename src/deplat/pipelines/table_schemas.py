@@ -150,7 +150,7 @@ ORDERS = StructType([
 ])
 ORDERS_PARTITION = "order_month"
 
-# What orders_silver reads from lake/bronze/kafka_orders (the streaming issue's order events):
+# What orders_silver reads from lake/bronze/orders_events (the streaming issue's order events):
 # silver column -> accepted bronze column names, first match wins.
 KAFKA_ORDER_FIELDS: dict[str, tuple[str, ...]] = {
     "order_id": ("order_id",),
