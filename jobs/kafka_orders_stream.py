@@ -4,7 +4,7 @@ Structured Streaming with foreachBatch (see deplat.pipelines.streaming). Continu
 --available-now (Trigger.AvailableNow) drains what the topic holds, then stops: how `deplat run
 kafka` runs it locally and in tests. The connection comes from the `kafka` secret by name.
 Args: --lake --batch-id --env [--topic] [--available-now] [--max-offsets-per-trigger N]
-[--trigger-seconds S] [--secret-name NAME].
+[--trigger-seconds S] [--secret-name NAME | --bootstrap-servers HOST:PORT].
 """
 
 from __future__ import annotations
@@ -25,9 +25,14 @@ def main(argv=None) -> None:
                         help="cap per micro-batch (default: no cap)")
     parser.add_argument("--trigger-seconds", type=int, default=10, help="micro-batch interval when continuous")
     parser.add_argument("--secret-name", default=None, help="default: deplat/<env>/kafka")
+    parser.add_argument("--bootstrap-servers", default=None,
+                        help="PLAINTEXT brokers instead of the secret (a local broker, tests, benchmarks)")
     args = parse_args(parser, argv)
 
-    conn = source.read_connection(args.secret_name or source.secret_name(args.env))
+    if args.bootstrap_servers:
+        conn = source.KafkaConnection(args.bootstrap_servers)
+    else:
+        conn = source.read_connection(args.secret_name or source.secret_name(args.env))
     spark = get_spark(STEP)
     checkpoint = st.checkpoint_path(args.lake)
     app_id = st.read_or_mint_app_id(checkpoint)
