@@ -30,8 +30,15 @@ def looks_real(access_key_id: str | None) -> bool:
 
 
 def check_local_safety(env: Environment) -> None:
-    """Refuse (exit 7) when a local env could write to a real AWS account."""
+    """Refuse (exit 7) when a local env could write to a real AWS account, or when a cloud env
+    points at a loopback endpoint (a local stack's moto, e.g. a leaked DEPLAT_*_ENDPOINT_URL)."""
     if not env.is_local:
+        if env.endpoint_url and is_loopback(env.endpoint_url):
+            raise SafetyError(
+                f"environment '{env.name}' is a cloud environment but its endpoint {env.endpoint_url!r} "
+                "is loopback (a local stack)",
+                f"unset DEPLAT_{env.name.upper()}_ENDPOINT_URL / endpoint_url, or use `--env local`",
+            )
         return
     if not env.endpoint_url or not is_loopback(env.endpoint_url):
         raise SafetyError(
@@ -110,7 +117,7 @@ class Aws:
         except botocore.exceptions.ProfileNotFound as exc:
             raise ConfigError(
                 f"AWS profile '{self.env.profile}' for environment '{self.env.name}' not found",
-                "run `aws configure sso --profile <name>` or set DEPLAT_PROFILE",
+                f"run `aws configure sso --profile <name>` or set DEPLAT_{self.env.name.upper()}_PROFILE",
             ) from exc
 
     def client(self, service: str) -> Any:

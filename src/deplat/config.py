@@ -141,16 +141,37 @@ def find_config(start: Path | None = None) -> Path | None:
     return None
 
 
-def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
-    fields = set(Environment.model_fields) - {"name"}
-    out: dict[str, Any] = {}
+# Fields that decide which safety rules apply: set in the config file only, never by a variable.
+_FILE_ONLY_FIELDS = {"name", "kind", "protected"}
+
+
+def _env_overrides(environ: dict[str, str], name: str, kind: str) -> dict[str, Any]:
+    """The DEPLAT_* overrides for one environment, scoped so none can leak into another:
+
+    `DEPLAT_<ENV>_<FIELD>` (e.g. DEPLAT_PROD_PROFILE, DEPLAT_LOCAL_ENDPOINT_URL) applies to that
+    environment only; an unscoped `DEPLAT_<FIELD>` (DEPLAT_ENDPOINT_URL, DEPLAT_LAKE_URI) applies to
+    local environments only, so a variable exported for the local stack never redirects dev or prod.
+    `kind` and `protected` cannot be overridden (ConfigError).
+    """
+    fields = set(Environment.model_fields)
+    scoped = f"{ENV_PREFIX}{''.join(c if c.isalnum() else '_' for c in name).upper()}_"
+    unscoped: dict[str, Any] = {}
+    named: dict[str, Any] = {}
     for key, value in environ.items():
         if not key.startswith(ENV_PREFIX) or key in _RESERVED_VARS:
             continue
-        field = key[len(ENV_PREFIX):].lower()
-        if field in fields:
-            out[field] = value
-    return out
+        is_named = key.startswith(scoped)
+        field = key[len(scoped if is_named else ENV_PREFIX):].lower()
+        if field not in fields:
+            continue
+        if field in _FILE_ONLY_FIELDS:
+            raise ConfigError(f"{key} cannot override '{field}'",
+                              f"set environments.<name>.{field} in config/deplat.yaml")
+        if is_named:
+            named[field] = value
+        elif kind == "local":
+            unscoped[field] = value
+    return {**unscoped, **named}  # the named variable wins
 
 
 def _format_validation(path: str, err: ValidationError) -> ConfigError:
@@ -181,11 +202,9 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     except ValidationError as exc:
         raise _format_validation(source, exc) from None
 
-    overrides = _env_overrides(environ)
     for name, env in settings.environments.items():
         data = env.model_dump(exclude={"name"})
-        if overrides:
-            data.update(overrides)
+        data.update(_env_overrides(environ, name, env.kind))
         try:
             settings.environments[name] = Environment.model_validate({**data, "name": name})
         except ValidationError as exc:

@@ -36,7 +36,11 @@ class Context:
 
     @cached_property
     def env(self) -> Environment:
-        return self.settings.env(self._env_name)
+        from deplat.aws import check_local_safety
+
+        env = self.settings.env(self._env_name)
+        check_local_safety(env)  # before any command touches it: local never real, cloud never loopback
+        return env
 
     @property
     def root(self) -> Path:

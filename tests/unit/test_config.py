@@ -63,7 +63,7 @@ def test_bad_yaml(tmp_path):
 
 def test_env_vars_override_yaml(tmp_path):
     path = _write(tmp_path, "environments:\n  dev:\n    kind: aws\n    region: eu-west-1\n")
-    settings = load_settings(path, environ={"DEPLAT_REGION": "us-west-2", "DEPLAT_ENV": "dev"})
+    settings = load_settings(path, environ={"DEPLAT_DEV_REGION": "us-west-2", "DEPLAT_ENV": "dev"})
     assert settings.env("dev").region == "us-west-2"
 
 
