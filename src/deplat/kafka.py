@@ -304,26 +304,63 @@ def _checkpoint(ctx) -> str:
     return checkpoint_path(ctx.lake_uri)
 
 
-def _local(path: str) -> Path:
-    if path.startswith("s3://"):
-        raise ConfigError("reading an s3:// checkpoint is not supported by this command yet",
-                          "inspect it with `aws s3 ls`; locally the lake is a folder")
-    return Path(path)
+class CheckpointStore:
+    """The files of a Structured Streaming checkpoint: a local folder, or s3://bucket/prefix via boto3."""
+
+    def __init__(self, uri: str, s3: Any = None):
+        self.uri = uri.rstrip("/")
+        self._s3 = s3
+        if self.uri.startswith("s3://"):
+            self._bucket, _, prefix = self.uri[5:].partition("/")
+            self._prefix = prefix + "/"
+
+    @property
+    def remote(self) -> bool:
+        return self.uri.startswith("s3://")
+
+    def files(self) -> list[str]:
+        """Paths relative to the checkpoint root."""
+        if not self.remote:
+            root = Path(self.uri)
+            return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+        out = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=self._prefix):
+            out.extend(o["Key"][len(self._prefix):] for o in page.get("Contents", []))
+        return sorted(out)
+
+    def read(self, rel: str) -> str:
+        if not self.remote:
+            return (Path(self.uri) / rel).read_text()
+        return self._s3.get_object(Bucket=self._bucket, Key=self._prefix + rel)["Body"].read().decode()
+
+    def delete(self) -> None:
+        if not self.remote:
+            shutil.rmtree(self.uri, ignore_errors=True)
+            return
+        keys = [self._prefix + rel for rel in self.files()]
+        for i in range(0, len(keys), 1000):
+            self._s3.delete_objects(Bucket=self._bucket,
+                                    Delete={"Objects": [{"Key": k} for k in keys[i:i + 1000]], "Quiet": True})
 
 
-def committed_offsets(checkpoint: str) -> tuple[int | None, dict[str, dict[int, int]]]:
+def _store(ctx) -> CheckpointStore:
+    uri = _checkpoint(ctx)
+    return CheckpointStore(uri, ctx.aws.client("s3") if uri.startswith("s3://") else None)
+
+
+def committed_offsets(store: CheckpointStore) -> tuple[int | None, dict[str, dict[int, int]]]:
     """(last committed batch id, {topic: {partition: next offset}}) from a Structured Streaming checkpoint.
 
     Spark writes `offsets/<batch>` before a batch runs and `commits/<batch>` after its sink
     committed; the offsets of the newest committed batch are where a restart resumes (file
     format: a version line, a metadata JSON line, then one JSON line per source).
     """
-    root = _local(checkpoint)
-    commits = [int(p.name) for p in (root / "commits").glob("*") if p.name.isdigit()]
+    files = store.files()
+    commits = [int(f.split("/", 1)[1]) for f in files if f.startswith("commits/") and f.split("/", 1)[1].isdigit()]
     if not commits:
         return None, {}
     batch = max(commits)
-    lines = (root / "offsets" / str(batch)).read_text().splitlines()
+    lines = store.read(f"offsets/{batch}").splitlines()
     offsets: dict[str, dict[int, int]] = {}
     for line in lines[2:]:
         try:
@@ -353,7 +390,7 @@ def lag(ctx, topic: str | None = None) -> list[PartitionLag]:
     if topic not in meta.topics:
         raise ConfigError(f"topic {topic} does not exist", "create it: `deplat kafka topics`")
     marks = watermarks(conn, topic, sorted(meta.topics[topic].partitions))
-    _, offsets = committed_offsets(_checkpoint(ctx))
+    _, offsets = committed_offsets(_store(ctx))
     done = offsets.get(topic, {})
     out = []
     for p, (low, high) in sorted(marks.items()):
@@ -422,9 +459,9 @@ def reset_checkpoint(ctx, yes: bool = False, dry_run: bool = False, topic: str |
     in bronze and in the DLQ. Refuses (SafetyError, exit 7) without `yes` unless `dry_run`.
     """
     topic = topic or ctx.settings.kafka.topic
-    checkpoint = _checkpoint(ctx)
-    root = _local(checkpoint)
-    batch, committed = committed_offsets(checkpoint) if root.is_dir() else (None, {})
+    store = _store(ctx)
+    files = store.files()
+    batch, committed = committed_offsets(store)
     restart: dict[int, int] = {}
     try:
         conn = connection(ctx)
@@ -433,14 +470,13 @@ def reset_checkpoint(ctx, yes: bool = False, dry_run: bool = False, topic: str |
             restart = {p: low for p, (low, _) in watermarks(conn, topic, sorted(meta.topics[topic].partitions)).items()}
     except KafkaUnavailableError:
         restart = {}
-    files = sum(1 for p in root.rglob("*") if p.is_file()) if root.is_dir() else 0
-    result = ResetResult(checkpoint, root.is_dir(), False, files, batch, committed, restart)
+    result = ResetResult(store.uri, bool(files), False, len(files), batch, committed, restart)
     if dry_run:
         return result
     if not yes:
-        raise SafetyError(f"resetting {checkpoint} ({files} files, last batch {batch}) needs --yes",
+        raise SafetyError(f"resetting {store.uri} ({len(files)} files, last batch {batch}) needs --yes",
                           "see what would happen with --dry-run; the replay starts at the earliest offsets")
-    if root.is_dir():
-        shutil.rmtree(root)
+    if files:
+        store.delete()
         result.removed = True
     return result

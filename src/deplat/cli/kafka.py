@@ -90,7 +90,8 @@ def dlq(
     result = kafka.dlq(ctx, limit, reason)
 
     def text() -> None:
-        table(f"DLQ {result.path}: {result.total} records", ["reason", "count"], [list(r) for r in result.reasons])
+        ctx.reporter.info(f"dead-letter queue: {result.path}")
+        table(f"DLQ: {result.total} records", ["reason", "count"], [list(r) for r in result.reasons])
         table("records", ["reason", "partition", "offset", "timestamp", "key", "raw value"],
               [[r["reason"], r["partition"], r["offset"], r["timestamp"], r["key"], (r["raw_value"] or "")[:80]]
                for r in result.records])
