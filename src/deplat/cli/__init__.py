@@ -125,6 +125,7 @@ def _register() -> None:
         logs,
         optimize,
         query,
+        report,
         run,
         runbook,
         secrets,
@@ -145,7 +146,7 @@ def _register() -> None:
     for name, (module, help_text) in groups.items():
         app.add_typer(module.app, name=name, help=help_text)
     # Single-verb nouns are plain commands: `deplat run fx`, not `deplat run run fx`.
-    for module in (deploy, run, logs, status, cancel, query, optimize, doctor, runbook, checklist):
+    for module in (deploy, run, logs, status, cancel, query, optimize, doctor, runbook, report, checklist):
         app.command(name=module.NAME)(module.command)
 
 _register()
