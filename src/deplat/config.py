@@ -209,4 +209,26 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
             settings.environments[name] = Environment.model_validate({**data, "name": name})
         except ValidationError as exc:
             raise _format_validation(f"{source} (with DEPLAT_* overrides)", exc) from None
+    _check_moto_port(settings)
     return settings
+
+
+def _check_moto_port(settings: Settings) -> None:
+    """One moto port: `local up` starts moto on local_stack.moto_port, every command calls the local
+    env's endpoint_url. A mismatch would drive whatever else listens there, so refuse it (exit 2)."""
+    from urllib.parse import urlparse
+
+    from deplat.shared import is_loopback
+
+    moto_port = settings.local_stack.moto_port
+    for name, env in settings.environments.items():
+        if not (env.is_local and env.endpoint_url and is_loopback(env.endpoint_url)):
+            continue  # a non-loopback endpoint is the safety guard's (exit 7)
+        parsed = urlparse(env.endpoint_url)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        if port != moto_port:
+            raise ConfigError(
+                f"environments.{name}.endpoint_url ({env.endpoint_url}) and local_stack.moto_port "
+                f"({moto_port}) name different ports in {settings.source}",
+                "set both to the same port: `deplat local up` starts moto on moto_port and every "
+                "command calls endpoint_url (DEPLAT_ENDPOINT_URL overrides the latter)")

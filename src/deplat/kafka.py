@@ -41,13 +41,11 @@ def connection(ctx) -> KafkaConnection:
 
 def publish_local_connection(ctx) -> str:
     """Put the local broker's address (no credentials) into the local `kafka` secret, for the job."""
+    from deplat.sources.secret_store import write_secret
+
     name = secret_name(ctx.env.name)
-    value = json.dumps({"bootstrap_servers": connection(ctx).bootstrap_servers, "security_protocol": "PLAINTEXT"})
-    client = ctx.aws.client("secretsmanager")
-    try:
-        client.put_secret_value(SecretId=name, SecretString=value)
-    except client.exceptions.ResourceNotFoundException:
-        client.create_secret(Name=name, SecretString=value)
+    value = {"bootstrap_servers": connection(ctx).bootstrap_servers, "security_protocol": "PLAINTEXT"}
+    write_secret(ctx.aws.client("secretsmanager"), name, value, create=True)
     return name
 
 

@@ -154,8 +154,16 @@ class RunService:
         timeout: float | None = None,
         follow: bool = False,
         extra_args: tuple[str, ...] = (),
+        skip_dq: bool = False,
+        step_args: dict[str, list[str]] | None = None,
+        dq_verdict: bool = True,
     ) -> RunResult:
         """Run a pipeline's steps in order; raise JobFailedError (exit 4) on the first failure.
+
+        A DQ gate step (registry `Step.gate`) checks its tables' dq/suites; a failed gate raises
+        DataQualityError (exit 5) before the later steps run. `skip_dq` skips gates, loudly, and
+        records it in the run history. `step_args` adds arguments to one step by name (the gate's
+        suites come from deplat.dq when not given); `dq_verdict=False` leaves the verdict to the caller.
 
         `extra_args` go to every step after its static ones (e.g. `deplat optimize` options).
         Usage errors (exit 2) come before anything is submitted: an unknown pipeline or step, a
@@ -172,6 +180,12 @@ class RunService:
         if not wait and len(steps) > 1:
             raise ConfigError(f"--no-wait submits one step, and '{pipeline}' has {len(steps)} in order",
                               "pass --step <name>, or use --wait so each step starts after the previous")
+        step_args = dict(step_args or {})
+        for _, st in steps:
+            if st.gate and not skip_dq and st.name not in step_args:
+                from deplat.dq.service import DqService
+
+                step_args[st.name] = DqService(self.ctx, runs=self).gate_args(st.gate)  # exit 2 before submitting
         manifest, bucket = self._manifest()
         uris = _step_uris(manifest, bucket, [s for _, s in steps])
         batch_id = f"{_utcnow():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
@@ -181,19 +195,24 @@ class RunService:
 
         lineage = emitter_for(self.ctx, batch_id, pipeline)
         for i, (pipe, st) in enumerate(steps, 1):
+            if st.gate and skip_dq:
+                self._skip_gate(pipe, st.name, st.gate, batch_id)
+                continue
             args = ["--lake", self.ctx.lake_uri, "--batch-id", batch_id, "--env", self.ctx.env.name]
             if partition:
                 args += ["--partition-date", partition]
-            spec = JobSpec(pipe, st.name, uris[st.name], (*args, *st.args, *extra_args), uris["wheel"],
+            own = tuple(step_args.get(st.name, ()))
+            spec = JobSpec(pipe, st.name, uris[st.name], (*args, *st.args, *extra_args, *own), uris["wheel"],
                            uris["deps"], math.ceil(timeout / 60) if timeout else None)
             # Different options are a different run: never attach to a live run started with others.
-            scope = "\0".join((partition or "", *extra_args)) if extra_args else partition
+            scope = "\0".join((partition or "", *extra_args, *own)) if extra_args or own else partition
             key = idempotency_key(pipe, st.name, scope, manifest.manifest_hash)
             with self.ctx.reporter.status(f"{pipe}/{st.name}: submitting..."):
                 ref = self.engine.submit(spec, key)
             submitted = _utcnow()
             self._record(ref, "SUBMITTED", submitted_at=submitted, batch_id=batch_id,
-                         partition_date=partition, manifest_hash=manifest.manifest_hash)
+                         partition_date=partition, manifest_hash=manifest.manifest_hash,
+                         **({"dq_skipped": True} if skip_dq else {}))
             if ref.attached:
                 self.ctx.reporter.warn(f"{pipe}/{st.name}: attached to live run {ref.run_id} "
                                        "(same step, partition and deployed code)")
@@ -220,7 +239,21 @@ class RunService:
             if not state.succeeded:
                 self._fail(ref, state)
             step_run.metrics = self._metrics(ref)
+            if st.gate and dq_verdict:
+                from deplat.dq.service import DqService
+
+                DqService(self.ctx, runs=self).verdict(step_run.metrics, batch_id, ref.run_id)
         return result
+
+    def _skip_gate(self, pipeline: str, step: str, tables: tuple[str, ...], batch_id: str) -> None:
+        """--skip-dq: say so loudly and record a SKIPPED gate run in the history."""
+        self.ctx.reporter.warn(f"[bold red]--skip-dq: the DQ gate on {', '.join(tables)} is SKIPPED[/]; "
+                               "the next steps run on unchecked data (recorded in the run history)")
+        now = _utcnow()
+        self.history.append({"run_id": f"skipped-dq-{batch_id}", "pipeline": pipeline, "step": step,
+                             "engine": "-", "state": "SKIPPED", "details": "--skip-dq", "dq_skipped": True,
+                             "batch_id": batch_id, "submitted_at": now.isoformat(timespec="seconds"),
+                             "recorded_at": now.isoformat(timespec="seconds")})
 
     def _manifest(self):
         from deplat.artifacts import load_manifest, s3_errors
@@ -476,7 +509,9 @@ def _resolve(pipeline: str, step: str | None):
     if not chosen:
         names = ", ".join(s.name for _, s in steps)
         raise ConfigError(f"pipeline '{pipeline}' has no step '{step}'", f"its steps: {names}")
-    return chosen
+    # A step behind a DQ gate never runs without it (--skip-dq skips it explicitly).
+    gates = [(p, s) for p, s in steps[:steps.index(chosen[0])] if s.gate and p == chosen[0][0]]
+    return chosen if chosen[0][1].gate else [*gates, *chosen]
 
 
 JOBS_DIR = "jobs"
@@ -528,8 +563,9 @@ def _step_uris(manifest: Any, bucket: str, steps: list[Any]) -> dict[str, Any]:
             raise ConfigError(f"{name} is not in the deployed manifest {manifest.manifest_hash[:12]}",
                               "add the job script and run `deplat deploy`")
         uris[st.name] = manifest.uri(bucket, name)
-    if not manifest.wheel:
-        raise ConfigError("the deployed manifest has no wheel", "run `deplat deploy`")
-    uris["wheel"] = (manifest.uri(bucket, manifest.wheel),)
+    code = manifest.job_package or manifest.wheel  # older manifests shipped only the wheel
+    if not code:
+        raise ConfigError("the deployed manifest has no job package", "run `deplat deploy`")
+    uris["wheel"] = (manifest.uri(bucket, code),)
     uris["deps"] = (manifest.uri(bucket, manifest.deps_archive),) if manifest.deps_archive else ()
     return uris

@@ -153,14 +153,14 @@ def _connect_snowflake(value: dict[str, Any]) -> tuple[bool, str]:
 
 
 def _connect_kafka(value: dict[str, Any]) -> tuple[bool, str]:
+    from deplat.sources.kafka import KafkaConnection
+
     try:
         from confluent_kafka.admin import AdminClient
     except ImportError:
-        return False, "confluent-kafka is not installed (pip install 'deplat[streaming]')"
-    conf = {k.replace("_", "."): v for k, v in value.items()
-            if k in ("bootstrap_servers", "security_protocol", "sasl_mechanism", "sasl_username",
-                     "sasl_password")}
+        return False, "confluent-kafka is not installed (the streaming extra)"
     try:
+        conf = KafkaConnection.from_json(json.dumps(value)).client_config()
         metadata = AdminClient(conf).list_topics(timeout=10)
     except Exception as exc:  # noqa: BLE001 - the source's own error is the answer
         return False, _source_error(exc)

@@ -59,9 +59,9 @@ def test_safety_guard_exits_7(runner, monkeypatch):
 
 
 def test_error_json_shape(runner):
-    result = runner.invoke(app, ["-o", "json", "dr", "restore"])
+    result = runner.invoke(app, ["-o", "json", "run", "no-such-pipeline"])
     assert result.exit_code == ExitCode.USAGE
-    doc = json.loads(result.stdout.splitlines()[-1])
+    doc = json.loads(result.stdout)  # stdout holds the JSON error and nothing else
     assert set(doc) == {"error", "hint", "exit_code"} and doc["exit_code"] == ExitCode.USAGE
 
 

@@ -1,21 +1,122 @@
-"""`deplat dq`: data-quality suites and gates."""
+"""`deplat dq`: data-quality suites (dq/suites/*.yml) checked where the data is, and the gate's demo."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import typer
 
-from deplat.cli._common import not_built
+from deplat.cli._common import DryRunOpt, OutputOpt, YesOpt, context, emit, table
 
 app = typer.Typer(no_args_is_help=True)
 
+TableArg = Annotated[str, typer.Argument(help="The lake table, <layer>.<table> (e.g. silver.fx_rates).")]
+SuiteOpt = Annotated[str | None, typer.Option("--suite", help="A suite file instead of dq/suites' one.")]
+FailOnOpt = Annotated[str, typer.Option("--fail-on", help="error: exit 5 on failed error expectations; "
+                                        "warn: also exit 6 when only warnings failed.")]
+TimeoutOpt = Annotated[float | None, typer.Option(help="Seconds for the check job.")]
+
+
+def _cell(value: Any, width: int = 40) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_report(report: Any) -> None:
+    """A Rich table per suite: one row per expectation."""
+    for s in report.suites:
+        rows = []
+        for r in s["results"]:
+            state = "pass" if r["success"] else ("[red]FAIL[/]" if r["severity"] == "error" else "[yellow]WARN[/]")
+            pct = r.get("unexpected_percent")
+            rows.append([r["expectation"], r["severity"], state, _cell(r.get("observed")),
+                         r.get("unexpected_count"), "" if pct is None else f"{pct:.2f}%",
+                         _cell(", ".join(map(str, r.get("samples") or [])))])
+        verdict = "passed" if s["success"] else "FAILED"
+        table(f"{s['table']} · suite {s['suite']} · Delta version {s['delta_version']} · {s['rows']} rows · "
+              f"{verdict}", ["expectation", "severity", "result", "observed", "unexpected", "%", "sample bad values"],
+              rows)
+        if s.get("validation_uri"):
+            typer.echo(f"GX validation result: {s['validation_uri']}")
+
+
+def _exit(ctx: Any, report: Any) -> None:
+    err = report.error()
+    if err is None:
+        return
+    if ctx.output == "json":  # the report already is the JSON document on stdout: only stderr here
+        typer.secho(f"Error: {err.message}", err=True, fg="red")
+        raise typer.Exit(err.exit_code)
+    raise err
+
 
 @app.command("check")
-def check() -> None:
-    """Run a table's DQ suite; a failed gate stops promotion (not built yet)."""
-    not_built("dq check")
+def check(
+    tctx: typer.Context,
+    table_name: TableArg,
+    suite: SuiteOpt = None,
+    fail_on: FailOnOpt = "error",
+    timeout: TimeoutOpt = None,
+    output: OutputOpt = None,
+) -> None:
+    """Check a table against its DQ suite, as a job on the environment's engine (local Spark or EMR).
+
+    Exit 0 pass, 5 an error expectation failed, 6 only warnings failed with --fail-on warn,
+    2 unknown table/suite or a suite naming a missing column. Results go to gold.quality_results,
+    the GX validation result to <lake>/_quality/, the FailedSuites metric to CloudWatch.
+    """
+    from deplat.dq.service import DqService
+
+    ctx = context(tctx, output)
+    report = DqService(ctx).check(table_name, suite, fail_on, timeout=timeout)
+    emit(ctx, report.to_dict(), lambda: render_report(report))
+    _exit(ctx, report)
 
 
 @app.command("list")
-def list() -> None:
-    """List the DQ suites (not built yet)."""
-    not_built("dq list")
+def list_suites(tctx: typer.Context, output: OutputOpt = None) -> None:
+    """The DQ suites in dq/suites and the last result of each (from gold.quality_results)."""
+    from deplat.dq.service import DqService
+
+    ctx = context(tctx, output)
+    rows = DqService(ctx).list()
+
+    def render() -> None:
+        table("DQ suites", ["suite", "table", "expectations", "last result", "checked at", "Delta version",
+                            "failed expectations"],
+              [[r["suite"], r["table"], r["expectations"], r["last_result"], r["last_checked_at"],
+                r["last_delta_version"], _cell(", ".join(r["last_failed"]), 60)] for r in rows])
+
+    emit(ctx, rows, render)
+
+
+@app.command("demo-failure")
+def demo_failure(
+    tctx: typer.Context,
+    table_name: TableArg,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = None,
+) -> None:
+    """Append bad rows to a table (a Delta commit), check it (exit 5), then RESTORE the version before.
+
+    The restore runs even when the check is interrupted; versions and row counts before/after are shown.
+    """
+    from deplat.dq.service import DqService
+
+    ctx = context(tctx, output)
+    result = DqService(ctx).demo_failure(table_name, yes=yes, dry_run=dry_run)
+
+    def render() -> None:
+        if result.report is not None:
+            render_report(result.report)
+        table(f"dq demo-failure {result.table}" + (" (dry run: nothing written)" if dry_run else ""),
+              ["", "Delta version", "rows"],
+              [["before", result.version_before, result.rows_before],
+               [f"with {result.appended} bad rows", result.version_bad, result.rows_bad],
+               ["after RESTORE", result.version_after, result.rows_after]])
+        typer.echo("content after == before: " + ("yes" if result.content_equal else "NO"))
+
+    emit(ctx, result.to_dict(), render)
+    if result.report is not None:
+        _exit(ctx, result.report)

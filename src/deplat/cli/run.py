@@ -20,6 +20,8 @@ TimeoutOpt = Annotated[float | None, typer.Option(
 FollowOpt = Annotated[bool, typer.Option("--follow", "-f", help="Stream the driver's stdout while waiting.")]
 StepOpt = Annotated[str | None, typer.Option(help="Run only this step of the pipeline.")]
 PartitionOpt = Annotated[str | None, typer.Option(help="YYYY-MM-DD: (re)process one partition.")]
+SkipDqOpt = Annotated[bool, typer.Option("--skip-dq", help="Skip the DQ gate before gold (loud; recorded in "
+                                         "the run history).")]
 
 
 def command(
@@ -30,6 +32,7 @@ def command(
     follow: FollowOpt = False,
     step: StepOpt = None,
     partition_date: PartitionOpt = None,
+    skip_dq: SkipDqOpt = False,
     yes: YesOpt = False,
     output: OutputOpt = None,
 ) -> None:
@@ -49,7 +52,8 @@ def command(
         return typer.confirm(f"\nCancel run {ref.run_id} ({ref.pipeline}/{ref.step})?", default=True)
 
     result = RunService(ctx, confirm_cancel=confirm).run(
-        pipeline, step=step, partition_date=partition_date, wait=wait, timeout=timeout, follow=follow)
+        pipeline, step=step, partition_date=partition_date, wait=wait, timeout=timeout, follow=follow,
+        skip_dq=skip_dq)
 
     def render() -> None:
         table(f"run {result.pipeline} ({result.env}, batch {result.batch_id})",

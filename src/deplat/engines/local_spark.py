@@ -214,12 +214,18 @@ class LocalSparkEngine:
 
     def read_log(self, run: RunRef, stream: str = "stdout", wait: bool = True) -> str:
         """The driver log: the live file while the run is going, then the uploaded S3 copy; the file
-        on disk when the S3 copy is gone (moto restarted) or was never uploaded."""
+        on disk when the S3 copy is gone (moto restarted), was never uploaded, or moto is down."""
+        from deplat.errors import EndpointUnreachableError
+
         on_disk = self.runs_dir / run.run_id / stream
         if not self.get(run).terminal and on_disk.is_file():
             return on_disk.read_text(errors="replace")
         try:
             return self._log_reader.read(run, stream, wait=wait and not on_disk.is_file())
+        except EndpointUnreachableError:
+            if on_disk.is_file():
+                return on_disk.read_text(errors="replace")
+            raise
         except LogsNotFoundError as exc:
             if on_disk.is_file():
                 return on_disk.read_text(errors="replace")

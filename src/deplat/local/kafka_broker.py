@@ -15,13 +15,13 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import subprocess
 import tempfile
 import uuid
 from pathlib import Path
 
 from deplat.config import LocalStackSettings
 from deplat.errors import LocalStackError
+from deplat.proc import ProcessError, run
 
 KAFKA_VERSION = "4.1.1"
 SCALA_VERSION = "2.13"
@@ -105,12 +105,16 @@ def ensure_libs(timeout: float = 900) -> list[str]:
         pom.write_text(_POM.format(scala=SCALA_VERSION, kafka=KAFKA_VERSION, log4j=LOG4J_VERSION))
         cmd = [mvn, "-B", "-q", "-f", str(pom), f"-Dmaven.repo.local={libs.parent.parent / 'm2'}",
                "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={libs}"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        try:
+            run(cmd, timeout=timeout, what="resolving the Kafka broker jars (mvn)")
+            failure = None
+        except ProcessError as exc:
+            failure = exc
     jars = sorted(str(p) for p in libs.glob("*.jar"))
-    if proc.returncode != 0 or not jars:
+    if failure is not None or not jars:
         raise LocalStackError("could not resolve the Kafka broker jars from Maven Central",
                               "check network access to repo1.maven.org; Maven's output is below",
-                              detail=(proc.stdout + proc.stderr)[-4000:])
+                              detail=failure.detail if failure else "Maven copied no jars")
     _manifest().write_text(json.dumps({"coordinates": coordinates(), "jars": jars}, indent=2))
     return jars
 
@@ -171,11 +175,12 @@ def prepare(folder: Path, s: LocalStackSettings) -> None:
     cid = _cluster_id(folder)
     cmd = [_java(), "-Xmx256m", *_jvm_common(folder), "-cp", _classpath(libs), "kafka.tools.StorageTool",
            "format", "-t", cid, "-c", str(folder / "server.properties"), "--ignore-formatted"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0:
+    try:
+        run(cmd, timeout=120, what="kafka-storage format")
+    except ProcessError as exc:
         raise LocalStackError("formatting the Kafka log directory failed",
                               f"see {folder}; delete {data} to start the broker from scratch",
-                              detail=(proc.stdout + proc.stderr)[-4000:])
+                              detail=exc.detail) from None
 
 
 def _classpath(libs: list[str]) -> str:

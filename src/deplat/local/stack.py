@@ -46,7 +46,7 @@ class LocalStack:
     def __init__(self, root: Path, settings: LocalStackSettings, services: dict[str, Service] | None = None):
         self.paths = Paths(root)
         self.settings = settings
-        self.services = services or SERVICES
+        self.services = SERVICES if services is None else services
 
     def _select(self, names: list[str] | None) -> list[Service]:
         if not names:

@@ -13,6 +13,8 @@ class Step:
     name: str  # jobs/<name>.py
     args: tuple[str, ...] = ()
     description: str = ""
+    # A DQ gate (jobs/dq_check.py): the lake tables whose dq/suites must pass before later steps run.
+    gate: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,10 @@ class Pipeline:
     steps: tuple[Step, ...] = field(default_factory=tuple)
     description: str = ""
 
+
+# The silver tables the gold pipeline reads (orders_silver: the TPC-H three; gold_aggregates: orders, fx_rates).
+GOLD_INPUTS = ("silver.orders_tpch", "silver.customer_tpch", "silver.nation_tpch", "silver.orders",
+               "silver.fx_rates")
 
 PIPELINES: dict[str, Pipeline] = {
     p.name: p
@@ -36,8 +42,9 @@ PIPELINES: dict[str, Pipeline] = {
         # Locally (and in `deplat run`) the stream drains the topic and stops: Trigger.AvailableNow.
         Pipeline("kafka", (Step("kafka_orders_stream", ("--available-now",)),),
                  "Kafka order events -> bronze.orders_events exactly once, bad events to the DLQ"),
-        Pipeline("gold", (Step("orders_silver"), Step("gold_aggregates")),
-                 "silver.orders and the gold aggregates"),
+        Pipeline("gold", (Step("orders_silver"), Step("dq_check", gate=GOLD_INPUTS), Step("gold_aggregates")),
+                 "silver.orders, the DQ gate on the silver tables gold reads, the gold aggregates"),
+        Pipeline("dq", (Step("dq_check", gate=GOLD_INPUTS),), "the DQ gate alone (`deplat dq check` for one table)"),
         Pipeline("maintenance", (Step("delta_maintenance"),), "OPTIMIZE / VACUUM the Delta tables"),
         Pipeline("restore", (Step("delta_restore"),),
                  "Delta RESTORE of one table (`deplat dr restore` passes --table and --version)"),

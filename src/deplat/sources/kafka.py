@@ -91,7 +91,9 @@ class KafkaConnection:
 
 def secret_name(env: str) -> str:
     """The secret's name by convention (Terraform's `secret_names.kafka`)."""
-    return f"deplat/{env}/kafka"
+    from deplat.sources.secret_store import secret_name as name
+
+    return name(env, "kafka")
 
 
 def read_connection(name: str, client: Any = None) -> KafkaConnection:
