@@ -45,7 +45,7 @@ def produce(
 
     emit(ctx, result.to_dict(), text)
     if result.failed:
-        raise typer.Exit(4)
+        raise typer.Exit(3)  # some deliveries failed: the broker side (exit 3), after the summary
 
 
 @app.command("topics")
