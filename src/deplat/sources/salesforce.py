@@ -12,7 +12,6 @@ Python 3.9-compatible: jobs import this on the EMR runtime.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from deplat.errors import ConfigError
+from deplat.shared import is_loopback
+from deplat.sources.secret_store import secret_name as _secret_name
 
 DEFAULT_API_VERSION = "59.0"
 
@@ -56,7 +57,7 @@ class SalesforceConfig:
 
 def secret_name(env: str) -> str:
     """The secret's name by convention (Terraform's `secret_names.salesforce`)."""
-    return f"deplat/{env}/salesforce"
+    return _secret_name(env, "salesforce")
 
 
 def read_config(name: str, client: Any = None) -> SalesforceConfig:
@@ -74,16 +75,6 @@ def read_config(name: str, client: Any = None) -> SalesforceConfig:
     return SalesforceConfig.from_json(value)
 
 
-def _is_loopback(url: str) -> bool:
-    host = urlparse(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _plain_http_adapter():
     from requests.adapters import HTTPAdapter
 
@@ -99,7 +90,7 @@ def _plain_http_adapter():
 
 def _check_scheme(url: str) -> None:
     scheme = urlparse(url).scheme
-    if scheme == "https" or (scheme == "http" and _is_loopback(url)):
+    if scheme == "https" or (scheme == "http" and is_loopback(url)):
         return
     raise ConfigError(f"refusing Salesforce URL {url!r}",
                       "use https (plain http only for the loopback stand-in)")

@@ -32,7 +32,9 @@ class Chunk:
 
 
 def secret_name(env: str) -> str:
-    return f"deplat/{env}/snowflake"
+    from deplat.sources.secret_store import secret_name as name
+
+    return name(env, "snowflake")
 
 
 def read_connection(env: str, client=None) -> dict[str, Any]:
