@@ -35,6 +35,8 @@ PENDING, RUNNING, OK, FAILED, NOT_BUILT, SKIPPED, EARLIER = (
 DONE_STATES = (OK, EARLIER)
 
 SAMPLE_CHANGES = 10  # the demo's burst of inserts/updates/deletes, applied once per fresh source
+KAFKA_EVENTS, KAFKA_BAD_RATIO, KAFKA_SEED = 500, 0.05, 14  # sample order events, once per empty topic
+SAMPLE_QUERY = "top_customers_30_days"  # one of the runbook's Athena examples (deplat.query)
 
 
 class StepNotBuiltError(NotBuiltError):
@@ -320,6 +322,8 @@ class Runbook:
             record.status, record.note = NOT_BUILT, exc.message
         except DeplatError as exc:
             record.status, record.error, record.error_detail = FAILED, str(exc), exc.detail
+            if exc.exit_code in (ExitCode.DQ_FAILED, ExitCode.DQ_WARN):
+                record.dq = "fail" if exc.exit_code == ExitCode.DQ_FAILED else "warn"
             record.exit_code = exc.exit_code
             result.status, result.error, ok = "failed", exc, False
         except BaseException as exc:  # noqa: BLE001 - recorded, then the runbook stops with it
@@ -437,16 +441,45 @@ def _deploy(ctx, rb: Runbook) -> StepOutcome:
                        note=f"{len(res.uploaded)} files uploaded")
 
 
+def _kafka_produce(ctx, rb: Runbook) -> StepOutcome:
+    ensure_topic = load_service("deplat.kafka:ensure_topic")
+    produce = load_service("deplat.kafka:produce")
+    with ctx.reporter.status("Checking the orders topic..."):
+        info = ensure_topic(ctx)
+    if info.messages:
+        # Like the sample changes: only a fresh topic gets events, so a rerun adds no rows.
+        return StepOutcome(rows_written=0, figures={"topic": info.topic, "messages": info.messages},
+                           note=f"topic already has {info.messages} events: none produced")
+    with ctx.reporter.status(f"Producing {KAFKA_EVENTS} sample order events..."):
+        res = produce(ctx, KAFKA_EVENTS, bad_ratio=KAFKA_BAD_RATIO, seed=KAFKA_SEED)
+    return StepOutcome(rows_written=res.produced, figures={"topic": res.topic, "bad": sum(res.bad.values())},
+                       note=f"{res.produced} events ({sum(res.bad.values())} malformed, for the DLQ)")
+
+
+def dq_summary(metrics: list[dict[str, Any]]) -> str | None:
+    """pass / warn (n) / fail (n) from a DQ gate step's metrics (the dq_check job's `dq` record)."""
+    suites = [suite for m in metrics if isinstance(m.get("dq"), list) for suite in m["dq"]]
+    if not suites:
+        return None
+    failed = [r for s in suites for r in s.get("results", []) if not r.get("success")]
+    errors = [r for r in failed if r.get("severity") in ("error", "critical")]
+    if errors:
+        return f"fail ({len(errors)})"
+    if failed:
+        return f"warn ({len(failed)})"
+    return f"pass ({len(suites)} suites)"
+
+
 def _pipeline(name: str) -> Callable[[Any, Runbook], StepOutcome]:
     def action(ctx, rb: Runbook) -> StepOutcome:
         from deplat.runs import RunService
 
         res = RunService(ctx).run(name, wait=True)
-        written = [m.get("written") for m in res.metrics if isinstance(m.get("written"), int)]
-        dq = getattr(res, "dq", None)
-        dq_text = dq.get("status") if isinstance(dq, dict) else (str(dq) if dq else None)
+        written = [m.get("written") for m in res.metrics
+                   if isinstance(m.get("written"), int) and m.get("kind") != "table"]
+        gate = [m for s in res.steps if s.step == "dq_check" for m in s.metrics]
         spark = sum(s.duration_s or 0 for s in res.steps)
-        return StepOutcome(rows_written=sum(written) if written else None, dq=dq_text,
+        return StepOutcome(rows_written=sum(written) if written else None, dq=dq_summary(gate),
                            figures={"batch_id": res.batch_id, "job_steps": len(res.steps),
                                     "job_seconds": round(spark, 1)},
                            run_ids=[s.run_id for s in res.steps])
@@ -454,58 +487,58 @@ def _pipeline(name: str) -> Callable[[Any, Runbook], StepOutcome]:
 
 
 def _catalog(ctx, rb: Runbook) -> StepOutcome:
-    register = load_service("deplat.catalog:register")
-    res = register(ctx)
-    return StepOutcome(figures=_figures(res))
+    reconcile = load_service("deplat.catalog:reconcile")
+    layers_for = load_service("deplat.catalog:layers_for")
+    res = reconcile(ctx, layers_for(None), None, apply=True)
+    counts: dict[str, int] = {}
+    for a in res.actions:
+        counts[a.action] = counts.get(a.action, 0) + 1
+    return StepOutcome(figures=counts, note=", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
 
 
 def _lf(ctx, rb: Runbook) -> StepOutcome:
-    seed = load_service("deplat.governance:seed")
-    res = seed(ctx)
-    return StepOutcome(figures=_figures(res))
+    lake_formation = load_service("deplat.governance:LakeFormation")
+    res = lake_formation(ctx).seed()
+    counts = res.counts()
+    note = ", ".join(f"{n} {k}" for k, n in counts.items())
+    return StepOutcome(figures=counts, note=note + (f"; {len(res.warnings)} warnings" if res.warnings else ""))
 
 
 def _optimize(ctx, rb: Runbook) -> StepOutcome:
     optimize = load_service("deplat.maintenance:optimize")
     res = optimize(ctx)
-    return StepOutcome(figures=_figures(res))
-
-
-SAMPLE_QUERY = "SELECT count(*) AS n FROM gold.daily_revenue"
+    return StepOutcome(figures={"tables": len(res.tables), "batch_id": res.batch_id}, run_ids=[res.run_id],
+                       note=f"{len(res.tables)} tables optimized/vacuumed")
 
 
 def _query(ctx, rb: Runbook) -> StepOutcome:
-    query = load_service("deplat.query:query")
-    res = query(ctx, SAMPLE_QUERY)
-    return StepOutcome(figures=_figures(res), note=SAMPLE_QUERY)
-
-
-def _figures(res: Any) -> dict[str, Any]:
-    """A few scalar figures from a service result (its to_dict(), else the object), for the summary."""
-    data = res.to_dict() if hasattr(res, "to_dict") else res
-    if not isinstance(data, dict):
-        return {}
-    out: dict[str, Any] = {}
-    for k, v in data.items():
-        if isinstance(v, (int, float, str, bool)) and len(out) < 6:
-            out[k] = v
-        elif isinstance(v, list):
-            out[k] = len(v)
-    return out
+    run_query = load_service("deplat.query:run_query")
+    examples = load_service("deplat.query:runbook_examples")
+    databases = load_service("deplat.query:glue_databases")
+    sql = examples(databases(ctx).get("silver", "silver"))[SAMPLE_QUERY]
+    res = run_query(ctx, sql)
+    return StepOutcome(figures={"rows": len(res.rows), "engine": res.engine, "seconds": round(res.elapsed_s, 2)},
+                       note=f"{SAMPLE_QUERY}: {len(res.rows)} rows ({res.engine})")
 
 
 PIPELINE_STEPS = ("fx", "snowflake", "salesforce", "dms", "kafka", "gold")
 
 RUNBOOK_STEPS: tuple[RunbookStep, ...] = (
-    RunbookStep("local-up", "local stack (moto, PostgreSQL, fakesnow, Salesforce stand-in)", _local_up,
+    RunbookStep("local-up", "local stack (moto, PostgreSQL, fakesnow, Salesforce stand-in, Kafka)", _local_up,
                 local_only=True),
     RunbookStep("infra", "Terraform apply", _infra),
     RunbookStep("seed", "seed the local sources", _seed, local_only=True),
     RunbookStep("dms-capture", "capture RDS changes as DMS files", _dms_capture, local_only=True),
+    RunbookStep("kafka-produce", "sample order events into an empty topic", _kafka_produce,
+                ("deplat.kafka:ensure_topic", "deplat.kafka:produce"), local_only=True),
     RunbookStep("deploy", "deploy artifacts", _deploy),
-    *(RunbookStep(p, f"pipeline {p}", _pipeline(p)) for p in PIPELINE_STEPS),
-    RunbookStep("catalog", "register Delta tables in Glue", _catalog, ("deplat.catalog:register",)),
-    RunbookStep("lf", "seed Lake Formation tags and grants", _lf, ("deplat.governance:seed",)),
-    RunbookStep("optimize", "OPTIMIZE / VACUUM", _optimize, ("deplat.maintenance:optimize",)),
-    RunbookStep("query", "sample query", _query, ("deplat.query:query",)),
+    *(RunbookStep(p, f"pipeline {p}" + (" (DQ gate before gold)" if p == "gold" else ""), _pipeline(p))
+      for p in PIPELINE_STEPS),
+    RunbookStep("catalog", "register Delta tables in Glue", _catalog,
+                ("deplat.catalog:reconcile", "deplat.catalog:layers_for")),
+    RunbookStep("lf", "seed Lake Formation tags and grants", _lf, ("deplat.governance:LakeFormation",)),
+    RunbookStep("optimize", "OPTIMIZE / VACUUM (deplat run maintenance)", _optimize,
+                ("deplat.maintenance:optimize",)),
+    RunbookStep("query", "sample query", _query,
+                ("deplat.query:run_query", "deplat.query:runbook_examples", "deplat.query:glue_databases")),
 )

@@ -21,7 +21,9 @@ from deplat.runbook import (
     RunbookStep,
     StepNotBuiltError,
     StepOutcome,
+    dq_summary,
     load_service,
+    service_available,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,9 +187,28 @@ def test_load_service(tmp_path):
 
 def test_runbook_order_matches_the_runbook():
     names = [s.name for s in RUNBOOK_STEPS]
-    assert names == ["local-up", "infra", "seed", "dms-capture", "deploy", "fx", "snowflake", "salesforce",
-                     "dms", "kafka", "gold", "catalog", "lf", "optimize", "query"]
-    assert {s.name for s in RUNBOOK_STEPS if s.local_only} == {"local-up", "seed", "dms-capture"}
+    assert names == ["local-up", "infra", "seed", "dms-capture", "kafka-produce", "deploy", "fx", "snowflake",
+                     "salesforce", "dms", "kafka", "gold", "catalog", "lf", "optimize", "query"]
+    assert {s.name for s in RUNBOOK_STEPS if s.local_only} == {"local-up", "seed", "dms-capture", "kafka-produce"}
+    # every service a step names is importable now (a missing one would make the runbook incomplete)
+    assert [spec for s in RUNBOOK_STEPS for spec in s.services if not service_available(spec)] == []
+
+
+def test_dq_summary_from_the_gate_metrics():
+    def suite(*results):
+        return {"suite": "s", "results": [{"success": ok, "severity": sev} for ok, sev in results]}
+
+    assert dq_summary([{"step": "orders_silver", "written": 3}]) is None
+    assert dq_summary([{"dq": [suite((True, "error")), suite((True, "warn"))]}]) == "pass (2 suites)"
+    assert dq_summary([{"dq": [suite((True, "error"), (False, "warn"))]}]) == "warn (1)"
+    assert dq_summary([{"dq": [suite((False, "error"), (False, "warn"))]}]) == "fail (1)"
+
+
+def test_dq_error_sets_the_steps_dq_verdict(tmp_path):
+    s = Steps()
+    s.fail["c"] = DataQualityError("gate failed")
+    result = Runbook(_ctx(tmp_path), s.steps()).run()
+    assert result.steps[2].dq == "fail" and result.steps[1].dq is None
 
 
 # --- the CLI, as a log file sees it -------------------------------------------------------------
