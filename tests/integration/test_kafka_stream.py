@@ -34,9 +34,18 @@ def _ctx():
 
 
 def _delta(path: Path) -> list[dict]:
-    from deltalake import DeltaTable
+    # DuckDB, not deltalake: deltalake 1.6.6 + pyarrow sometimes abort the interpreter at exit.
+    from deplat.query import duckdb_connect
 
-    return DeltaTable(str(path)).to_pyarrow_table().to_pylist() if (path / "_delta_log").is_dir() else []
+    if not (path / "_delta_log").is_dir():
+        return []
+    con = duckdb_connect()
+    try:
+        cur = con.execute(f"SELECT * FROM delta_scan('{path}')")
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+    finally:
+        con.close()
 
 
 def _topic_messages(topic: str) -> int:

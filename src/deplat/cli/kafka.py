@@ -93,7 +93,7 @@ def dlq(
         ctx.reporter.info(f"dead-letter queue: {result.path}")
         table(f"DLQ: {result.total} records", ["reason", "count"], [list(r) for r in result.reasons])
         table("records", ["reason", "partition", "offset", "timestamp", "key", "raw value"],
-              [[r["reason"], r["partition"], r["offset"], r["timestamp"], r["key"], (r["raw_value"] or "")[:80]]
+              [[r["reason"], r["partition"], r["offset"], r["timestamp"], r["key"], (r["raw_value"] or "")[:60]]
                for r in result.records])
 
     emit(ctx, result.to_dict(), text)
