@@ -174,6 +174,8 @@ class Lake:
                 "AWS_REGION": self.ctx.env.region}
         if creds.token:
             opts["AWS_SESSION_TOKEN"] = creds.token
+        if self.ctx.env.endpoint_url:  # a local env whose lake is a bucket on moto
+            opts.update({"AWS_ENDPOINT_URL": self.ctx.env.endpoint_url, "AWS_ALLOW_HTTP": "true"})
         return opts
 
     def tables(self, layer: str) -> list[str]:
