@@ -84,6 +84,7 @@ DATASETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "kafka_orders_stream": (("kafka:orders_events",), ("bronze.kafka_orders",)),
     "orders_silver": (("silver.orders_tpch", "silver.customer_tpch", "silver.nation_tpch", "bronze.kafka_orders"),
                       ("silver.orders",)),
+    "dq_check": (GOLD_INPUTS, ("gold.quality_results",)),
     "gold_aggregates": (("silver.orders", "silver.fx_rates"),
                         ("gold.customer_spend", "gold.daily_revenue", "gold.monthly_revenue_by_currency",
                          "gold.top_customers", "gold.fx_monthly")),
