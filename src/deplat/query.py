@@ -1,6 +1,7 @@
 """`deplat query`: SQL over the lake. DuckDB over the local Delta tables; Athena in the cloud.
 
-Tables are addressed as `<layer>.<table>` (bronze, silver, gold) and, for silver and gold, under
+Tables are addressed as `<layer>.<table>` (bronze, silver, gold, and `_errors.<source>` for the
+rejected rows) and, for silver and gold, under
 the environment's Glue database names from the Terraform outputs (`glue_database_silver`, ...), so
 a query written for Athena runs unchanged locally. Athena speaks Trino SQL; the few Trino forms
 DuckDB lacks are added as DuckDB macros (`date_add(unit, n, ts)`); `current_date - interval '7'
@@ -19,7 +20,7 @@ from typing import Any
 from deplat.engines.base import PollPolicy, RunState
 from deplat.errors import ConfigError, JobFailedError
 
-LAYERS = ("bronze", "silver", "gold")
+LAYERS = ("bronze", "silver", "gold", "_errors")  # _errors.<source>: the rejected rows, with a reason
 GLUE_LAYERS = ("silver", "gold")  # the layers with a Glue database (terraform/main.tf)
 DEFAULT_MAX_ROWS = 10_000
 

@@ -57,6 +57,8 @@ def write_small_lake(lake) -> None:
         "total_amount": pa.array([r[3] for r in ORDER_ROWS], pa.decimal128(18, 2)),
         "currency": [r[4] for r in ORDER_ROWS]})
     write_deltalake(str(lake / "silver" / "orders"), orders)
+    errors = pa.table({"reason": ["bad rate", "bad rate", "no date"], "raw_record": ["a", "b", "c"]})
+    write_deltalake(str(lake / "_errors" / "ecb_fx"), errors)
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +74,13 @@ def engine(lake):
 
 
 def test_known_tables_under_layer_and_glue_names(engine):
-    assert sorted(engine.tables()) == [f"{SILVER_DB}.fx_rates", f"{SILVER_DB}.orders",
+    assert sorted(engine.tables()) == ["_errors.ecb_fx", f"{SILVER_DB}.fx_rates", f"{SILVER_DB}.orders",
                                        "silver.fx_rates", "silver.orders"]
+
+
+def test_rejected_rows_are_queryable(engine):
+    r = engine.run("SELECT reason, count(*) FROM _errors.ecb_fx GROUP BY 1 ORDER BY 1")
+    assert r.rows == [["bad rate", 2], ["no date", 1]]
 
 
 def test_fx_last_7_days(engine):
