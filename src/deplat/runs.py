@@ -181,11 +181,6 @@ class RunService:
             raise ConfigError(f"--no-wait submits one step, and '{pipeline}' has {len(steps)} in order",
                               "pass --step <name>, or use --wait so each step starts after the previous")
         step_args = dict(step_args or {})
-        for _, st in steps:
-            if st.gate and not skip_dq and st.name not in step_args:
-                from deplat.dq.service import DqService
-
-                step_args[st.name] = DqService(self.ctx, runs=self).gate_args(st.gate)  # exit 2 before submitting
         manifest, bucket = self._manifest()
         uris = _step_uris(manifest, bucket, [s for _, s in steps])
         batch_id = f"{_utcnow():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
@@ -198,6 +193,11 @@ class RunService:
             if st.gate and skip_dq:
                 self._skip_gate(pipe, st.name, st.gate, batch_id)
                 continue
+            if st.gate and st.name not in step_args:
+                from deplat.dq.service import DqService
+
+                # Resolved when the gate is reached: the earlier steps of this run write its tables.
+                step_args[st.name] = DqService(self.ctx, runs=self).gate_args(st.gate)
             args = ["--lake", self.ctx.lake_uri, "--batch-id", batch_id, "--env", self.ctx.env.name]
             if partition:
                 args += ["--partition-date", partition]
