@@ -322,6 +322,7 @@ class Runbook:
             record.status, record.note = NOT_BUILT, exc.message
         except DeplatError as exc:
             record.status, record.error, record.error_detail = FAILED, str(exc), exc.detail
+            record.run_ids = list(getattr(exc, "run_ids", []))
             if exc.exit_code in (ExitCode.DQ_FAILED, ExitCode.DQ_WARN):
                 record.dq = "fail" if exc.exit_code == ExitCode.DQ_FAILED else "warn"
             record.exit_code = exc.exit_code
@@ -474,7 +475,15 @@ def _pipeline(name: str) -> Callable[[Any, Runbook], StepOutcome]:
     def action(ctx, rb: Runbook) -> StepOutcome:
         from deplat.runs import RunService
 
-        res = RunService(ctx).run(name, wait=True)
+        svc = RunService(ctx)
+        since = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        try:
+            res = svc.run(name, wait=True)
+        except DeplatError as exc:
+            # Keep the failed step's job runs for the report's timeline and the benchmark.
+            exc.run_ids = [r["run_id"] for r in reversed(svc.history.records())  # type: ignore[attr-defined]
+                           if r.get("pipeline") == name and r.get("submitted_at", "") >= since]
+            raise
         written = [m.get("written") for m in res.metrics
                    if isinstance(m.get("written"), int) and m.get("kind") != "table"]
         gate = [m for s in res.steps if s.step == "dq_check" for m in s.metrics]

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from deplat.cli._common import DryRunOpt, OutputOpt, YesOpt, context, table
+from deplat.cli._common import DryRunOpt, OutputOpt, YesOpt, context
 
 NAME = "runbook"
 
@@ -77,4 +77,16 @@ def _render(ctx, result) -> None:
         head += f" in {result.duration_s:.0f}s"
     if result.resumed_from:
         head += f", resumed from {result.resumed_from}"
-    table(head, ["step", "status", "duration", "rows written", "DQ", "note"], rows)
+    from rich.console import Console
+    from rich.table import Table
+
+    # A log file gets the whole table on one line per step, not wrapped at Rich's 80-column default.
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=160)
+    t = Table(title=head, title_justify="left")
+    for col in ("step", "status", "duration", "rows written", "DQ", "note"):
+        t.add_column(col, justify="right" if col in ("duration", "rows written") else "left")
+    for row in rows:
+        t.add_row(*("" if v is None else str(v) for v in row))
+    console.print(t)
