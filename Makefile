@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEPLAT := $(BIN)/deplat
 
-.PHONY: install up down demo test test-fast lint bench clean
+.PHONY: install up down demo test test-fast lint bench clean chromium
 
 install: $(VENV)/.installed
 
@@ -20,17 +20,14 @@ up: install
 down:
 	$(DEPLAT) local down
 
-# The main job: local stack, infrastructure on moto, seeded sources, artifacts, every pipeline.
-demo: up
-	$(DEPLAT) doctor
-	$(DEPLAT) infra apply --yes
-	$(DEPLAT) local seed
-	$(DEPLAT) local dms-capture --sample-changes 10
-	$(DEPLAT) deploy
-	$(DEPLAT) run all --wait
+# The main job, as one resumable command: local stack, infrastructure on moto, seeded sources and
+# their DMS capture, artifacts, every pipeline with its DQ gates, catalog, Lake Formation, maintenance
+# and a sample query, then the summary. After a failure, `deplat runbook --resume` continues from it.
+demo: install
+	$(DEPLAT) runbook
 
 # The full test suite, including the Spark, Terraform and local-stack suites.
-test: up
+test: up chromium
 	$(BIN)/pytest -q
 
 test-fast: install
@@ -41,6 +38,12 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/cli_startup.py
+
+# Headless Chromium (Debian's package) renders `deplat report` in its test; installed once.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
 clean: down
 	rm -rf .deplat
