@@ -25,7 +25,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;font-size:13px;margin-top:4px}
 th,td{border:1px solid #e0e0e0;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.badge{display:inline-block;padding:1px 7px;border-radius:9px;color:#fff;font-size:12px}
+.badge{display:inline-block;padding:1px 7px;border-radius:9px;color:#fff;font-size:12px;white-space:nowrap}
 .bar{display:inline-block;height:10px;background:#42a5f5;vertical-align:middle;margin-right:6px}
 pre{background:#fafafa;border:1px solid #e0e0e0;padding:8px;font-size:12px;white-space:pre-wrap;max-height:320px;
 overflow:auto}
@@ -51,8 +51,10 @@ def _nice_step(span: float) -> float:
 
 
 def _fmt_s(seconds: float) -> str:
-    return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f}m" if seconds % 60 == 0 else \
-        f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m" if rest == 0 else f"{minutes}m{rest:02d}s"
 
 
 def gantt_svg(entries: list[TimelineEntry], now: datetime, width: int = 960, row: int = 22,
