@@ -25,6 +25,7 @@ down:
 # and a sample query, then the summary. After a failure, `deplat runbook --resume` continues from it.
 demo: install
 	$(DEPLAT) runbook
+	$(DEPLAT) report
 
 # The full test suite, including the Spark, Terraform and local-stack suites.
 test: up chromium
