@@ -15,18 +15,21 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import secrets
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from deplat.errors import ConfigError, DeplatError, ExitCode, NotBuiltError
+from deplat.errors import ConfigError, DeplatError, ExitCode, NotBuiltError, SafetyError
 
 STATE_FILE = "runbook.json"
+LOCK_FILE = "runbook.lock"
 HISTORY_FILE = "runbooks.jsonl"
 
 # Step states. `earlier`: done by the runbook being resumed, not rerun now.
@@ -241,8 +244,37 @@ class Runbook:
 
         Returns the result in every case (status ok, failed, incomplete or dry-run); the caller
         renders it and exits with `result.exit_code`. ConfigError for bad selections or when there
-        is nothing to resume.
+        is nothing to resume; SafetyError (exit 7) while another runbook runs in the environment.
         """
+        if dry_run:
+            return self._run(from_step, only, resume, dry_run)
+        with self._exclusive():
+            return self._run(from_step, only, resume, dry_run)
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One runbook per environment at a time: two would overwrite each other's state file."""
+        import fcntl
+
+        with (self.ctx.state_dir / LOCK_FILE).open("a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "unknown pid"
+                raise SafetyError(f"another runbook is running in environment '{self.ctx.env.name}' ({holder})",
+                                  "wait for it to finish, or stop it and continue with --resume") from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()}")
+            fh.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _run(self, from_step: str | None, only: Sequence[str] | None, resume: bool,
+             dry_run: bool) -> RunbookResult:
         previous = self.load_state() if resume else None
         if resume:
             if from_step or only:

@@ -292,3 +292,24 @@ def test_live_view_on_a_terminal_draws_the_table(tmp_path):
     assert "runbook · step 5/5" in out and "\x1b[" in out
     for name in "abcde":
         assert f" {name} " in out
+
+
+def test_one_runbook_per_environment_at_a_time(tmp_path):
+    from deplat.errors import SafetyError
+
+    s = Steps()
+    inner: list[BaseException] = []
+
+    def nested(ctx, rb):
+        try:
+            Runbook(_ctx(tmp_path), s.steps()).run()
+        except SafetyError as exc:
+            inner.append(exc)
+        return StepOutcome()
+
+    steps = [RunbookStep("outer", "outer", nested)]
+    assert Runbook(_ctx(tmp_path), steps).run().status == "ok"
+    assert len(inner) == 1 and inner[0].exit_code == ExitCode.REFUSED
+    assert f"pid {os.getpid()}" in inner[0].message and s.calls == []
+    Runbook(_ctx(tmp_path), s.steps()).run()  # released afterwards
+    assert s.calls == list("abcde")
