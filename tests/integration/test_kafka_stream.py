@@ -243,6 +243,7 @@ def test_sigkill_mid_ingestion_twice_loses_and_duplicates_nothing(tmp_path, loca
         producer.join()
     final = _start_stream(lake, topic, log, "--available-now", cap=100000)
     assert final.wait(timeout=300) == 0, log.read_text()[-3000:]
+    print("killed in flight: batches", killed, [ln for ln in log.read_text().splitlines() if "DEPLAT_METRICS" in ln])
 
     valid = {o for r in results for o in r.valid_order_ids}
     bad = {o for r in results for o in r.bad_order_ids}
