@@ -25,7 +25,8 @@ def main(argv=None) -> None:
 
     rates = result.rates.cache()
     written = rates.count()
-    fx_pipeline.write_silver(rates, common.table_path(args.lake, "silver", "fx_rates"), args.partition_date)
+    fx_pipeline.write_silver(rates, common.table_path(args.lake, "silver", "fx_rates"), args.partition_date,
+                             files=-(-written // fx_pipeline.ROWS_PER_FILE))
     rejected = common.write_errors(result.errors, args.lake, "fx", args.batch_id)
     common.emit_metrics(STEP, read=bronze.count(), written=written, rejected=rejected,
                         not_quoted=result.not_quoted.count(), duplicates=result.duplicates.count(),

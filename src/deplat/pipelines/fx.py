@@ -22,6 +22,7 @@ from deplat.pipelines.table_schemas import ECB_RATE, FX_BRONZE_RAW, FX_PARTITION
 SOURCE = "ecb_fx"
 DEFAULT_BASE = "EUR"
 NOT_QUOTED = "N/A"
+ROWS_PER_FILE = 1_000_000  # silver files hold up to this many rows (~15 MB of Parquet)
 
 
 @dataclass
@@ -103,15 +104,26 @@ def build_fx_rates(bronze: DataFrame, base: str = DEFAULT_BASE, batch_id: str = 
     return FxSilver(rates=rates, errors=errors, not_quoted=not_quoted, duplicates=duplicates)
 
 
-def write_silver(rates: DataFrame, path: str, partition_date: str | None = None) -> None:
-    """Overwrite silver.fx_rates, or with a partition date replace just that partition."""
-    # One task per date: one file per partition instead of one per task and partition.
-    writer = rates.repartition(FX_PARTITION).write.format("delta").partitionBy(FX_PARTITION)
+def write_silver(rates: DataFrame, path: str, partition_date: str | None = None,
+                 files: int = 1) -> None:
+    """Overwrite silver.fx_rates, or with a partition date replace just that date's rows.
+
+    The table is not partitioned: the whole ECB history is ~300k rows (a few MB) and grows by
+    ~10k rows a year, so day partitions only made ~7,000 one-file folders. Rows are range-split
+    by as_of_date into `files` files and sorted, so each file covers a disjoint date range and its
+    min/max statistics let readers and a one-date replaceWhere skip the others. replaceWhere on a
+    data column (not a partition column) is supported since Delta 2.0
+    (spark.databricks.delta.replaceWhere.dataColumns.enabled, default true).
+    """
+    day = FX_PARTITION
     if partition_date is None:
-        writer.mode("overwrite").option("overwriteSchema", "true").save(path)
+        out = rates.repartitionByRange(max(1, files), F.col(day)).sortWithinPartitions(day, "ccy")
+        out.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
     else:
         # replaceWhere fails the write if a row falls outside the predicate: scope is enforced.
-        writer.mode("overwrite").option("replaceWhere", f"{FX_PARTITION} = '{partition_date}'").save(path)
+        out = rates.repartition(1).sortWithinPartitions(day, "ccy")
+        (out.write.format("delta").mode("overwrite")
+         .option("replaceWhere", f"{day} = DATE'{partition_date}'").save(path))
 
 
 def write_bronze(df: DataFrame, path: str, partition_date: str | None = None) -> None:
