@@ -100,4 +100,8 @@ def run_checks(ctx) -> list[Check]:
     if ctx.env.is_local:
         checks += [_jars(), _kafka_broker(), *_local_services(ctx)]
     checks.append(_aws(ctx))
+    if not ctx.env.is_local and checks[-1].ok:
+        from deplat.doctor_cloud import cloud_checks
+
+        checks += cloud_checks(ctx)
     return checks
