@@ -15,7 +15,7 @@ Python 3.9-compatible: runs on the EMR runtime.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from deplat.sources.kafka import EVENT_FIELDS, ITEMS_DDL, KNOWN_CURRENCIES
 
@@ -132,7 +132,6 @@ class StreamCounts:
     written: int = 0
     rejected: int = 0
     skipped_duplicates: int = 0
-    per_batch: list = field(default_factory=list)
 
 
 def _offset_bounds(df, cols=KAFKA_COLUMNS):
@@ -189,7 +188,6 @@ class BatchWriter:
             c.written += written
             c.rejected += bad
             c.skipped_duplicates += valid.count() - written + rejected.count() - bad
-            c.per_batch.append({"batch": batch_id, "read": read, "written": written, "rejected": bad})
             for df in (fresh, fresh_err, valid, rejected):
                 df.unpersist()
         finally:
