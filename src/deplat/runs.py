@@ -181,6 +181,11 @@ class RunService:
             raise ConfigError(f"--no-wait submits one step, and '{pipeline}' has {len(steps)} in order",
                               "pass --step <name>, or use --wait so each step starts after the previous")
         step_args = dict(step_args or {})
+        for _, st in steps:
+            if st.gate and not skip_dq and st.name not in step_args:
+                from deplat.dq.service import DqService
+
+                DqService(self.ctx, runs=self).gate_suites(st.gate)  # a missing or bad suite: exit 2 now
         manifest, bucket = self._manifest()
         uris = _step_uris(manifest, bucket, [s for _, s in steps])
         batch_id = f"{_utcnow():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"

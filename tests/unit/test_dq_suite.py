@@ -131,6 +131,7 @@ def gated(tmp_path, monkeypatch):
         files[f"jobs/{step}.py"] = {"sha256": "9" * 64, "size": 1, "key": f"artifacts/9/{step}.py"}
     monkeypatch.setitem(registry.PIPELINES, "gated", Pipeline("gated", (
         Step("dq_check", gate=("silver.t",)), Step("gold_aggregates"))))
+    monkeypatch.setattr(DqService, "gate_suites", lambda self, tables: [])
     monkeypatch.setattr(DqService, "gate_args", lambda self, tables: ["--suites", "[]"])
     published = []
     monkeypatch.setattr(DqService, "publish", lambda self, report: published.append(report) or {})
@@ -166,6 +167,17 @@ def test_skip_dq_is_loud_and_recorded(gated):
     skipped = next(r for r in records if r["step"] == "dq_check")
     assert skipped["state"] == "SKIPPED" and skipped["dq_skipped"] is True
     assert next(r for r in records if r["step"] == "gold_aggregates")["dq_skipped"] is True
+
+
+def test_a_gate_without_a_suite_exits_2_before_anything_is_submitted(gated, monkeypatch):
+    svc, engine, _ = gated(True)
+    monkeypatch.undo()
+    monkeypatch.setitem(registry.PIPELINES, "gated", registry.Pipeline("gated", (
+        registry.Step("gold_aggregates"), registry.Step("dq_check", gate=("silver.nope",)))))
+    monkeypatch.setattr(svc, "_manifest", lambda: pytest.fail("nothing may be submitted"))
+    with pytest.raises(ConfigError, match="no DQ suite for silver.nope"):
+        svc.run("gated")
+    assert engine.submitted == []
 
 
 def test_dq_check_pipeline_shares_no_idempotency_key_across_tables(gated):

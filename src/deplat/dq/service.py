@@ -196,9 +196,13 @@ class DqService:
         self.validate(suites)
         return ["--suites", encode_suites(suites)]
 
+    def gate_suites(self, tables: tuple[str, ...] | list[str]) -> list[Any]:
+        """The suites of the gate's tables (each must have exactly one); ConfigError otherwise."""
+        return [self.suite_for(t) for t in tables]
+
     def gate_args(self, tables: tuple[str, ...] | list[str]) -> list[str]:
-        """The gate's job arguments: the suites of `tables` (each must have exactly one)."""
-        return self.job_args([self.suite_for(t) for t in tables])
+        """The gate's job arguments: the suites of `tables`, validated against the tables' schemas."""
+        return self.job_args(self.gate_suites(tables))
 
     def check(self, table: str, suite_file: str | None = None, fail_on: str = "error",
               timeout: float | None = None) -> DqReport:
