@@ -92,7 +92,50 @@ def _aws(ctx) -> Check:
         hint = "run `deplat local up`" if ctx.env.is_local else "log in: `aws sso login --profile <p>`"
         return Check("aws credentials", False, f"{type(exc).__name__}: {exc}", hint)
     where = ctx.env.endpoint_url or f"AWS {ctx.env.region}"
+    # The same client factory and endpoint every command uses, so this checks what they will call.
     return Check("aws credentials", True, f"account {ident['Account']} via {where}")
+
+
+def _postgres_reachable(ctx) -> Check:
+    """As root, PostgreSQL runs as `postgres`, which must traverse every folder above the state
+    folder; deplat never changes permissions there, so doctor names what to change."""
+    import os
+
+    from deplat.local.services import postgres_blocked_dirs
+
+    if os.geteuid() != 0:
+        return Check("postgres data folder", True, "runs as the current user", required=False)
+    ctx.local_dir.mkdir(parents=True, exist_ok=True)
+    blocked = postgres_blocked_dirs(ctx.local_dir)
+    dirs = " ".join(str(p) for p in blocked)
+    return Check("postgres data folder", not blocked,
+                 f"the postgres user cannot traverse {dirs}" if blocked else f"reachable: {ctx.local_dir}",
+                 f"`chmod o+x {dirs}`, or set DEPLAT_HOME to a folder postgres can reach")
+
+
+def _local_secret_ports(ctx) -> list[Check]:
+    """The local sources' secrets (what the jobs connect to) point at the ports the stack serves."""
+    from urllib.parse import urlparse
+
+    from deplat.sources.secret_store import read_secret, secret_name
+
+    ports = ctx.settings.local_stack
+    expected = {"salesforce": ("salesforce_port", ports.salesforce_port),
+                "snowflake": ("snowflake_port", ports.snowflake_port)}
+    checks = []
+    for source, (key, port) in expected.items():
+        name = secret_name(ctx.env.name, source)
+        try:
+            value = read_secret(name, ctx.aws.client("secretsmanager"))
+        except (LookupError, ValueError, DeplatError):
+            checks.append(Check(f"{source} secret port", False, f"{name} has no usable value",
+                                "run `deplat local seed`", required=False))
+            continue
+        used = urlparse(value.get("login_url", "")).port if source == "salesforce" else value.get("port")
+        checks.append(Check(f"{source} secret port", used == port,
+                            f"{name} -> port {used} (local_stack.{key} = {port})",
+                            "run `deplat local seed` to republish the connection", required=False))
+    return checks
 
 
 def run_checks(ctx) -> list[Check]:
@@ -100,6 +143,10 @@ def run_checks(ctx) -> list[Check]:
     if ctx.env.is_local:
         checks += [_jars(), _kafka_broker(), *_local_services(ctx)]
     checks.append(_aws(ctx))
+    if ctx.env.is_local:
+        checks.append(_postgres_reachable(ctx))
+        if checks[-2].ok:
+            checks += _local_secret_ports(ctx)
     if not ctx.env.is_local and checks[-1].ok:
         from deplat.doctor_cloud import cloud_checks
 

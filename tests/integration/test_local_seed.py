@@ -19,7 +19,13 @@ def test_seed_is_idempotent_and_never_shows_secret_values(local_stack):
     assert doc["snowflake"]["loaded"] is False and doc["snowflake"]["tables"]["orders"] == 15000
     assert set(doc["rds"]["rows"].values()) == {0}
     assert doc["dms"]["full_load_rows"] == {}
-    assert "password" not in again.output.lower()
+    from deplat.local.salesforce_server import LOCAL_CREDENTIALS
+    from deplat.local.snowflake_server import PASSWORD
+
+    # The secrets' own values (what a leak would show), not the word "password".
+    for value in (PASSWORD, LOCAL_CREDENTIALS["password"], LOCAL_CREDENTIALS["client_secret"],
+                  LOCAL_CREDENTIALS["security_token"]):
+        assert value not in first.output and value not in again.output
 
 
 def test_dms_capture_writes_the_changes_it_made(local_stack):

@@ -51,8 +51,24 @@ def test_up_is_idempotent_and_down_leaves_nothing(private_stack):
 
 
 def test_down_never_stops_what_it_did_not_start(private_stack):
-    [moto] = private_stack.down(["moto"])
-    assert moto.action == "not started by deplat"
+    """A stranger serving moto's port, even one whose pid a stale pid file names (a recycled pid),
+    survives `down`: only a process whose command line matches what deplat started is stopped."""
+    import subprocess
+    import sys
+
+    port = private_stack.settings.moto_port
+    stranger = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        private_stack.paths.root.mkdir(parents=True, exist_ok=True)
+        recorded = [sys.executable, "-m", "deplat.local.moto_launcher", str(port)]
+        private_stack.paths.pid("moto").write_text(json.dumps({"pid": stranger.pid, "cmd": recorded}))
+        [moto] = private_stack.down(["moto"])
+        assert moto.action == "not started by deplat"
+        assert stranger.poll() is None, "down stopped a process it did not start"
+    finally:
+        stranger.kill()
+        stranger.wait()
 
 
 def test_port_taken_by_a_stranger_is_a_clear_error(tmp_path):
