@@ -116,8 +116,8 @@ class LogReader:
             raise _NotYet() from None
         except self._s3.exceptions.NoSuchBucket:
             raise LogsGoneError(
-                f"the log bucket s3://{bucket} of run {run.run_id} no longer exists",
-                "its driver logs went with it (a restarted moto server keeps nothing); "
+                f"the log bucket s3://{bucket} of run {run.run_id} no longer exists (deleted, or a "
+                "restarted local moto server, which keeps nothing), and its driver logs with it",
                 "rerun the pipeline for new logs") from None
         return gzip.decompress(body).decode("utf-8", errors="replace")
 

@@ -1,0 +1,135 @@
+"""On call against the real local stack (moto, the Salesforce stand-in, fakesnow): logs after moto lost
+its buckets, status of a restarted moto, secrets put/check. DEPLAT_HOME is a temp dir; the shared
+secrets are only read (a rejected put must store nothing)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+from typer.testing import CliRunner
+
+from deplat.cli import app
+from deplat.errors import ExitCode
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+MOTO = "http://127.0.0.1:5050"
+
+
+@pytest.fixture
+def home(local_stack, tmp_path, monkeypatch):
+    """The repo's config (local env on the shared moto), state in tmp; the outputs name a bucket
+    moto does not have, as after `local down && local up` without `infra apply`."""
+    (tmp_path / "config").mkdir()
+    shutil.copy2(ROOT / "config" / "deplat.yaml", tmp_path / "config" / "deplat.yaml")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / ".deplat"))
+    for var in ("DEPLAT_CONFIG", "DEPLAT_ENV", "DEPLAT_ENDPOINT_URL"):
+        monkeypatch.delenv(var, raising=False)
+    state = tmp_path / ".deplat" / "local"
+    state.mkdir(parents=True)
+    (state / "outputs.json").write_text(json.dumps({"artifacts_bucket": f"deplat-gone-{uuid.uuid4().hex[:8]}"}))
+    return state
+
+
+def _run_dir(state: Path, run_id: str, stdout: str | None) -> None:
+    run_dir = state / "runs" / run_id
+    run_dir.mkdir(parents=True)
+    outputs = json.loads((state / "outputs.json").read_text())
+    ref = {"run_id": run_id, "application_id": "local", "engine": "local",
+           "log_uri": f"s3://{outputs['artifacts_bucket']}/logs/", "pipeline": "fx", "step": "fx_to_bronze"}
+    (run_dir / "meta.json").write_text(json.dumps({"ref": ref}))
+    (run_dir / "state.json").write_text(json.dumps({"state": "SUCCESS", "started_at": "2026-01-01T00:00:00+00:00",
+                                                    "ended_at": "2026-01-01T00:01:00+00:00"}))
+    if stdout is not None:
+        (run_dir / "stdout").write_text(stdout)
+
+
+def cli(*args, **kwargs):
+    return CliRunner().invoke(app, list(args), **kwargs)
+
+
+def test_logs_after_moto_lost_the_bucket_come_from_the_run_folder(home):
+    _run_dir(home, "lr-00000000aaa1", "written 12 rows\n")
+    result = cli("logs", "lr-00000000aaa1")
+    assert result.exit_code == 0, result.output
+    assert "written 12 rows" in result.stdout
+
+
+def test_logs_gone_everywhere_say_so_and_why(home):
+    _run_dir(home, "lr-00000000aaa2", None)
+    result = cli("logs", "lr-00000000aaa2")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "unexpected error" not in result.output and "NoSuchBucket" not in result.output
+    assert "no longer exists" in result.output and "restarted local moto" in result.output
+    assert "no copy under" in result.output
+
+
+def test_status_after_moto_lost_the_bucket_is_not_deployed(home):
+    result = cli("-o", "json", "status")
+    assert result.exit_code == 0, result.output
+    app_state = json.loads(result.stdout)["application"]
+    assert app_state["state"] == "NOT_DEPLOYED" and "infra apply" in app_state["hint"]
+
+
+def test_status_with_the_bucket_there_is_started(home):
+    bucket = json.loads((home / "outputs.json").read_text())["artifacts_bucket"]
+    s3 = boto3.client("s3", endpoint_url=MOTO, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    try:
+        result = cli("-o", "json", "status")
+        assert json.loads(result.stdout)["application"]["state"] == "STARTED"
+    finally:
+        s3.delete_bucket(Bucket=bucket)
+
+
+def test_a_rejected_put_stores_nothing(home):
+    client = boto3.client("secretsmanager", endpoint_url=MOTO, region_name="us-east-1")
+    name = "deplat/local/salesforce"
+    before = client.describe_secret(SecretId=name).get("VersionIdsToStages")
+    result = cli("secrets", "put", "salesforce", input='{"login_url": "https://login.salesforce.com"}')
+    assert result.exit_code == ExitCode.USAGE and "client_id" in result.output
+    assert client.describe_secret(SecretId=name).get("VersionIdsToStages") == before
+
+
+@pytest.mark.parametrize("source", ["salesforce", "snowflake"])
+def test_secrets_check_connects_with_the_stored_secret_and_never_prints_it(home, source):
+    """`deplat local seed` stored these (the session's stack); --connect logs in / runs SELECT 1."""
+    from deplat.sources.secret_store import read_secret
+
+    client = boto3.client("secretsmanager", endpoint_url=MOTO, region_name="us-east-1")
+    try:
+        value = read_secret(f"deplat/local/{source}", client)
+    except LookupError:
+        assert cli("local", "seed").exit_code == 0
+        value = read_secret(f"deplat/local/{source}", client)
+    result = cli("-o", "json", "secrets", "check", source, "--connect")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["ok"] and doc["connected"] and doc["missing"] == []
+    assert set(doc["keys"]) == set(value)
+    for secret in (value.get("password"), value.get("client_secret")):
+        if secret:
+            assert secret not in result.output
+
+
+def test_secrets_check_reports_the_sources_own_refusal(home, monkeypatch):
+    """A wrong password: the check fails with the stand-in's own error (exit 3), nothing stored."""
+    from deplat import secrets as service
+
+    real = service.read_secret
+
+    def wrong_password(name, client=None):
+        value = real(name, client)
+        return {**value, "password": "not-the-password"}
+
+    monkeypatch.setattr(service, "read_secret", wrong_password)
+    result = cli("secrets", "check", "salesforce", "--connect")
+    assert result.exit_code == ExitCode.INFRA, result.output
+    assert "connection failed" in result.output and "not-the-password" not in result.output
