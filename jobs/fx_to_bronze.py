@@ -34,8 +34,13 @@ def main(argv=None) -> None:
             [(n, text, reason) for n, reason, text in history.bad_lines],
             "line_number INT, line STRING, _error_reason STRING")
         rejected = common.write_errors(bad, args.lake, "fx", args.batch_id)
+    extra = {}
+    if args.partition_date and not cells:
+        # The ECB publishes on TARGET business days only: say so rather than report a silent 0.
+        extra["note"] = (f"no ECB reference rates for {args.partition_date} in the source: "
+                         "not a publication day (weekend or TARGET holiday) or outside its history")
     common.emit_metrics(STEP, read=len(cells) + rejected, written=len(cells), rejected=rejected,
-                        source=source, dates=len({c[0] for c in cells}))
+                        source=source, dates=len({c[0] for c in cells}), **extra)
 
 
 if __name__ == "__main__":

@@ -105,7 +105,6 @@ def _postgres_reachable(ctx) -> Check:
 
     if os.geteuid() != 0:
         return Check("postgres data folder", True, "runs as the current user", required=False)
-    ctx.local_dir.mkdir(parents=True, exist_ok=True)
     blocked = postgres_blocked_dirs(ctx.local_dir)
     dirs = " ".join(str(p) for p in blocked)
     return Check("postgres data folder", not blocked,

@@ -22,13 +22,21 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def private_stack(tmp_path):
+def private_stack():
+    """A stack in its own state folder under /tmp: pytest's tmp_path sits below a 0700 folder the
+    `postgres` user cannot traverse, and deplat never changes permissions outside its state folder."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    state = Path(tempfile.mkdtemp(prefix="deplat-stack-"))
     settings = LocalStackSettings(moto_port=_free_port(), postgres_port=_free_port(),
                                   snowflake_port=_free_port(), salesforce_port=_free_port(),
                                   kafka_port=_free_port(), kafka_controller_port=_free_port())
-    stack = LocalStack(tmp_path / "local", settings)
+    stack = LocalStack(state / "local", settings)
     yield stack
     stack.down()
+    shutil.rmtree(state, ignore_errors=True)
 
 
 def test_up_is_idempotent_and_down_leaves_nothing(private_stack):
