@@ -133,3 +133,20 @@ def test_secrets_check_reports_the_sources_own_refusal(home, monkeypatch):
     result = cli("secrets", "check", "salesforce", "--connect")
     assert result.exit_code == ExitCode.INFRA, result.output
     assert "connection failed" in result.output and "not-the-password" not in result.output
+
+
+def test_the_one_secret_writer_creates_keeps_and_updates(local_stack):
+    """write_secret: created, then unchanged (no new version for the same JSON), then updated;
+    a missing secret is created only when asked (the cloud's shells are Terraform's)."""
+    from deplat.sources.secret_store import secret_name, write_secret
+
+    client = boto3.client("secretsmanager", endpoint_url=MOTO, region_name="us-east-1")
+    name = secret_name(f"it-{uuid.uuid4().hex[:8]}", "kafka")
+    with pytest.raises(LookupError):
+        write_secret(client, name, {"bootstrap_servers": "127.0.0.1:9092"})
+    action, first = write_secret(client, name, {"bootstrap_servers": "127.0.0.1:9092"}, create=True)
+    assert action == "created"
+    assert write_secret(client, name, {"bootstrap_servers": "127.0.0.1:9092"}) == ("unchanged", first)
+    action, second = write_secret(client, name, {"bootstrap_servers": "127.0.0.1:9093"})
+    assert action == "updated" and second != first
+    client.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)

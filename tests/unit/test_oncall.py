@@ -431,3 +431,23 @@ def test_postgres_prepare_never_changes_permissions_outside_the_state_folder(tmp
         _pg_prepare(Paths(root), LocalStackSettings())
     assert f"chmod o+x {private}" in err.value.hint
     assert private.stat().st_mode & 0o777 == 0o700
+
+
+# --- one confirmation rule (issue 8) ---------------------------------------------------------
+
+def test_apply_with_changes_needs_confirmation_in_the_service_not_only_the_cli(tmp_path):
+    """The rule lives in Infra.apply: a caller that forgets to ask (runbook, a script) is refused
+    before Terraform is touched; the CLI only asks."""
+    from types import SimpleNamespace
+
+    from deplat.errors import SafetyError
+    from deplat.infra import Infra, PlanResult
+    from deplat.terraform import PlanSummary, ResourceChange
+
+    ctx = SimpleNamespace(env=SimpleNamespace(name="dev", is_local=False))
+    infra = Infra(ctx)
+    infra.terraform = lambda *a, **k: pytest.fail("terraform must not run without confirmation")
+    changes = PlanSummary([ResourceChange("aws_s3_bucket.lake", "aws_s3_bucket", ("create",))])
+    with pytest.raises(SafetyError, match="needs confirmation"):
+        infra.apply(PlanResult("dev", tmp_path / "plan", changes))
+    assert infra.needs_confirmation(PlanResult("dev", tmp_path / "plan", PlanSummary())) is False
