@@ -1,5 +1,12 @@
-"""`deplat deploy`: the wheel, job scripts, config, DQ suites and the jobs' dependency archive,
-synced to the artifacts bucket under a content-addressed layout.
+"""`deplat deploy`: the wheel, the job package, job scripts, config, DQ suites and the jobs'
+dependency archive, synced to the artifacts bucket under a content-addressed layout.
+
+The job package (`pyfiles/deplat_job-<version>.zip`) is what EMR runs: the job side of deplat
+(the modules linted as Python 3.9 in pyproject's ruff settings, taken from the wheel), a zip
+because PySpark adds only .zip/.egg/.jar files from --py-files to the executors' Python path
+(pyspark/context.py, PACKAGE_EXTENSIONS). The dependency archive is a flat site-packages under
+`site/` plus a `sitecustomize.py` that *appends* it to sys.path, so the runtime's own packages
+(boto3, botocore, urllib3, ...) are never shadowed by the archive's copies.
 
     artifacts/<sha256>/<file name>          immutable, one object per distinct content
     artifacts/manifests/<manifest hash>.json every manifest ever deployed
@@ -47,8 +54,12 @@ WHEEL_INPUTS = ("pyproject.toml", "README.md", "setup.cfg", "setup.py", "MANIFES
 DEPS_PYTHON = "3.9"
 DEPS_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 DEPS_EXTRA = "sources"  # the pyproject extra listing what the jobs import beyond the EMR runtime
+DEPS_SITE = "site"  # the archive's packages live under site/; its sitecustomize.py appends them
+# The job side when pyproject names none (see _job_side_patterns).
+_DEFAULT_JOB_SIDE = ("src/deplat/__init__.py", "src/deplat/errors.py", "src/deplat/shared.py",
+                     "src/deplat/pipelines/**", "src/deplat/sources/**")
 SOURCE_DATE_EPOCH = "315532800"  # 1980-01-01, the zip format's epoch: reproducible wheels
-_BUILD_FORMAT = "1"  # bump to invalidate cached builds when the build recipe changes
+_BUILD_FORMAT = "2"  # bump to invalidate cached builds when the build recipe changes
 _SKIP_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 
 
@@ -93,6 +104,11 @@ class Manifest:
     @property
     def deps_archive(self) -> str | None:
         return self._first("deps")
+
+    @property
+    def job_package(self) -> str | None:
+        """The zip EMR puts on --py-files (manifests before it existed have only the wheel)."""
+        return self._first("pyfiles")
 
     def uri(self, bucket: str, name: str) -> str:
         return f"s3://{bucket}/{self.files[name]['key']}"
@@ -273,6 +289,63 @@ def build_wheel(root: Path, cache: Path, reporter: Any = None) -> tuple[Path, st
     return wheel, content
 
 
+def _job_side_patterns(root: Path) -> list[str]:
+    """The job side: the src/deplat paths pyproject lints as py39 (what ships to Python 3.9 is
+    exactly what is checked as 3.9 code)."""
+    project = _pyproject(root) if (root / "pyproject.toml").is_file() else {}
+    targets = project.get("tool", {}).get("ruff", {}).get("per-file-target-version", {})
+    found = sorted(p for p, v in targets.items() if v == "py39" and p.startswith("src/deplat/"))
+    return found or list(_DEFAULT_JOB_SIDE)
+
+
+def _is_job_side(member: str, patterns: list[str]) -> bool:
+    path = "src/" + member
+    for pattern in patterns:
+        if pattern.endswith("/**") and path.startswith(pattern[:-2]):
+            return True
+        if path == pattern:
+            return True
+    return False
+
+
+def job_package_name(version: str) -> str:
+    return f"deplat_job-{version}.zip"
+
+
+def build_job_package(root: Path, wheel: Path) -> tuple[Path, str]:
+    """The job side of the wheel as a zip for --py-files, next to the cached wheel; its hash.
+
+    Members are the wheel's own bytes for the job-side modules and their package data, written in
+    sorted order with the zip epoch as timestamp, so equal sources give an equal zip.
+    """
+    patterns = _job_side_patterns(root)
+    version = wheel.name.split("-")[1]
+    target = wheel.parent / job_package_name(version)
+    sidecar = wheel.parent / "job_package.sha256"
+    if target.is_file() and sidecar.is_file():
+        return target, sidecar.read_text().strip()
+    partial = target.with_suffix(".partial")
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as out:
+        members = set(src.namelist())
+        names = {n for n in members
+                 if n.startswith("deplat/") and not n.endswith("/") and _is_job_side(n, patterns)}
+        # Every package on the way needs its __init__.py: zipimport has no namespace packages.
+        names |= {init for n in names for i in range(1, n.count("/") + 1)
+                  if (init := "/".join(n.split("/")[:i]) + "/__init__.py") in members}
+        names = sorted(names)
+        if "deplat/__init__.py" not in names:
+            raise DeplatError("the job package would lack deplat/__init__.py",
+                              "list src/deplat/__init__.py as py39 in pyproject's ruff settings")
+        for name in names:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+            out.writestr(info, src.read(name))
+    os.replace(partial, target)
+    content = wheel_content_hash(target)
+    sidecar.write_text(content)
+    return target, content
+
+
 def job_requirements(root: Path) -> list[str]:
     """The jobs' extra packages: pyproject's `sources` extra (the EMR runtime has Spark and Delta)."""
     extras = _pyproject(root).get("project", {}).get("optional-dependencies", {})
@@ -313,7 +386,8 @@ def build_deps_archive(
             cmd += ["--platform", platform]
         run([*cmd, *requirements], "downloading the jobs' dependency wheels")
         for wheel in sorted(wheels.glob("*.whl")):
-            _unpack_wheel(wheel, site)
+            _unpack_wheel(wheel, site / DEPS_SITE)
+        (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
         archive.parent.mkdir(parents=True, exist_ok=True)
         partial = archive.with_suffix(".partial")
         _write_tar_gz(site, partial)
@@ -322,6 +396,26 @@ def build_deps_archive(
     content = sha256_file(archive)
     sidecar.write_text(content)
     return archive, content
+
+
+# Put on PYTHONPATH as the archive's root, Python imports this at start-up (site.py, after the
+# interpreter's site-packages are on sys.path); it appends site/ behind them, then runs the
+# sitecustomize it hides, if the runtime has one.
+SITECUSTOMIZE = '''"""deplat dependency archive: append site/ to sys.path, never ahead of the runtime's packages."""
+import importlib.machinery
+import importlib.util
+import os
+import site
+import sys
+
+_here = os.path.dirname(os.path.abspath(__file__))
+site.addsitedir(os.path.join(_here, "site"))
+_rest = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
+_spec = importlib.machinery.PathFinder.find_spec("sitecustomize", _rest)
+if _spec is not None and _spec.loader is not None:
+    _module = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_module)
+'''
 
 
 def _unpack_wheel(wheel: Path, site: Path) -> None:
@@ -361,6 +455,8 @@ def collect(root: Path, cache: Path, deps: bool = True, reporter: Any = None) ->
             artifacts.append(Artifact(name, path, sha256_file(path), path.stat().st_size))
     wheel, wheel_hash = build_wheel(root, cache, reporter)
     artifacts.append(Artifact(f"wheel/{wheel.name}", wheel, wheel_hash, wheel.stat().st_size))
+    package, package_hash = build_job_package(root, wheel)
+    artifacts.append(Artifact(f"pyfiles/{package.name}", package, package_hash, package.stat().st_size))
     if deps:
         reqs = job_requirements(root)
         if reqs:

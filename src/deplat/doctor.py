@@ -25,9 +25,35 @@ class Check:
         return asdict(self)
 
 
+def cli_python_floor() -> tuple[int, int]:
+    """The CLI's minimum Python, from the installed package's Requires-Python (pyproject)."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        spec = metadata("deplat").get("Requires-Python") or ""
+    except PackageNotFoundError:
+        spec = ""
+    match = re.search(r">=\s*(\d+)\.(\d+)", spec)
+    return (int(match.group(1)), int(match.group(2))) if match else (3, 10)
+
+
 def _python() -> Check:
-    ok = sys.version_info >= (3, 9)
-    return Check("python", ok, sys.version.split()[0], "install Python >= 3.9")
+    floor = cli_python_floor()
+    ok = sys.version_info[:2] >= floor
+    return Check("python", ok, f"{sys.version.split()[0]} (the CLI needs >= {floor[0]}.{floor[1]})",
+                 f"install Python >= {floor[0]}.{floor[1]} for the CLI (jobs run on the EMR runtime's 3.9)")
+
+
+def _emr_python() -> Check:
+    from deplat.local.emr_runtime import EMR_PYTHON, find_emr_python
+    from deplat.local.jars import cache_dir
+
+    want = f"{EMR_PYTHON[0]}.{EMR_PYTHON[1]}"
+    found = find_emr_python(cache_dir())
+    if found:
+        return Check("job python", True, f"local jobs run on Python {want} like EMR 7.x: {found}")
+    return Check("job python", False, f"no Python {want}: local jobs run on {sys.executable}, unlike EMR 7.x",
+                 f"install Python {want} (`pyenv install {want}`) or set DEPLAT_EMR_PYTHON", required=False)
 
 
 def _java() -> Check:
@@ -140,7 +166,7 @@ def _local_secret_ports(ctx) -> list[Check]:
 def run_checks(ctx) -> list[Check]:
     checks = [_python(), _java(), *_terraform()]
     if ctx.env.is_local:
-        checks += [_jars(), _kafka_broker(), *_local_services(ctx)]
+        checks += [_emr_python(), _jars(), _kafka_broker(), *_local_services(ctx)]
     checks.append(_aws(ctx))
     if ctx.env.is_local:
         checks.append(_postgres_reachable(ctx))

@@ -35,10 +35,22 @@ def test_deploy_then_run_fx(local_stack, tmp_path, monkeypatch):
     monkeypatch.delenv("DEPLAT_ENV", raising=False)
     runner = CliRunner()
 
-    deployed = runner.invoke(app, ["deploy", "--no-deps-archive"])
+    deployed = runner.invoke(app, ["deploy"])  # with the dependency archive, as in the cloud
     assert deployed.exit_code == 0, deployed.output
     result = runner.invoke(app, ["run", "fx", "--wait"], terminal_width=200)
     assert result.exit_code == 0, result.output
+    # Each step ran on the shipped job package and archive, on the EMR runtime's Python when found.
+    from deplat.local.emr_runtime import find_emr_python
+    from deplat.local.jars import cache_dir
+
+    emr_python = find_emr_python(cache_dir())
+    banners = [line for log in sorted((home / "local" / "runs").glob("lr-*/stdout"))
+               for line in log.read_text().splitlines() if line.startswith("deplat job runtime:")]
+    assert len(banners) == 2, banners
+    for banner in banners:
+        assert "/deplat_job-" in banner and ".zip/deplat/__init__.py" in banner
+        if emr_python:
+            assert "Python 3.9." in banner and f"({emr_python})" in banner
     assert len(re.findall(r"│ SUCCESS │", result.stdout)) == 2
     assert re.search(r"fx_bronze_to_silver\s+│\s+\d+\s+│\s+[1-9]\d*\s+│", result.stdout)  # metrics row
 

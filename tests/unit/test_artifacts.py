@@ -85,11 +85,12 @@ def test_collect_skips_caches_and_hidden_files(tmp_path, monkeypatch):
     (tmp_path / "config" / "deplat.yaml").write_text("x: 1\n")
     (tmp_path / "dq" / "suites").mkdir(parents=True)
     (tmp_path / "dq" / "suites" / "s.yml").write_text("s: 1\n")
-    wheel = tmp_path / "fake.whl"
-    _zip(wheel, {"m.py": "1"}, (1980, 1, 1, 0, 0, 0))
+    wheel = tmp_path / "deplat-0.1.0-py3-none-any.whl"
+    _zip(wheel, {"deplat/__init__.py": "1"}, (1980, 1, 1, 0, 0, 0))
     monkeypatch.setattr(artifacts, "build_wheel", lambda root, cache, reporter=None: (wheel, "w" * 64))
     names = [a.name for a in artifacts.collect(tmp_path, tmp_path / "cache", deps=False)]
-    assert names == ["jobs/a.py", "config/deplat.yaml", "dq/suites/s.yml", "wheel/fake.whl"]
+    assert names == ["jobs/a.py", "config/deplat.yaml", "dq/suites/s.yml", "wheel/deplat-0.1.0-py3-none-any.whl",
+                     "pyfiles/deplat_job-0.1.0.zip"]
 
 
 def test_deps_archive_is_built_from_downloaded_wheels_and_cached_by_requirements(tmp_path):
@@ -114,7 +115,8 @@ def test_deps_archive_is_built_from_downloaded_wheels_and_cached_by_requirements
     assert "--only-binary=:all:" in cmd and cmd[cmd.index("--platform") + 1] == "manylinux2014_x86_64"
     with tarfile.open(archive) as tar:
         names = sorted(tar.getnames())
-    assert names == ["ck/__init__.py", "ck/_c.so", "ckx.py", "six-1.0.dist-info/METADATA", "six.py"]
+    assert names == ["site/ck/__init__.py", "site/ck/_c.so", "site/ckx.py", "site/six-1.0.dist-info/METADATA",
+                     "site/six.py", "sitecustomize.py"]
     assert artifacts.sha256_file(archive) == sha
     artifacts.build_deps_archive(["six"], tmp_path, runner=fake_pip)
     assert len(calls) == 2  # a different list is a different archive
@@ -135,3 +137,66 @@ def test_gzip_header_has_no_timestamp(tmp_path):
     raw = (tmp_path / "a.tar.gz").read_bytes()
     assert raw[4:8] == b"\0\0\0\0"  # MTIME field of the gzip header
     assert gzip.GzipFile(fileobj=io.BytesIO(raw)).read()
+
+
+JOB_SIDE_PYPROJECT = """
+[project]
+name = "deplat"
+[tool.ruff.per-file-target-version]
+"jobs/**" = "py39"
+"src/deplat/pipelines/**" = "py39"
+"src/deplat/shared.py" = "py39"
+"src/deplat/__init__.py" = "py39"
+"src/deplat/dq/suite.py" = "py39"
+"""
+
+
+def test_job_package_holds_the_job_side_only_and_is_reproducible(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(JOB_SIDE_PYPROJECT)
+    members = {name: f"# {name}\n" for name in (
+        "deplat/__init__.py", "deplat/shared.py", "deplat/config.py", "deplat/cli/__init__.py", "deplat/cli/run.py",
+        "deplat/dq/__init__.py", "deplat/dq/suite.py", "deplat/dq/service.py", "deplat/pipelines/__init__.py",
+        "deplat/pipelines/fx.py", "deplat/pipelines/data.json", "deplat-0.1.0.dist-info/METADATA")}
+    packages = []
+    for n, stamp in enumerate([(1980, 1, 1, 0, 0, 0), (2024, 5, 6, 7, 8, 10)]):
+        folder = tmp_path / f"w{n}"
+        folder.mkdir()
+        wheel = folder / "deplat-0.1.0-py3-none-any.whl"
+        _zip(wheel, dict(reversed(members.items())) if n else members, stamp)
+        packages.append(artifacts.build_job_package(tmp_path, wheel))
+    (first, sha), (second, sha2) = packages
+    with zipfile.ZipFile(first) as zf:
+        assert zf.namelist() == ["deplat/__init__.py", "deplat/dq/__init__.py", "deplat/dq/suite.py",
+                                 "deplat/pipelines/__init__.py", "deplat/pipelines/data.json", "deplat/pipelines/fx.py",
+                                 "deplat/shared.py"]
+    assert first.name == "deplat_job-0.1.0.zip" and sha == sha2
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_the_real_job_side_excludes_the_cli_side():
+    root = Path(__file__).resolve().parents[2]
+    patterns = artifacts._job_side_patterns(root)
+    for module in ("deplat/__init__.py", "deplat/shared.py", "deplat/errors.py", "deplat/pipelines/fx.py",
+                   "deplat/sources/salesforce.py"):
+        assert artifacts._is_job_side(module, patterns), module
+    for module in ("deplat/cli/__init__.py", "deplat/config.py", "deplat/aws.py", "deplat/context.py",
+                   "deplat/engines/emr_serverless.py", "deplat/console.py"):
+        assert not artifacts._is_job_side(module, patterns), module
+
+
+def test_deps_archive_appends_its_packages_behind_the_interpreters_own(tmp_path):
+    """The archive's boto3 must not shadow the runtime's; what only the archive has still imports."""
+    import subprocess
+    import sys
+
+    import boto3
+
+    root = tmp_path / "deps"
+    (root / "site" / "boto3").mkdir(parents=True)
+    (root / "site" / "boto3" / "__init__.py").write_text("SHADOW = True\n")
+    (root / "site" / "only_in_archive.py").write_text("X = 1\n")
+    (root / "sitecustomize.py").write_text(artifacts.SITECUSTOMIZE)
+    code = "import boto3, only_in_archive; print(boto3.__file__); print(only_in_archive.__file__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(root)}).stdout.split()
+    assert out == [boto3.__file__, str(root / "site" / "only_in_archive.py")]

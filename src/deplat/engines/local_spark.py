@@ -134,6 +134,7 @@ class LocalSparkEngine:
         jars: Callable[[], list[str]] | None = None,
         log_reader: Any = None,
         python: str = sys.executable,
+        job_python: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
         self._s3 = s3
@@ -142,7 +143,8 @@ class LocalSparkEngine:
         self._env_vars = dict(env_vars or {})
         self._master = master
         self._jars = jars
-        self._python = python
+        self._python = python  # runs the supervisor (deplat itself)
+        self.job_python = job_python or python  # runs the job's driver and Python workers
         self._sleep = sleep
         self._log_reader = log_reader or LogReader(s3, wait_seconds=5.0)
         self.poll_policy = PollPolicy(initial=0.5, factor=1.5, maximum=2.0)
@@ -150,11 +152,13 @@ class LocalSparkEngine:
     @classmethod
     def from_context(cls, ctx: Any) -> LocalSparkEngine:
         from deplat.aws import local_credentials
-        from deplat.local.jars import ensure_jars
+        from deplat.local.emr_runtime import find_emr_python
+        from deplat.local.jars import cache_dir, ensure_jars
 
         env_vars = {**local_credentials(ctx.env), "AWS_ENDPOINT_URL": ctx.env.endpoint_url or ""}
         return cls(ctx.aws.client("s3"), ctx.output("artifacts_bucket"), ctx.state_dir / "runs",
-                   env_vars=env_vars, master=ctx.env.spark_master, jars=ensure_jars)
+                   env_vars=env_vars, master=ctx.env.spark_master, jars=ensure_jars,
+                   job_python=find_emr_python(cache_dir()))
 
     # --- JobEngine ---------------------------------------------------------------------------
 
@@ -168,11 +172,18 @@ class LocalSparkEngine:
         run_dir.mkdir(parents=True)
         entry = self._fetch(spec.entry_point, run_dir / "code")
         py_files = [str(self._fetch(uri, run_dir / "code")) for uri in spec.py_files]
+        deps = [str(self._unpacked(uri)) for uri in spec.archives]
         (run_dir / "code" / BOOTSTRAP).write_text(_BOOTSTRAP_CODE)
         ref = RunRef(run_id, APPLICATION_ID, ENGINE, idempotency_key, f"s3://{self._bucket}/logs/",
                      None, False, spec.pipeline, spec.step)
-        command = self._command(spec, entry, py_files)
-        env = {**self._env_vars, "PYSPARK_PYTHON": self._python, "PYSPARK_DRIVER_PYTHON": self._python,
+        jars = self._jars() if self._jars else []
+        # The EMR Python has only what was shipped: without a deployed dependency archive
+        # (`deploy --no-deps-archive` into a fresh bucket) the job runs on the CLI's Python instead.
+        python = self.job_python if deps else self._python
+        command = spark_submit_command(
+            spec.name, self._master, python, entry.parent / BOOTSTRAP, [str(entry), *spec.args],
+            jars=jars, py_files=[*py_files, *_delta_python_jar(jars)], deps=deps)
+        env = {**self._env_vars, **job_python_env(python, deps),
                "DEPLAT_SPARK_MASTER": self._master, "DEPLAT_SPARK_WAREHOUSE": str(run_dir / "warehouse"),
                "DEPLAT_DRIVER_STDERR": str(run_dir / "stderr"),
                # Unbuffered: `deplat logs --follow` shows the driver's prints as they happen.
@@ -270,17 +281,25 @@ class LocalSparkEngine:
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def _command(self, spec: JobSpec, entry: Path, py_files: list[str]) -> list[str]:
-        from pyspark.find_spark_home import _find_spark_home
+    def _unpacked(self, uri: str) -> Path:
+        """A dependency archive unpacked once per content (its S3 key is content-addressed)."""
+        import tarfile
 
-        cmd = [str(Path(_find_spark_home()) / "bin" / "spark-submit"), "--master", self._master,
-               "--name", spec.name, "--conf", "spark.ui.enabled=false"]
-        jars = self._jars() if self._jars else []
-        if jars:
-            cmd += ["--jars", ",".join(jars)]
-        if py_files:
-            cmd += ["--py-files", ",".join(py_files)]
-        return [*cmd, str(entry.parent / BOOTSTRAP), str(entry), *spec.args]
+        parsed = urlparse(uri)
+        target = self.runs_dir / "_archives" / parsed.path.strip("/").replace("/", "_")
+        if (target / ".ready").is_file():
+            return target
+        staging = target.with_name(target.name + f".{secrets.token_hex(4)}")
+        archive = self._fetch(uri, staging)
+        with tarfile.open(archive) as tar:
+            tar.extractall(staging, filter="data")
+        archive.unlink()
+        (staging / ".ready").write_text(uri)
+        try:
+            os.replace(staging, target)
+        except OSError:  # another run unpacked it first
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
 
     def _fetch(self, uri: str, folder: Path) -> Path:
         parsed = urlparse(uri)
@@ -321,6 +340,38 @@ def live_run_ids(runs_dir: Path) -> list[str]:
         if state not in TERMINAL_STATES and _alive(_supervisor_pid(run_dir)):
             live.append(run_dir.name)
     return live
+
+
+def spark_submit_command(name: str, master: str, python: str, script: Path, args: list[str], *,
+                         jars: list[str] = (), py_files: list[str] = (), deps: list[str] = ()) -> list[str]:
+    """spark-submit the way EMR Serverless runs a job: the job package (a .zip, so executors get it
+    too) and Delta's jar (it carries the `delta` Python package) on --py-files, the dependency
+    archive's root on the executors' PYTHONPATH, driver and Python workers on `python`."""
+    from pyspark.find_spark_home import _find_spark_home
+
+    cmd = [str(Path(_find_spark_home()) / "bin" / "spark-submit"), "--master", master, "--name", name,
+           "--conf", "spark.ui.enabled=false",
+           "--conf", f"spark.pyspark.python={python}", "--conf", f"spark.pyspark.driver.python={python}"]
+    if deps:
+        cmd += ["--conf", f"spark.executorEnv.PYTHONPATH={os.pathsep.join(deps)}"]
+    if jars:
+        cmd += ["--jars", ",".join(jars)]
+    if py_files:
+        cmd += ["--py-files", ",".join(py_files)]
+    return [*cmd, str(script), *args]
+
+
+def job_python_env(python: str, deps: list[str]) -> dict[str, str]:
+    """The environment of spark-submit for a job: its interpreter, and the dependency archive's root
+    on PYTHONPATH (its sitecustomize appends the packages behind the interpreter's own)."""
+    env = {"PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python}
+    if deps:
+        env["PYTHONPATH"] = os.pathsep.join(deps)
+    return env
+
+
+def _delta_python_jar(jars: list[str]) -> list[str]:
+    return [j for j in jars if Path(j).name.startswith(("io.delta_delta-spark", "delta-spark"))][:1]
 
 
 def _pyspark_version() -> str:

@@ -54,4 +54,25 @@ def get_spark(
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("DEPLAT_SPARK_LOG_LEVEL", "WARN"))
+    print(runtime_banner(), flush=True)
     return spark
+
+
+def runtime_banner() -> str:
+    """One driver-log line naming what the job really runs on: the interpreter, where `deplat`,
+    pyspark and boto3 were imported from (the job package, the runtime, the dependency archive)."""
+    import importlib.util
+    import platform
+    import sys
+
+    import deplat
+
+    def origin(name: str) -> str:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        return (spec.origin or "?") if spec else "missing"
+
+    return (f"deplat job runtime: Python {platform.python_version()} ({sys.executable}); "
+            f"deplat {deplat.__file__}; pyspark {origin('pyspark')}; boto3 {origin('boto3')}")
