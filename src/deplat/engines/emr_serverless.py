@@ -62,14 +62,18 @@ def client_token(key: str) -> str:
 
 
 def spark_submit_parameters(spec: JobSpec) -> str:
-    """sparkSubmitParameters: the wheel on --py-files, the deps archive, Delta enabled."""
+    """sparkSubmitParameters: the job package (a .zip: PySpark ships only .zip/.egg/.jar from
+    --py-files to the executors' Python path) and Delta's jar on --py-files, the dependency archive
+    on the driver's and executors' PYTHONPATH, Delta enabled. The runtime's own Python (3.9 on
+    emr-7.x) runs driver and workers alike, so no PYSPARK_PYTHON is set."""
     parts: list[str] = []
     py_files = [*spec.py_files, EMR_DELTA_JARS[0]]  # the Delta jar carries the `delta` Python package
     parts += ["--py-files", ",".join(py_files)]
     conf = {"spark.jars": ",".join(EMR_DELTA_JARS), **DELTA_CONF}
     if spec.archives:
-        # A flat site-packages built with `pip download --only-binary` (no interpreter inside, so
-        # not a venv-pack): put it on the Python path of the driver and of every executor.
+        # Wheels unpacked under site/ (no interpreter inside, so not a venv-pack) and a
+        # sitecustomize.py at the root: on PYTHONPATH, it appends site/ behind the runtime's
+        # site-packages on the driver and on every executor, so boto3 & co. are the runtime's.
         conf["spark.archives"] = ",".join(f"{uri}#{DEPS_DIR}" for uri in spec.archives)
         conf["spark.emr-serverless.driverEnv.PYTHONPATH"] = f"./{DEPS_DIR}"
         conf["spark.executorEnv.PYTHONPATH"] = f"./{DEPS_DIR}"
