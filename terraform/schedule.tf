@@ -21,7 +21,7 @@ locals {
     "spark.executorEnv.PYTHONPATH=./deps",
   ]
   maintenance_spark_submit_parameters = join(" ", concat(
-    ["--py-files", "${local.artifacts_current}/deplat-py3-none-any.whl,${local.emr_delta_jars[0]}"],
+    ["--py-files", "${local.artifacts_current}/deplat_job.zip,${local.emr_delta_jars[0]}"],
     flatten([for c in local.maintenance_spark_conf : ["--conf", c]]),
   ))
 }

@@ -48,6 +48,7 @@ MANIFEST_HISTORY = f"{PREFIX}manifests/"
 CURRENT_PREFIX = f"{PREFIX}current/"  # stable aliases of the current manifest's files (see current_aliases)
 CURRENT_WHEEL = f"{CURRENT_PREFIX}deplat-py3-none-any.whl"
 CURRENT_DEPS = f"{CURRENT_PREFIX}deplat-deps.tar.gz"
+CURRENT_JOB_PACKAGE = f"{CURRENT_PREFIX}deplat_job.zip"  # what --py-files needs (executors too)
 PROJECT_DIRS = ("jobs", "config", "dq/suites")
 WHEEL_INPUTS = ("pyproject.toml", "README.md", "setup.cfg", "setup.py", "MANIFEST.in")
 # EMR 7.x runs Python 3.9 on Amazon Linux 2023 (glibc 2.34): manylinux2014 and 2_28 wheels both fit.
@@ -569,6 +570,8 @@ def current_aliases(manifest: Manifest) -> dict[str, str]:
                if name.startswith("jobs/")}
     if manifest.wheel:
         aliases[CURRENT_WHEEL] = manifest.files[manifest.wheel]["key"]
+    if manifest.job_package:
+        aliases[CURRENT_JOB_PACKAGE] = manifest.files[manifest.job_package]["key"]
     if manifest.deps_archive:
         aliases[CURRENT_DEPS] = manifest.files[manifest.deps_archive]["key"]
     return aliases

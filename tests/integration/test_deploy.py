@@ -25,14 +25,14 @@ def deploy(*args):
 def test_second_deploy_uploads_nothing_and_one_changed_job_uploads_exactly_that_file(project):
     root, bucket = project
     first = deploy()
-    assert first["uploaded"]["count"] == 5 and first["manifest_written"]
+    assert first["uploaded"]["count"] == 6 and first["manifest_written"]
     uploaded = {c["name"] for c in first["changes"] if c["action"] == "upload"}
     assert uploaded == {"config/deplat.yaml", "dq/suites/smoke.yml", "jobs/smoke_boom.py", "jobs/smoke_ok.py",
-                        "wheel/deplat-0.1.0-py3-none-any.whl"}
+                        "wheel/deplat-0.1.0-py3-none-any.whl", "pyfiles/deplat_job-0.1.0.zip"}
 
     second = deploy()
     assert second["uploaded"] == {"count": 0, "bytes": 0}
-    assert second["skipped"]["count"] == 5 and not second["manifest_written"]
+    assert second["skipped"]["count"] == 6 and not second["manifest_written"]
     before = keys(bucket)
 
     job = root / "jobs" / "smoke_ok.py"
