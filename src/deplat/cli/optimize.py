@@ -11,7 +11,7 @@ from deplat.cli._common import DryRunOpt, OutputOpt, context, emit, table
 NAME = "optimize"
 
 LayersOpt = Annotated[list[str] | None, typer.Option(
-    "--layers", help="Layers to maintain (repeat or space-separated; default: silver gold).")]
+    "--layers", help="Layers: --layers silver,gold or the option repeated (default: silver and gold).")]
 TableOpt = Annotated[str | None, typer.Option("--table", help="Only this table: <layer>.<table>.")]
 ZorderOpt = Annotated[str | None, typer.Option(
     "--zorder", help="Z-ORDER by this column where a table has it (clustered tables cluster instead).")]
