@@ -136,3 +136,9 @@ def test_reprocess_runs_the_pipeline_for_that_date():
 
     assert reprocess(object(), "fx", "2024-01-03", run_service=Runs()) == "result"
     assert calls == [("fx", {"partition_date": "2024-01-03"})]
+
+
+def test_restore_to_the_current_version_is_a_no_op_without_yes(lake):
+    _three_versions(lake / "silver" / "t")
+    result = CliRunner().invoke(app, ["dr", "restore", "silver.t", "--version", "2"])
+    assert result.exit_code == 0, result.output

@@ -98,6 +98,8 @@ def restore(
     if not yes:
         preview = preview_restore(ctx, name, version, timestamp)
         emit(ctx, {"preview": preview.to_dict(), "restored": False}, lambda: _render_preview(preview))
+        if preview.no_op:
+            return  # already at that version: nothing would change, nothing to confirm
         raise SafetyError(f"restoring {name} to version {preview.target.version} undoes "
                           f"{len(preview.undone)} commit(s); nothing was changed",
                           "review the preview above, then rerun with --yes")
