@@ -249,8 +249,10 @@ def reconcile(ctx: Any, layers: list[str], table: str | None = None, *, apply: b
                     act.changes = column_diff(old["Columns"], new["Columns"])
                     act.changes += [f"partition keys {old['PartitionKeys']} -> {new['PartitionKeys']}"
                                     ] if old["PartitionKeys"] != new["PartitionKeys"] else []
+                    same_path = (old["SerdePath"], new["SerdePath"]) == (old["Location"], new["Location"])
                     act.changes += [f"{k}: {old[k]} -> {new[k]}" for k in old
-                                    if k not in ("Columns", "PartitionKeys") and old[k] != new[k]]
+                                    if k not in ("Columns", "PartitionKeys") and old[k] != new[k]
+                                    and not (k == "SerdePath" and same_path)]
                     keep = existing[name].get("Parameters", {})
                     wanted["Parameters"] = {**keep, **wanted["Parameters"]}
             if apply and act.action == "create":

@@ -139,3 +139,22 @@ def test_cli_register_list_diff(env):
         {"table": "silver.orders", "database": dbs["silver"], "version": 0, "rows": 1, "state": "registered"}]
     r = runner.invoke(app, ["catalog", "register", "--table", "nope", "--layer", "silver"])
     assert r.exit_code == 2 and "nope" in r.output
+
+
+def test_a_moved_lake_is_one_location_change_per_table(env, monkeypatch):
+    import shutil
+
+    from deplat.catalog import reconcile
+
+    ctx, glue, dbs, lake = env
+    reconcile(ctx, ["silver"], table="orders")
+    moved = lake.parent / "moved"
+    shutil.copytree(lake, moved)
+    monkeypatch.setenv("DEPLAT_LAKE_URI", str(moved))
+    from deplat.config import load_settings
+    from deplat.context import Context
+
+    plan = reconcile(Context(settings=load_settings(ROOT / "config" / "deplat.yaml")), ["silver"],
+                     table="orders", apply=False)
+    old, new = (p.resolve().as_uri() + "/orders/" for p in (lake / "silver", moved / "silver"))
+    assert [(a.action, a.changes) for a in plan.actions] == [("update", [f"Location: {old} -> {new}"])]
