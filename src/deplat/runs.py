@@ -419,6 +419,11 @@ class RunService:
         if state.state == rec.get("state"):
             return rec
         self._record(ref, state.state, details=state.details, **engine_times(state))
+        if state.terminal and rec.get("batch_id"):  # a --no-wait run's end, seen here first
+            from deplat.lineage import emitter_for
+
+            emitter_for(self.ctx, rec["batch_id"], ref.pipeline).finish(
+                ref.pipeline, ref.step, ref.run_id, state.succeeded, state.details or state.state)
         return self.history.find(ref.run_id) or rec
 
     def ref(self, run_id: str) -> RunRef:

@@ -31,7 +31,7 @@ def _ctx(tmp_path, lineage=True):
                                project="deplat")
     return SimpleNamespace(state_dir=tmp_path, env=SimpleNamespace(name="local", is_local=True),
                            lake_uri=str(lake), settings=settings, reporter=NullReporter(),
-                           root=tmp_path)
+                           root=tmp_path, outputs=lambda required=True: {"artifacts_bucket": "art"})
 
 
 def _run(tmp_path, monkeypatch, pipeline, engine, ctx=None):
@@ -185,3 +185,20 @@ def test_s3_dataset_names_round_trip():
     assert ds == {"namespace": "s3://lake-bucket", "name": "silver/orders"}
     assert names.display(ds) == "silver.orders"
     assert names.display(names.dataset("kafka:orders_events")) == "kafka:orders_events"
+
+
+def test_a_no_wait_run_gets_its_end_event_when_status_sees_it_end(tmp_path, monkeypatch):
+    engine = ScriptedEngine(states={"fx_to_bronze": ["RUNNING", "FAILED"]})
+    ctx = _ctx(tmp_path)
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "fx_to_bronze.py").write_text("#\n")
+    svc = RunService(ctx, engine, clock=lambda: 0.0, sleep=lambda s: None)
+    monkeypatch.setattr(svc, "_manifest", lambda: (_manifest(["fx_to_bronze"]), "art"))
+    svc.run("fx", step="fx_to_bronze", wait=False)
+    assert [e["eventType"] for e in _events(ctx)] == ["START"]
+    svc.status()  # RUNNING: nothing to add
+    svc.status()  # FAILED: the end event
+    svc.status()  # already terminal: no second one
+    events = _events(ctx)
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]
+    assert events[0]["run"]["runId"] == events[1]["run"]["runId"]
