@@ -16,9 +16,10 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
+
+from deplat.proc import ProcessError, run
 
 EMR_PYTHON = (3, 9)
 # What the runtime has of its own that the jobs import; a pin older than the dependency
@@ -28,9 +29,8 @@ RUNTIME_PACKAGES = ("boto3==1.34.162",)
 
 def _version(python: str) -> tuple[int, int] | None:
     try:
-        out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
+        out = run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], timeout=20, check=False)
+    except ProcessError:  # missing, or did not answer in time
         return None
     if out.returncode != 0:
         return None
@@ -76,10 +76,10 @@ def ensure_runtime(cache: Path) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="py39-", dir=target.parent))
     try:
-        subprocess.run([base, "-m", "venv", str(staging)], check=True, capture_output=True, timeout=120)
-        subprocess.run([str(staging / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                        "--disable-pip-version-check", *RUNTIME_PACKAGES],
-                       check=True, capture_output=True, timeout=600)
+        run([base, "-m", "venv", str(staging)], timeout=120, what="creating the EMR runtime venv")
+        run([str(staging / "bin" / "python"), "-m", "pip", "install", "--quiet",
+             "--disable-pip-version-check", *RUNTIME_PACKAGES], timeout=600,
+            what="installing the EMR runtime's packages", hint="check network access to PyPI")
         (staging / ".ready").write_text("\n".join(RUNTIME_PACKAGES))
         # A venv records its own path: build it where it will live (rename of the staging folder
         # would break bin/ scripts, but `python` itself only needs pyvenv.cfg next to it).
