@@ -185,3 +185,63 @@ def test_dq_check_pipeline_shares_no_idempotency_key_across_tables(gated):
     svc.run("dq", step_args={"dq_check": ["--suites", "A"]}, dq_verdict=False)
     svc.run("dq", step_args={"dq_check": ["--suites", "B"]}, dq_verdict=False)
     assert engine.submitted[0][1] != engine.submitted[1][1]
+
+
+# --- demo-failure's Delta side (delta-rs, no JVM) ----------------------------------------------------
+
+@pytest.fixture
+def demo_table(tmp_path):
+    pytest.importorskip("deltalake")
+    from decimal import Decimal
+
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    ctx = _ctx(tmp_path, {"silver_fx": {"table": "silver.fx", "expectations": [
+        {"check": "unique", "columns": ["ccy", "day"]},
+        {"check": "between", "column": "rate", "min": 0, "strict_min": True},
+        {"check": "regex", "column": "ccy", "pattern": "^[A-Z]{3}$"}]}})
+    path = f"{ctx.lake_uri}/silver/fx"
+    write_deltalake(path, pa.table({"ccy": ["USD", "JPY"], "day": ["2026-01-02", "2026-01-02"],
+                                    "rate": pa.array([Decimal("1.1"), Decimal("160.5")], pa.decimal128(24, 10))}))
+    write_deltalake(path, pa.table({"ccy": ["GBP"], "day": ["2026-01-02"],
+                                    "rate": pa.array([Decimal("0.85")], pa.decimal128(24, 10))}), mode="append")
+    return ctx, path, DeltaTable(path).to_pyarrow_table()
+
+
+def test_demo_failure_restores_even_when_the_check_is_interrupted(demo_table, monkeypatch):
+    from deltalake import DeltaTable
+
+    ctx, path, before = demo_table
+    seen = {}
+
+    def interrupted_check(self, table, *a, **k):
+        dt = DeltaTable(path)
+        seen["version"], seen["rows"] = dt.version(), dt.to_pyarrow_table().to_pylist()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DqService, "check", interrupted_check)
+    with pytest.raises(KeyboardInterrupt):
+        DqService(ctx).demo_failure("silver.fx", yes=True)
+    assert seen["version"] == 2 and len(seen["rows"]) == 5  # the bad rows were a real commit
+    broken = [r for r in seen["rows"] if r["ccy"] == "!!"]
+    assert len(broken) == 1 and broken[0]["rate"] < 0  # out of range, not matching the pattern
+    after = DeltaTable(path)
+    assert after.version() == 3 and after.history(1)[0]["operation"] == "RESTORE"
+    key = [("ccy", "ascending")]
+    assert after.to_pyarrow_table().sort_by(key).equals(before.sort_by(key))
+
+
+def test_demo_failure_needs_yes_and_dry_run_writes_nothing(demo_table):
+    from deltalake import DeltaTable
+
+    ctx, path, _ = demo_table
+    from deplat.errors import SafetyError
+
+    with pytest.raises(SafetyError, match="--yes"):
+        DqService(ctx).demo_failure("silver.fx")
+    dry = DqService(ctx).demo_failure("silver.fx", dry_run=True)
+    assert dry.appended == 2 and dry.report is None and DeltaTable(path).version() == 1
+    ctx.env.protected = True
+    with pytest.raises(SafetyError, match="protected"):
+        DqService(ctx).demo_failure("silver.fx", yes=True)
