@@ -264,6 +264,8 @@ def tree(ctx: Any, dataset: str, upstream: bool = True, depth: int = 10) -> dict
                           "run a pipeline first (`deplat run all`)" if not known
                           else f"datasets with lineage: {', '.join(known)}")
 
+    expanded: set[str] = set()  # a job reached twice is drawn once, then marked "repeated"
+
     def node(ds: str, level: int, path: frozenset) -> dict[str, Any]:
         out: dict[str, Any] = {"dataset": ds, "jobs": []}
         if level >= depth or ds in path:
@@ -273,9 +275,14 @@ def tree(ctx: Any, dataset: str, upstream: bool = True, depth: int = 10) -> dict
             linked = ds in (run.outputs if upstream else run.inputs)
             if not linked:
                 continue
-            nxt = run.inputs if upstream else run.outputs
-            out["jobs"].append({"job": run.job, "state": run.state, "time": run.time, "message": run.message,
-                                "datasets": [node(d, level + 1, path | {ds}) for d in nxt]})
+            job = {"job": run.job, "state": run.state, "time": run.time, "message": run.message, "datasets": []}
+            if run.job in expanded:
+                job["repeated"] = True
+            else:
+                expanded.add(run.job)
+                nxt = run.inputs if upstream else run.outputs
+                job["datasets"] = [node(d, level + 1, path | {ds}) for d in nxt]
+            out["jobs"].append(job)
         return out
 
     return node(dataset, 0, frozenset())

@@ -154,6 +154,15 @@ def test_lineage_show_upstream_names_silver_bronze_and_sources(tmp_path, monkeyp
             "ecb:eurofxref-hist", "silver.orders_tpch", "bronze.snowflake_orders", "snowflake:TPCH.ORDERS",
             "bronze.kafka_orders"} <= seen
     assert graph["jobs"][0]["job"] == "gold.gold_aggregates" and graph["jobs"][0]["state"] == "COMPLETE"
+
+    def jobs(node):
+        for job in node["jobs"]:
+            yield job
+            for d in job["datasets"]:
+                yield from jobs(d)
+
+    snow = [j for j in jobs(graph) if j["job"] == "snowflake.snowflake_to_bronze"]
+    assert [bool(j["datasets"]) for j in snow] == [True, False, False, False]  # drawn once
     shallow = tree(ctx, "gold.daily_revenue", depth=1)
     assert {d["dataset"] for d in shallow["jobs"][0]["datasets"]} == {"silver.orders", "silver.fx_rates"}
     assert all(d["jobs"] == [] and d["truncated"] for d in shallow["jobs"][0]["datasets"])

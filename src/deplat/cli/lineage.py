@@ -35,6 +35,9 @@ def show(
         def add(branch, node) -> None:
             for job in node["jobs"]:
                 note = f" ({job['message']})" if job["state"] == "FAIL" and job["message"] else ""
+                if job.get("repeated"):
+                    branch.add(f"[dim]job {job['job']} (shown above)[/]")
+                    continue
                 sub = branch.add(f"[dim]job[/] {job['job']} [{colour.get(job['state'], 'white')}]"
                                  f"{job['state']}[/] [dim]{job['time']}[/]{note}")
                 for ds in job["datasets"]:
