@@ -343,7 +343,8 @@ def dq_results(lake: str) -> tuple[list[str], list[list[Any]], str]:
     except Exception as exc:  # noqa: BLE001 - show the reason in the report
         return [], [], f"gold.quality_results unreadable: {type(exc).__name__}: {exc}"[:300]
     cols = table.column_names
-    order = next((c for c in ("checked_at", "run_ts", "ts", "timestamp", "batch_id") if c in cols), None)
+    newest_first = ("checked_at", "validated_at", "run_ts", "ts", "timestamp", "run_id", "batch_id")
+    order = next((c for c in newest_first if c in cols), None)
     rows = table.to_pylist()
     if order:
         rows.sort(key=lambda r: str(r.get(order)), reverse=True)

@@ -29,7 +29,7 @@ th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .bar{display:inline-block;height:10px;background:#42a5f5;vertical-align:middle;margin-right:6px}
 pre{background:#fafafa;border:1px solid #e0e0e0;padding:8px;font-size:12px;white-space:pre-wrap;max-height:320px;
 overflow:auto}
-.muted{color:#9e9e9e}
+.muted{color:#9e9e9e}.scroll{overflow-x:auto;max-width:100%}
 """
 
 
@@ -172,6 +172,6 @@ def render(data: ReportData) -> str:
     if data.dq_columns:
         rows = [[badge(v) if c in ("status", "result", "outcome") and isinstance(v, str) else v
                  for c, v in zip(data.dq_columns, r, strict=True)] for r in data.dq_rows]
-        parts.append(_table("dq", data.dq_columns, rows))
+        parts.append('<div class="scroll">' + _table("dq", data.dq_columns, rows) + "</div>")
     parts.append("</section></body></html>")
     return "\n".join(parts)
