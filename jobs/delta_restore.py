@@ -22,7 +22,7 @@ def main(argv=None) -> None:
     layer, _, name = args.table.partition(".")
     spark = get_spark(STEP)
     metrics = m.restore_table(spark, common.table_path(args.lake, layer, name), args.version)
-    common.emit_metrics(STEP, read=metrics.get("num_restored_file", 0),
+    common.emit_metrics(STEP, read=metrics.get("num_restored_files", 0),
                         written=metrics.get("num_of_files_after_restore", 0), rejected=0,
                         table=args.table, version=args.version, **metrics)
 

@@ -70,8 +70,8 @@ def test_zorder_and_clustered_tables(spark, tmp_path):
     _appends(spark, path, [[5, 1], [3, 2]])
     z = m.maintain_table(spark, "gold.z", path, zorder="id")
     assert z.action == "zorder(id)" and z.files_after == 1
-    op = DeltaTable.forPath(spark, path).history(1).first()
-    assert op["operation"] == "OPTIMIZE" and "id" in op["operationParameters"]["zOrderBy"]
+    op = DeltaTable.forPath(spark, path).history().filter("operation = 'OPTIMIZE'").first()
+    assert "id" in op["operationParameters"]["zOrderBy"]
     assert m.maintain_table(spark, "gold.z", path, zorder="nope").notes
 
     clustered = str(tmp_path / "gold" / "c")
@@ -105,7 +105,7 @@ def test_restore_rows_equal_the_target_version_and_copy_no_files(spark, tmp_path
 
     files = _parquet(path)
     metrics = m.restore_table(spark, path, 0)
-    assert metrics["num_restored_file"] == 1 and metrics["num_removed_file"] == 2
+    assert metrics["num_restored_files"] == 1 and metrics["num_removed_files"] == 2
     assert _rows(spark.read.format("delta").load(path)) == target
     assert _parquet(path) == files  # RESTORE commits actions only: no data file written
     assert DeltaTable.forPath(spark, path).history(1).first()["operation"] == "RESTORE"

@@ -207,7 +207,7 @@ def restore_table(spark, path: str, version: int) -> dict:
     """Delta RESTORE of the table at `path` to `version` (add/remove actions only, no data copied).
 
     Returns RESTORE's metrics (table_size_after_restore, num_of_files_after_restore,
-    num_removed_file, num_restored_file, removed_files_size, restored_files_size).
+    num_removed_files, num_restored_files, removed_files_size, restored_files_size).
     """
     from delta.tables import DeltaTable
 
