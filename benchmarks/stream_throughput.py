@@ -53,6 +53,8 @@ def main() -> None:
         seconds = time.monotonic() - start
         bronze = spark.read.format("delta").load(str(lake / "bronze" / "orders_events")).count()
         dlq = spark.read.format("delta").load(str(lake / "_errors" / "kafka" / "orders_events")).count()
+    admin = kafka._admin(kafka.connection(ctx))
+    admin.delete_topics([topic])[topic].result(30)  # the benchmark's topic is throwaway
     if bronze + dlq != produced.produced:
         raise SystemExit(f"counts disagree: bronze {bronze} + dlq {dlq} != produced {produced.produced}")
     stream_rate = (bronze + dlq) / seconds

@@ -58,6 +58,13 @@ def _topic_messages(topic: str) -> int:
     return sum(hi - lo for lo, hi in marks.values())
 
 
+def _drop_topic(topic: str) -> None:
+    from deplat import kafka
+
+    admin = kafka._admin(kafka.connection(_ctx()))
+    admin.delete_topics([topic])[topic].result(30)
+
+
 # --- `deplat run kafka` on the default topic, with a fresh lake -----------------------------------------
 
 @pytest.fixture(scope="module")
@@ -254,3 +261,4 @@ def test_sigkill_mid_ingestion_twice_loses_and_duplicates_nothing(tmp_path, loca
     dlq = _delta(lake / "_errors" / "kafka" / "orders_events")
     assert len(bronze) == len(valid) and {r["order_id"] for r in bronze} == valid
     assert len(dlq) == len(bad) and {r["key"] for r in dlq} == bad
+    _drop_topic(topic)  # one broker for the whole session: leave it as we found it
