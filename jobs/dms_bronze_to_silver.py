@@ -1,13 +1,14 @@
-"""DMS bronze -> silver: the current row per key (latest change by commit time and sequence wins,
-deletes applied), typed, partitioned by a business date. Bad rows go to _errors/dms.
+"""DMS bronze -> silver: the current row per key (the source's last committed change, deletes and
+ghost keys removed), typed, partitioned by a business date. Bad rows go to _errors/dms.
 
 Args: --lake --batch-id --env [--partition-date D] [--tables app.customers,app.orders].
+A key snapshot of the source (`deplat dr reconcile <table>`) is applied when one was landed.
 """
 
 from __future__ import annotations
 
 from deplat.pipelines import dms
-from deplat.pipelines.common import emit_metrics, job_parser, parse_args, table_path, write_errors, write_silver
+from deplat.pipelines.common import SilverItem, bronze_to_silver, emit_metrics, job_parser, parse_args
 from deplat.pipelines.session import get_spark
 from deplat.pipelines.source_specs import DMS_TABLES
 
@@ -20,26 +21,12 @@ def main(argv=None) -> None:
     args = parse_args(parser, argv)
 
     spark = get_spark(STEP)
-    from delta.tables import DeltaTable
-
-    read = written = rejected = 0
-    per_table = {}
-    for name in args.tables.split(","):
-        table = dms.spec(name.strip())
-        bronze_path = table_path(args.lake, "bronze", table.bronze_table)
-        if not DeltaTable.isDeltaTable(spark, bronze_path):
-            per_table[table.qualified] = "no bronze yet"
-            continue
-        bronze = spark.read.format("delta").load(bronze_path).cache()
-        result = dms.current_rows(bronze, table)
-        n_read = bronze.count()
-        n_written = write_silver(result.current, table_path(args.lake, "silver", table.silver_table),
-                                 table.partition_column, args.partition_date)
-        n_rejected = write_errors(result.rejected, args.lake, dms.SOURCE, args.batch_id)
-        bronze.unpersist()
-        read, written, rejected = read + n_read, written + n_written, rejected + n_rejected
-        per_table[table.qualified] = {"read": n_read, "written": n_written, "rejected": n_rejected}
-    emit_metrics(STEP, read, written, rejected, tables=per_table)
+    tables = [dms.spec(name.strip()) for name in args.tables.split(",")]
+    items = [SilverItem(t.qualified, t.bronze_table, t.silver_table, t.partition_column, t.key,
+                        lambda bronze, t=t: dms.current_rows(bronze, t, dms.key_snapshot(spark, args.lake, t)))
+             for t in tables]
+    totals, per_table = bronze_to_silver(spark, args.lake, dms.SOURCE, items, args.batch_id, args.partition_date)
+    emit_metrics(STEP, **totals, tables=per_table)
 
 
 if __name__ == "__main__":

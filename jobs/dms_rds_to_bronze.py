@@ -1,6 +1,7 @@
 """RDS changes landed by DMS (full load + CDC files) -> bronze: every change, each file once.
 
-Args: --lake --batch-id --env [--tables app.customers,app.orders].
+Every file is read with its own header (columns matched by name). `read` is counted on the files,
+`written` is the bronze commit's own count. Args: --lake --batch-id --env [--tables app.customers,app.orders].
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ def main(argv=None) -> None:
     results = [dms.ingest_table(spark, args.lake, dms.spec(t.strip()), args.batch_id)
                for t in args.tables.split(",")]
     emit_metrics(STEP, sum(r.read for r in results), sum(r.written for r in results), 0,
-                 tables={r.table: {"files": r.files, "rows": r.written} for r in results})
+                 tables={r.table: {"files": r.files, "read": r.read, "written": r.written,
+                                   "new_columns": list(r.new_columns)} for r in results})
 
 
 if __name__ == "__main__":

@@ -37,8 +37,10 @@ def main(argv=None) -> None:
     op.write_orders(orders, common.table_path(args.lake, "silver", "orders"), args.partition_date)
     rejected = sum(common.write_errors(r.errors, args.lake, f"orders_{name}", args.batch_id)
                    for name, r in results.items())
+    read = sum(r.read.count() for r in results.values())
+    skipped = sum(r.skipped.count() for r in results.values() if r.skipped is not None)
     by_source = {r["source"]: r["count"] for r in orders.groupBy("source").count().collect()}
-    common.emit_metrics(STEP, read=written + rejected, written=written, rejected=rejected,
+    common.emit_metrics(STEP, read=read, written=written, rejected=rejected, skipped=skipped,
                         by_source=by_source, kafka_present=kafka is not None,
                         partition_date=args.partition_date)
 

@@ -1,7 +1,9 @@
-"""Salesforce accounts/opportunities -> bronze, incremental on SystemModstamp (queryAll: deletes too).
+"""Salesforce accounts/opportunities -> bronze, incremental on SystemModstamp (queryAll: deletes too;
+getDeleted: deletions whose recycle bin was emptied).
 
 Credentials come from Secrets Manager by name; the watermark per object moves only after its
-bronze commit. Args: --lake --batch-id --env [--objects Account,Opportunity] [--lookback-seconds N].
+bronze commit; each object's describe is kept for the silver step's decimal sizes.
+Args: --lake --batch-id --env [--objects Account,Opportunity] [--lookback-seconds N].
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ STEP = "salesforce_to_bronze"
 def main(argv=None) -> None:
     parser = job_parser(__doc__.splitlines()[0])
     parser.add_argument("--objects", default="Account,Opportunity")
-    parser.add_argument("--lookback-seconds", type=int, default=sfp.DEFAULT_LOOKBACK_SECONDS)
+    parser.add_argument("--lookback-seconds", type=int, default=sfp.DEFAULT_LOOKBACK_SECONDS,
+                        help="re-read this far behind the watermark (default: Salesforce's polling guidance)")
     parser.add_argument("--secret-name", default=None, help="default: deplat/<env>/salesforce")
     args = parse_args(parser, argv)
 
@@ -26,17 +29,22 @@ def main(argv=None) -> None:
     results = []
     for name in args.objects.split(","):
         obj = sfp.spec(name.strip())
+        sfp.write_describe(spark, args.lake, obj.name, source.describe_fields(sf, obj.name))
         results.append(sfp.ingest_increment(
             spark, args.lake, obj,
             lambda since, obj=obj: source.fetch_changes(sf, obj.name, obj.fields, since),
             batch_id=args.batch_id, lookback_seconds=args.lookback_seconds,
+            fetch_deleted=lambda start, end, obj=obj: source.fetch_deleted(sf, obj.name, start, end),
         ))
     per_object = {
-        r.object: {"read": r.read, "written": r.written,
+        r.object: {"read": r.read, "written": r.written, "skipped": r.skipped, "rejected": r.rejected,
+                   "deletions": r.deletions,
                    "watermark": r.watermark_after and sfp.format_sf_datetime(r.watermark_after)}
         for r in results
     }
-    emit_metrics(STEP, sum(r.read for r in results), sum(r.written for r in results), 0, objects=per_object)
+    emit_metrics(STEP, sum(r.read for r in results), sum(r.written for r in results),
+                 sum(r.rejected for r in results), sum(r.skipped for r in results),
+                 objects=per_object, lookback_seconds=args.lookback_seconds)
 
 
 if __name__ == "__main__":

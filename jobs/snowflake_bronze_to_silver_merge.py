@@ -18,7 +18,7 @@ STEP = "snowflake_bronze_to_silver_merge"
 
 def main(argv=None) -> None:
     parser = common.job_parser(__doc__.splitlines()[0])
-    parser.add_argument("--tables", default=",".join(DEFAULT_TPCH_TABLES), 
+    parser.add_argument("--tables", default=",".join(DEFAULT_TPCH_TABLES),
                         help="comma-separated TPC-H tables")
     args = common.parse_args(parser, argv)
     tables = [t.strip().lower() for t in args.tables.split(",") if t.strip()]
@@ -26,7 +26,7 @@ def main(argv=None) -> None:
     spark = get_spark(STEP)
     state_path = common.table_path(args.lake, "_state", sf.STATE_TABLE)
     state = sf.read_state(spark, state_path)
-    read = written = rejected = 0
+    read = written = rejected = skipped = 0
     per_table = {}
     for name in tables:
         spec = TPCH_TABLES[name]
@@ -44,11 +44,14 @@ def main(argv=None) -> None:
         bad = common.write_errors(result.errors, args.lake, "snowflake", args.batch_id)
         sf.write_state(spark, state_path, sf.merge_state_key(name), latest, args.batch_id)
         n = changes.count()
+        superseded = result.superseded.count()
         changes.unpersist()
         read, written, rejected = read + n, written + merged.inserted + merged.updated, rejected + bad
+        skipped += superseded + merged.stale
         per_table[name] = {"changes": n, "inserted": merged.inserted, "updated": merged.updated,
-                           "rejected": bad, "partitions": len(merged.partitions), "bronze_version": latest}
-    common.emit_metrics(STEP, read=read, written=written, rejected=rejected, tables=per_table)
+                           "rejected": bad, "superseded": superseded, "stale": merged.stale,
+                           "partitions": len(merged.partitions), "bronze_version": latest}
+    common.emit_metrics(STEP, read=read, written=written, rejected=rejected, skipped=skipped, tables=per_table)
 
 
 if __name__ == "__main__":

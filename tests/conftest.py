@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,7 @@ def spark(tmp_path_factory):
     from deplat.pipelines.session import get_spark
 
     os.environ.setdefault("DEPLAT_SPARK_WAREHOUSE", str(tmp_path_factory.mktemp("warehouse")))
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # as the local engine: workers import deplat
     session = get_spark("deplat-tests", master="local[2]", jars=ensure_jars())
     yield session
     session.stop()

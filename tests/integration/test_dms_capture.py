@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from deplat.local.dms_capture import dms_capture, landing_dir
-from deplat.local.seed_sources import conninfo, drop_slot, ensure_database, ensure_slot
+from deplat.local.dms_capture import dms_capture, write_key_snapshot
+from deplat.local.rds import conninfo, drop_slot, ensure_database, ensure_slot
 from deplat.pipelines import dms
 from deplat.pipelines.common import table_path
-from deplat.pipelines.source_specs import Column, DmsTable
+from deplat.pipelines.source_specs import DMS_NULL, Column, DmsTable
+from deplat.sources.dms import keys_dir, landing_root
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +53,7 @@ def _rows(path: Path):
 def test_capture_writes_full_load_and_ordered_cdc(pg, tmp_path):
     conn, settings, slot, table = pg
     qualified = table.qualified
-    landing = landing_dir(str(tmp_path))
+    landing = Path(landing_root(str(tmp_path)))
     loaded = dms_capture(landing, settings, slot=slot, tables=[qualified], full=True)
     assert loaded.full_load_rows == {qualified: 5}
     load_file = landing / table.schema / "items" / "LOAD00000001.csv"
@@ -74,7 +75,7 @@ def test_capture_writes_full_load_and_ordered_cdc(pg, tmp_path):
     stamps = [r["_dms_ts"] for r in cdc]
     assert stamps == sorted(stamps) and len(set(stamps)) == 5  # five transactions, five commit times
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", s) for s in stamps)
-    assert cdc[4]["name"] == "" and cdc[1]["price"] == "99.99"
+    assert cdc[4]["name"] == DMS_NULL and cdc[1]["price"] == "99.99"  # NULL is the explicit marker
 
     again = dms_capture(landing, settings, slot=slot, tables=[qualified], full=True)
     assert again.files == [] and again.full_load_rows == {}  # slot advanced; table already loaded
@@ -84,7 +85,7 @@ def test_capture_writes_full_load_and_ordered_cdc(pg, tmp_path):
 def test_applied_changes_equal_the_source_table(pg, spark, tmp_path):
     conn, settings, slot, table = pg
     qualified, lake = table.qualified, str(tmp_path)
-    landing = landing_dir(lake)
+    landing = Path(landing_root(lake))
     dms_capture(landing, settings, slot=slot, tables=[qualified], full=True)
     conn.execute(f"UPDATE {qualified} SET price = price + 1 WHERE item_id <= 2")
     conn.execute(f"DELETE FROM {qualified} WHERE item_id = 4")
@@ -93,6 +94,8 @@ def test_applied_changes_equal_the_source_table(pg, spark, tmp_path):
         conn.execute(f"DELETE FROM {qualified} WHERE item_id = 5")
         conn.execute(f"INSERT INTO {qualified} VALUES (5, 'five again', 5.55, '2024-05-05 00:00:00+00')")
     conn.execute(f"UPDATE {qualified} SET item_id = 50 WHERE item_id = 1")  # key change: D 1 + U 50
+    conn.execute(f"UPDATE {qualified} SET name = '' WHERE item_id = 2")  # '' and NULL stay apart
+    conn.execute(f"UPDATE {qualified} SET name = NULL WHERE item_id = 3")
     dms_capture(landing, settings, slot=slot, tables=[qualified])
 
     assert dms.ingest_table(spark, lake, table, "r1").files == 3
@@ -111,3 +114,28 @@ def test_applied_changes_equal_the_source_table(pg, spark, tmp_path):
         f"FROM {qualified} ORDER BY item_id").fetchall()
     assert got == sorted(tuple(r) for r in source)
     assert {r[0] for r in got} == {2, 3, 5, 50}
+    names = {r[0]: r[1] for r in got}
+    assert names[2] == "" and names[3] is None
+
+
+@pytest.mark.spark
+def test_key_reconciliation_removes_the_ghost_of_a_key_change_delivered_without_delete(pg, spark, tmp_path):
+    conn, settings, slot, table = pg
+    qualified, lake = table.qualified, str(tmp_path)
+    landing = Path(landing_root(lake))
+    dms_capture(landing, settings, slot=slot, tables=[qualified], full=True)
+    conn.execute(f"UPDATE {qualified} SET item_id = 70 WHERE item_id = 1")
+    [cdc] = [Path(f) for f in dms_capture(landing, settings, slot=slot, tables=[qualified]).files]
+    # DMS's S3 target has no before-image: the key change arrives as an update of the new key only.
+    lines = cdc.read_text().splitlines(keepends=True)
+    cdc.write_text("".join(line for line in lines if not line.startswith("D,")))
+    dms.ingest_table(spark, lake, table, "r1")
+    bronze = spark.read.format("delta").load(table_path(lake, "bronze", table.bronze_table))
+    assert 1 in {r["item_id"] for r in dms.current_rows(bronze, table).current.collect()}  # the ghost
+
+    path, n, _, _ = write_key_snapshot(conn, Path(keys_dir(lake, table.schema, table.table)), qualified)
+    snapshot = dms.key_snapshot(spark, lake, table)
+    result = dms.current_rows(bronze, table, snapshot)
+    source = {r[0] for r in conn.execute(f"SELECT item_id FROM {qualified}").fetchall()}
+    assert {r["item_id"] for r in result.current.collect()} == source and n == len(source)
+    assert dms.count_fates(result.classified)[dms.GHOST] == 1 and snapshot.file == path.name

@@ -106,17 +106,24 @@ def test_incremental_load_to_bronze_and_silver(spark, tmp_path, sf):
 
 
 def test_stack_service_with_secret_from_moto(local_stack):
+    import uuid
+
     import boto3
 
-    from deplat.local.seed_sources import put_secret, salesforce_connection
+    from deplat.local.salesforce_server import put_secret, salesforce_connection
+    from deplat.sources.secret_store import secret_name
 
     local_stack.up(["salesforce"])
     settings = local_stack.settings
     client = boto3.client("secretsmanager", endpoint_url="http://127.0.0.1:5050", region_name="us-east-1")
-    name = "deplat/it-salesforce/salesforce"
-    assert put_secret(client, name, salesforce_connection(settings)) in ("created", "updated", "unchanged")
-    assert put_secret(client, name, salesforce_connection(settings)) == "unchanged"
+    name = secret_name(f"it-{uuid.uuid4().hex[:8]}", "salesforce")  # fresh: the first put creates it
+    value = salesforce_connection(settings)
+    assert put_secret(client, name, value) == "created"
+    assert put_secret(client, name, value) == "unchanged"
+    assert put_secret(client, name, {**value, "api_version": "58.0"}) == "updated"
+    assert put_secret(client, name, value) == "updated"
     config = source.read_config(name, client)
-    assert "password" not in repr(config) and config.password not in repr(config)
+    # The secret's own values, not the word "password", must stay out of the repr (logs, tracebacks).
+    assert config.password not in repr(config) and config.client_secret not in repr(config)
     sf = source.connect(config)
     assert sf.query("SELECT Id FROM Opportunity")["totalSize"] > 0

@@ -78,7 +78,7 @@ def test_written_files_are_dms_format(tmp_path):
     rows = list(csv.reader(path.open()))
     assert rows[0] == ["Op", "_dms_ts", "_dms_seq", *COLS]
     assert [r[0] for r in rows[1:]] == ["I", "U", "D", "U", "D"]
-    assert rows[1][1] == "2024-05-01 10:00:00.123456" and rows[1][3:] == ["1", "a", "1.50", ""]
+    assert rows[1][1] == "2024-05-01 10:00:00.123456" and rows[1][3:] == ["1", "a", "1.50", "\\N"]  # NULL marker
 
 
 def _change(op, key, ts, index=0, name="x", price="1.00", lsn=100):

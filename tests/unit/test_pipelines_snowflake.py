@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from deplat.pipelines.table_schemas import TPCH_TABLES
-from deplat.sources.snowflake import KeyRange, key_ranges
+from deplat.sources.snowflake import KeyRange, key_ranges, ranges_from_boundaries
 
 ORDERS = TPCH_TABLES["orders"]
 T0 = datetime(2024, 1, 1, 12, 0, 0)
@@ -18,6 +18,12 @@ def test_key_ranges_cover_min_to_max_half_open():
     assert key_ranges(7, 7, 100) == [KeyRange(7, 8)]
     with pytest.raises(ValueError):
         key_ranges(1, 2, 0)
+
+
+def test_ranges_from_boundaries_follow_the_keys_not_their_span():
+    # the case snowflake-sparse-key-outlier: keys 1, 2, 3 and 10^12, two rows per chunk
+    assert ranges_from_boundaries([1, 3], 10**12) == [KeyRange(1, 3), KeyRange(3, 10**12 + 1)]
+    assert ranges_from_boundaries([5, 5, 1], 9) == [KeyRange(1, 5), KeyRange(5, 10)]
 
 
 def _order(key, day, price="10.00", status="O", cust=1):
@@ -50,17 +56,25 @@ def test_chunk_frame_matches_columns_by_name(spark):
 
 
 @pytest.mark.spark
-def test_chunk_append_is_idempotent_per_upper_bound(spark, tmp_path):
+def test_append_changed_picks_up_updates_and_late_keys_and_reruns_append_nothing(spark, tmp_path):
     from deplat.pipelines import snowflake as sf
 
     path = str(tmp_path / "bronze")
     sf.ensure_table(spark, path, sf.bronze_schema(ORDERS), change_feed=True)
-    chunk = _bronze(spark, [_order(1, date(2024, 1, 2)), _order(2, date(2024, 1, 3))])
-    sf.append_chunk(chunk, path, ORDERS, 5)
-    sf.append_chunk(chunk, path, ORDERS, 5)  # a retry after a crash before the watermark moved
-    assert spark.read.format("delta").load(path).count() == 2
-    sf.append_chunk(_bronze(spark, [_order(6, date(2024, 1, 4))]), path, ORDERS, 9)
-    assert spark.read.format("delta").load(path).count() == 3
+    whole = KeyRange(1, 100)
+    first = sf.append_changed(_bronze(spark, [_order(1, date(2024, 1, 2)), _order(5, date(2024, 1, 3))]),
+                              path, ORDERS, whole)
+    assert (first.appended, first.unchanged) == (2, 0)
+    # A rescan: order 1 unchanged, order 5 updated, order 3 committed late below the highest key.
+    rescan = [_order(1, date(2024, 1, 2)), _order(5, date(2024, 1, 3), price="99.00"), _order(3, date(2024, 1, 2))]
+    second = sf.append_changed(_bronze(spark, rescan, ingest_ts=T0 + timedelta(hours=1)), path, ORDERS, whole)
+    assert (second.appended, second.unchanged) == (2, 1)
+    again = sf.append_changed(_bronze(spark, rescan, ingest_ts=T0 + timedelta(hours=2)), path, ORDERS, whole)
+    assert (again.appended, again.unchanged) == (0, 3)
+    # A change back to an earlier value is a change too (compared with the latest version only).
+    back = sf.append_changed(_bronze(spark, [_order(5, date(2024, 1, 3))], ingest_ts=T0 + timedelta(hours=3)),
+                             path, ORDERS, whole)
+    assert back.appended == 1 and spark.read.format("delta").load(path).count() == 5
 
 
 @pytest.mark.spark

@@ -140,3 +140,21 @@ def replication_status(tctx: typer.Context, output: OutputOpt = None) -> None:
             typer.echo(note)
 
     emit(ctx, status.to_dict(), render)
+
+
+@app.command("reconcile")
+def reconcile(
+    tctx: typer.Context,
+    source_table: Annotated[str, typer.Argument(help="DMS source table <schema>.<table>, e.g. app.orders")],
+    output: OutputOpt = None,
+) -> None:
+    """Land a key snapshot of a DMS source table; the next `deplat run dms` removes ghost keys
+    (keys silver holds that the source lost without a delete event, e.g. a primary-key change)."""
+    from deplat.local.dms_capture import reconcile as reconcile_service
+
+    ctx = context(tctx, output)
+    result = reconcile_service(ctx, source_table)
+    ghosts = "no silver table yet" if result.ghost_keys is None else str(result.ghost_keys)
+    emit(ctx, result.to_dict(), lambda: table(
+        f"key snapshot of {result.table}", ["file", "source keys", "ghost keys in silver now"],
+        [[result.file, result.source_keys, ghosts]]))

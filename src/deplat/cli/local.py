@@ -92,7 +92,8 @@ def seed(
         rows = [["snowflake (TPC-H)", snow["secret_name"], counts(snow["tables"])],
                 ["postgres (RDS)", f"database {rds['database']}, slot {rds['slot']}",
                  counts(rds["rows"]) + (" (inserted now)" if any(rds["rows"].values()) else " (already seeded)")],
-                ["salesforce stand-in", rds["secret_name"], f"secret {rds['secret_action']}"],
+                ["salesforce stand-in", result.salesforce["secret_name"],
+                 f"secret {result.salesforce['secret_action']}"],
                 ["dms full load", dms["landing"], counts(dms["full_load_rows"]) or "LOAD files already present"]]
         table("local sources", ["source", "where", "rows"], rows)
 

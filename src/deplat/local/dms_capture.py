@@ -7,7 +7,8 @@ TimestampColumnName=_dms_ts and an AR_H_CHANGE_SEQ-style `_dms_seq` column from 
     <landing>/<schema>/<table>/20250101-101500123456.csv   CDC: Op I/U/D, _dms_ts = commit time
 
 Each file has a header row: Op, _dms_ts, _dms_seq, then the table's columns in PostgreSQL's text
-output; NULL is an empty field (DMS's default CsvNullValue). `_dms_seq` = commit LSN (20 digits) +
+output; NULL is written as the explicit null marker (CsvNullValue = source_specs.DMS_NULL), so an
+empty field is the empty string. `_dms_seq` = commit LSN (20 digits) +
 the change's index in its transaction (15 digits), so it sorts in commit order.
 
 Changes are read with pg_logical_slot_peek_changes up to the current WAL position and the slot is
@@ -28,8 +29,8 @@ from typing import Any
 
 from deplat.config import LocalStackSettings
 from deplat.errors import LocalStackError
-from deplat.local.seed_sources import SLOT, conninfo
-from deplat.pipelines.source_specs import DMS_OP, DMS_SEQ, DMS_TABLES, DMS_TS
+from deplat.local.rds import SLOT, connect, conninfo
+from deplat.pipelines.source_specs import DMS_NULL, DMS_OP, DMS_SEQ, DMS_TABLES, DMS_TS
 
 LOAD_ROWS_PER_FILE = 100_000
 _DATA = re.compile(r"^table (?P<rel>.+?): (?P<op>INSERT|UPDATE|DELETE|TRUNCATE): ?(?P<rest>.*)$", re.DOTALL)
@@ -219,7 +220,7 @@ def _write_csv(path: Path, header: list[str], rows: Iterable[list[Any]]) -> int:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(header)
         for row in rows:
-            writer.writerow(["" if v is None else v for v in row])
+            writer.writerow([DMS_NULL if v is None else v for v in row])
             count += 1
     os.replace(tmp, path)
     return count
@@ -252,19 +253,6 @@ def write_changes(landing: Path, changes: list[Change], columns: dict[str, list[
 
 
 # -- against PostgreSQL ----------------------------------------------------------------------------
-
-def _connect(dsn: str):
-    import psycopg
-
-    try:
-        conn = psycopg.connect(dsn, autocommit=True)
-    except psycopg.OperationalError as exc:
-        raise LocalStackError("cannot connect to the local PostgreSQL", "run `deplat local up`",
-                              detail=str(exc)) from exc
-    conn.execute("SET TimeZone = 'UTC'")  # test_decoding and ::text print timestamptz in this zone
-    conn.execute("SET DateStyle = 'ISO, YMD'")
-    return conn
-
 
 def _table_columns(conn, qualified: str) -> list[str]:
     schema, table = qualified.split(".", 1)
@@ -379,7 +367,7 @@ def dms_capture(
     """
     landing = Path(landing)
     tables = list(tables) if tables is not None else list(DMS_TABLES)
-    conn = _connect(dsn or conninfo(settings or LocalStackSettings()))
+    conn = connect(dsn or conninfo(settings or LocalStackSettings()), autocommit=True)
     try:
         loaded = full_load(conn, landing, tables, reload) if full else {}
         result = capture_changes(conn, landing, slot, tables)
@@ -390,6 +378,77 @@ def dms_capture(
     return result
 
 
-def landing_dir(lake: str) -> Path:
-    """The local DMS landing folder: <lake>/_landing/dms (s3://<lake bucket>/_landing/dms in the cloud)."""
-    return Path(lake) / "_landing" / "dms"
+@dataclass
+class KeySnapshotResult:
+    table: str
+    file: str
+    source_keys: int
+    snapshot_seq: str
+    ghost_keys: int | None = None  # silver keys the source lacks now (None: no silver table yet)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def write_key_snapshot(conn, keys_dir: Path, qualified: str) -> tuple[Path, int, str, list[tuple]]:
+    """The table's primary keys from one REPEATABLE READ snapshot, as KEYS-<ts>-<seq>.csv.
+
+    The name carries the snapshot's DMS timestamp and change sequence (WAL position, same scale
+    as the CDC files' `_dms_seq`), so the silver step removes only keys whose last change is older.
+    Returns (file, number of keys, sequence, the keys as text tuples).
+    """
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        ts, lsn = conn.execute("SELECT statement_timestamp(), pg_current_wal_lsn()::text").fetchone()
+        key = _primary_key(conn, qualified)
+        if not key:
+            raise DmsCaptureError(f"{qualified} has no primary key to reconcile on")
+        schema, table = qualified.split(".", 1)
+        rows = conn.execute(f"SELECT {', '.join(_quote(k) + '::text' for k in key)} "
+                            f"FROM {_quote(schema)}.{_quote(table)}").fetchall()
+    seq = f"{lsn_to_int(lsn):020d}{0:015d}"
+    stamp = ts.astimezone(timezone.utc).strftime("%Y%m%d-%H%M%S%f")
+    path = keys_dir / f"KEYS-{stamp}-{seq}.csv"
+    _write_csv(path, list(key), rows)
+    return path, len(rows), seq, [tuple(r) for r in rows]
+
+
+def reconcile_keys(lake: str, qualified: str, settings: LocalStackSettings | None = None,
+                   dsn: str | None = None) -> KeySnapshotResult:
+    """`deplat dr reconcile <table>` (local env): land a key snapshot of the RDS stand-in's table.
+
+    The next DMS silver step removes the ghost keys it reveals (keys silver holds whose last change
+    precedes the snapshot and that the source no longer has: a primary-key change that DMS's S3
+    target delivers as an update of the new key only). `ghost_keys` previews them against the
+    current silver table.
+    """
+    from deplat.pipelines.source_specs import DMS_TABLES
+    from deplat.sources.dms import keys_dir
+
+    if qualified not in DMS_TABLES:
+        raise DmsCaptureError(f"unknown DMS table {qualified!r}", f"one of: {', '.join(DMS_TABLES)}")
+    spec = DMS_TABLES[qualified]
+    conn = connect(dsn or conninfo(settings or LocalStackSettings()), autocommit=True)
+    try:
+        path, n, seq, keys = write_key_snapshot(conn, Path(keys_dir(lake, spec.schema, spec.table)), qualified)
+    finally:
+        conn.close()
+    result = KeySnapshotResult(qualified, str(path), n, seq)
+    silver = Path(lake) / "silver" / spec.silver_table
+    if (silver / "_delta_log").is_dir():
+        from deltalake import DeltaTable
+
+        held = DeltaTable(str(silver)).to_pyarrow_table(columns=list(spec.key)).to_pylist()
+        source_keys = {tuple(k) for k in keys}
+        result.ghost_keys = sum(1 for r in held if tuple(str(r[k]) for k in spec.key) not in source_keys)
+    return result
+
+
+def reconcile(ctx, qualified: str) -> KeySnapshotResult:
+    """`reconcile_keys` for a deplat Context. Local env only: it reads the RDS stand-in directly."""
+    from deplat.errors import ConfigError
+
+    if not ctx.env.is_local:
+        raise ConfigError(f"key reconciliation reads the source database; for '{ctx.env.name}' it is not built yet",
+                          "land KEYS-<ts>-<seq>.csv under <lake>/_landing/dms_keys/<schema>/<table>/ yourself")
+    return reconcile_keys(ctx.lake_uri, qualified, ctx.settings.local_stack)

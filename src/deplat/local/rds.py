@@ -1,11 +1,11 @@
-"""Seed the local sources: the RDS stand-in (PostgreSQL) and the Salesforce secret on moto.
+"""The local RDS stand-in (PostgreSQL): its one connection wrapper, seeding, CDC slot, sample changes.
 
-- PostgreSQL: database `rds`, schema `app` with `customers` and `orders` filled from a fixed seed (same
-  seed, same rows), and the logical replication slot (test_decoding) the DMS capture reads.
-- Secrets Manager: "deplat/<env>/salesforce" holds the connection to the local Salesforce stand-in
-  (created if absent, else a new version only when the value changed). Values are never printed.
+- Database `rds`, schema `app` with `customers` and `orders` filled from a fixed seed (same seed,
+  same rows), and the logical replication slot (test_decoding) the DMS capture reads.
+- `connect` is the one way deplat opens a connection to it (session in UTC, ISO dates, so the
+  text forms the capture writes are the ones the DMS reader types).
 
-Idempotent: tables are filled only when empty, the slot and secret are created only when missing.
+Idempotent: tables are filled only when empty, the slot is created only when missing.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any
 
 from deplat.config import LocalStackSettings
 from deplat.errors import LocalStackError
-from deplat.sources.secret_store import secret_name
 
 DATABASE = "rds"
 SLOT = "deplat_dms"
@@ -56,8 +55,6 @@ class SeedResult:
     rows: dict[str, int] = field(default_factory=dict)  # table -> rows inserted now (0: already seeded)
     slot: str = SLOT
     slot_created: bool = False
-    secret_name: str = ""
-    secret_action: str = ""  # created | updated | unchanged | skipped
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,19 +65,28 @@ def conninfo(settings: LocalStackSettings, dbname: str = DATABASE) -> str:
     return f"host=127.0.0.1 port={settings.postgres_port} user=postgres dbname={dbname} connect_timeout=5"
 
 
-def _connect(dsn: str, autocommit: bool = False):
+def connect(dsn: str, autocommit: bool = False):
+    """A psycopg connection to the local PostgreSQL, session in UTC with ISO dates.
+
+    Raises LocalStackError (with the fix) when the server cannot be reached.
+    """
     import psycopg
 
     try:
-        return psycopg.connect(dsn, autocommit=autocommit)
+        conn = psycopg.connect(dsn, autocommit=autocommit)
     except psycopg.OperationalError as exc:
         raise LocalStackError("cannot connect to the local PostgreSQL",
                               "run `deplat local up` (postgres on 127.0.0.1:5433)", detail=str(exc)) from exc
+    conn.execute("SET TimeZone = 'UTC'")  # test_decoding and ::text print timestamptz in this zone
+    conn.execute("SET DateStyle = 'ISO, YMD'")
+    if not autocommit:
+        conn.commit()
+    return conn
 
 
 def ensure_database(settings: LocalStackSettings, dbname: str = DATABASE) -> bool:
     """Create the database if missing (CREATE DATABASE cannot run inside a transaction)."""
-    with _connect(conninfo(settings, "postgres"), autocommit=True) as conn:
+    with connect(conninfo(settings, "postgres"), autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone():
             return False
         conn.execute(f'CREATE DATABASE "{dbname}"')
@@ -109,7 +115,7 @@ def seed_postgres(settings: LocalStackSettings, seed: int = SEED) -> dict[str, i
     ensure_database(settings)
     customers, orders = seed_rows(seed)
     inserted = {}
-    with _connect(conninfo(settings)) as conn:
+    with connect(conninfo(settings)) as conn:
         conn.execute(DDL)
         for table, columns, rows in (
             ("app.customers", "customer_id, name, email, country, credit_limit, created_at, updated_at",
@@ -128,7 +134,7 @@ def seed_postgres(settings: LocalStackSettings, seed: int = SEED) -> dict[str, i
 
 def ensure_slot(settings: LocalStackSettings, slot: str = SLOT, plugin: str = PLUGIN) -> bool:
     """Create the logical replication slot if missing, in its own transaction; True if created."""
-    with _connect(conninfo(settings), autocommit=True) as conn:
+    with connect(conninfo(settings), autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (slot,)).fetchone():
             return False
         conn.execute("SELECT pg_create_logical_replication_slot(%s, %s)", (slot, plugin))
@@ -137,42 +143,18 @@ def ensure_slot(settings: LocalStackSettings, slot: str = SLOT, plugin: str = PL
 
 def drop_slot(settings: LocalStackSettings, slot: str) -> bool:
     """Drop a slot (an unconsumed slot keeps WAL forever); True if it existed."""
-    with _connect(conninfo(settings), autocommit=True) as conn:
+    with connect(conninfo(settings), autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (slot,)).fetchone():
             return False
         conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
         return True
 
 
-def salesforce_connection(settings: LocalStackSettings) -> dict[str, str]:
-    """The stand-in's connection settings, in the shape deplat.sources.salesforce reads."""
-    from deplat.local.salesforce_server import API_VERSION, LOCAL_CREDENTIALS
-
-    port = settings.salesforce_port
-    return {"login_url": f"http://127.0.0.1:{port}", **LOCAL_CREDENTIALS, "api_version": API_VERSION}
-
-
-def put_secret(client: Any, name: str, value: dict[str, Any]) -> str:
-    """Create the secret if absent, else add a version if the value changed. Returns the action."""
-    from deplat.sources.secret_store import write_secret
-
-    return write_secret(client, name, value, create=True)[0]
-
-
-def seed_sources(env_name: str, settings: LocalStackSettings, secrets_client: Any = None,
-                 seed: int = SEED) -> SeedResult:
-    """Seed PostgreSQL (schema, rows, slot) and, with a Secrets Manager client, the Salesforce secret."""
+def seed_rds(settings: LocalStackSettings, seed: int = SEED) -> SeedResult:
+    """Seed PostgreSQL: schema, rows (when empty) and the CDC slot (when missing)."""
     rows = seed_postgres(settings, seed)
     created = ensure_slot(settings)
-    result = SeedResult(DATABASE, rows, SLOT, created, secret_name(env_name, "salesforce"), "skipped")
-    if secrets_client is not None:
-        result.secret_action = put_secret(secrets_client, result.secret_name, salesforce_connection(settings))
-    return result
-
-
-def seed_from_context(ctx) -> SeedResult:
-    """`seed_sources` for a deplat Context (local env: moto's Secrets Manager)."""
-    return seed_sources(ctx.env.name, ctx.settings.local_stack, ctx.aws.client("secretsmanager"))
+    return SeedResult(DATABASE, rows, SLOT, created)
 
 
 def apply_sample_changes(settings: LocalStackSettings, seed: int = SEED, n: int = 10) -> dict[str, int]:
@@ -183,7 +165,7 @@ def apply_sample_changes(settings: LocalStackSettings, seed: int = SEED, n: int 
     """
     now = datetime.now(timezone.utc)
     counts = {"I": 0, "U": 0, "D": 0}
-    with _connect(conninfo(settings)) as conn:
+    with connect(conninfo(settings)) as conn:
         next_id = conn.execute("SELECT coalesce(max(order_id), 0) + 1 FROM app.orders").fetchone()[0]
         rng = random.Random(seed * 1_000_003 + next_id)
         cust_ids = [r[0] for r in conn.execute("SELECT customer_id FROM app.customers ORDER BY 1")]

@@ -8,7 +8,10 @@ No Salesforce emulator exists, so this is the one hand-written stand-in of the l
 - queryMore paging: responses hold `pageSize` records and a `nextRecordsUrl` while not `done`;
 - sObject create/update/delete: POST /sobjects/<Object>/, PATCH and DELETE /sobjects/<Object>/<Id>,
   so tests change records through the real client; every change bumps SystemModstamp and a delete
-  only flags IsDeleted (the recycle bin: visible to queryAll only).
+  only flags IsDeleted (the recycle bin: visible to queryAll only);
+- describe: GET /sobjects/<Object>/describe (name, type, soapType, precision, scale per field);
+- getDeleted: GET /sobjects/<Object>/deleted/?start=..&end=.. (the delete log, which outlives the
+  recycle bin: `Org.purge` empties the bin as Salesforce does after 15 days or on demand).
 
 The org is generated from a seed (same seed, same records) and lives in memory.
 
@@ -58,6 +61,11 @@ FIELDS: dict[str, dict[str, str]] = {
         "IsWon": "boolean", "CreatedDate": "datetime", "LastModifiedDate": "datetime",
         "SystemModstamp": "datetime", "IsDeleted": "boolean",
     },
+}
+# (precision, scale) of number-like fields, as describe reports them on a real org.
+PRECISION: dict[tuple[str, str], tuple[int, int]] = {
+    ("Account", "AnnualRevenue"): (18, 0), ("Account", "NumberOfEmployees"): (8, 0),
+    ("Opportunity", "Amount"): (16, 2), ("Opportunity", "Probability"): (3, 0),
 }
 ID_PREFIX = {"Account": "001", "Opportunity": "006"}
 READ_ONLY = {"Id", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted", "IsClosed", "IsWon"}
@@ -115,6 +123,7 @@ class Org:
                  page_size: int = DEFAULT_PAGE_SIZE):
         self.page_size = page_size
         self.records: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in FIELDS}
+        self.delete_log: dict[str, list[tuple[str, datetime]]] = {name: [] for name in FIELDS}
         self.tokens: set[str] = set()
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._lock = threading.RLock()
@@ -265,6 +274,37 @@ class Org:
             rec = self._live(obj, record_id)
             rec["IsDeleted"] = True
             rec["SystemModstamp"] = rec["LastModifiedDate"] = self._stamp()
+            self.delete_log[obj].append((record_id, rec["SystemModstamp"]))
+
+    def purge(self, obj: str, record_id: str) -> None:
+        """Empty the recycle bin of one deleted record: queryAll no longer returns it."""
+        obj = _object_name(obj)
+        with self._lock:
+            rec = self.records[obj].get(record_id)
+            if rec is None or not rec["IsDeleted"]:
+                raise ApiError(404, "NOT_FOUND", "no deleted record with that id")
+            del self.records[obj][record_id]
+
+    def deleted(self, obj: str, start: datetime, end: datetime) -> dict[str, Any]:
+        """getDeleted: the delete log entries with start <= deletedDate <= end (seconds truncated)."""
+        obj = _object_name(obj)
+        if start >= end:
+            raise ApiError(400, "INVALID_REPLICATION_DATE", "startDate must precede endDate")
+        start, end = start.replace(second=0, microsecond=0), end.replace(second=0, microsecond=0)
+        with self._lock:
+            hits = [(i, d) for i, d in self.delete_log[obj]
+                    if start <= d.replace(second=0, microsecond=0) <= end]
+        return {"deletedRecords": [{"id": i, "deletedDate": format_datetime(d)} for i, d in hits],
+                "earliestDateAvailable": format_datetime(_SEED_START), "latestDateCovered": format_datetime(end)}
+
+    def describe(self, obj: str) -> dict[str, Any]:
+        obj = _object_name(obj)
+        fields = []
+        for name, soap in FIELDS[obj].items():
+            precision, scale = PRECISION.get((obj, name), (0, 0))
+            fields.append({"name": name, "type": soap, "soapType": f"xsd:{soap}", "precision": precision,
+                           "scale": scale})
+        return {"name": obj, "fields": fields}
 
     def _live(self, obj: str, record_id: str) -> dict[str, Any]:
         rec = self.records[obj].get(record_id)
@@ -410,6 +450,13 @@ class _Handler(BaseHTTPRequestHandler):
                     return self._send(200, org.query_more(rest[0]))
                 soql = parse_qs(url.query).get("q", [""])[0]
                 return self._send(200, org.query(soql, include_deleted=resource == "queryAll"))
+            if resource == "sobjects" and len(rest) == 2 and method == "GET" and rest[1] == "describe":
+                return self._send(200, org.describe(rest[0]))
+            if resource == "sobjects" and len(rest) == 2 and method == "GET" and rest[1] == "deleted":
+                query = parse_qs(url.query)
+                # an unencoded "+00:00" in the query string arrives as " 00:00"
+                start, end = (parse_datetime(query[k][0].replace(" ", "+")) for k in ("start", "end"))
+                return self._send(200, org.deleted(rest[0], start, end))
             if resource == "sobjects" and rest:
                 data = json.loads(self._body() or b"{}") if method in ("POST", "PATCH") else {}
                 if method == "POST" and len(rest) == 1:
@@ -463,6 +510,37 @@ def serve_in_thread(org: Org | None = None, port: int = 0) -> tuple[_Server, thr
     thread = threading.Thread(target=server.serve_forever, name="salesforce-standin", daemon=True)
     thread.start()
     return server, thread
+
+
+# -- the stand-in's connection secret (deplat/<env>/salesforce) ------------------------------------
+
+def salesforce_connection(settings) -> dict[str, str]:
+    """The stand-in's connection settings (LocalStackSettings' port), in the shape
+    deplat.sources.salesforce reads from the secret."""
+    return {"login_url": f"http://127.0.0.1:{settings.salesforce_port}", **LOCAL_CREDENTIALS,
+            "api_version": API_VERSION}
+
+
+def put_secret(client: Any, name: str, value: dict[str, Any]) -> str:
+    """Create the secret if absent, else add a version if the value changed.
+
+    Returns the action: "created", "updated" or "unchanged". The value is never logged.
+    """
+    from deplat.sources.secret_store import write_secret
+
+    return write_secret(client, name, value, create=True)[0]
+
+
+def seed_secret(ctx) -> dict[str, str]:
+    """Store the stand-in's connection as `deplat/<env>/salesforce` (moto's Secrets Manager locally).
+
+    Returns {"secret_name", "secret_action"}.
+    """
+    from deplat.sources.secret_store import secret_name
+
+    name = secret_name(ctx.env.name, "salesforce")
+    action = put_secret(ctx.aws.client("secretsmanager"), name, salesforce_connection(ctx.settings.local_stack))
+    return {"secret_name": name, "secret_action": action}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,6 +17,7 @@ class LocalSeedResult:
     snowflake: dict[str, Any]
     rds: dict[str, Any]
     dms: dict[str, Any]
+    salesforce: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -33,27 +34,30 @@ def seed_all(ctx, scale_factor: float = 0.01) -> LocalSeedResult:
     into Secrets Manager, and the DMS full load into the lake's landing area."""
     from dataclasses import asdict as _asdict
 
+    from deplat.local.rds import seed_rds
+    from deplat.local.salesforce_server import seed_secret
     from deplat.local.seed_snowflake import seed_snowflake
-    from deplat.local.seed_sources import seed_from_context
 
     _require_local(ctx)
     with ctx.reporter.status(f"Loading TPC-H (sf={scale_factor}) into the Snowflake stand-in..."):
         snow = seed_snowflake(ctx, scale_factor=scale_factor)
     with ctx.reporter.status("Seeding PostgreSQL (RDS stand-in) and the Salesforce secret..."):
-        rds = seed_from_context(ctx)
+        rds = seed_rds(ctx.settings.local_stack)
+        salesforce = seed_secret(ctx)
     dms = capture(ctx, full=True)
-    return LocalSeedResult(_asdict(snow), rds.to_dict(), dms)
+    return LocalSeedResult(_asdict(snow), rds.to_dict(), dms, salesforce)
 
 
 def capture(ctx, full: bool = False, sample_changes: int = 0) -> dict[str, Any]:
     """Write the RDS stand-in's changes (and, with `full`, the full load) as DMS S3-target files."""
-    from deplat.local.dms_capture import dms_capture, landing_dir
-    from deplat.local.seed_sources import apply_sample_changes
+    from deplat.local.dms_capture import dms_capture
+    from deplat.local.rds import apply_sample_changes
+    from deplat.sources.dms import landing_root
 
     _require_local(ctx)
     settings = ctx.settings.local_stack
     if sample_changes:
         apply_sample_changes(settings, n=sample_changes)
     with ctx.reporter.status("Capturing PostgreSQL changes as DMS files..."):
-        result = dms_capture(landing_dir(ctx.lake_uri), settings, full=full)
+        result = dms_capture(landing_root(ctx.lake_uri), settings, full=full)
     return result.to_dict()

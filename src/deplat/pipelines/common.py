@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 METRICS_PREFIX = "DEPLAT_METRICS "
@@ -79,30 +81,73 @@ def write_errors(df, lake: str, source: str, batch_id: str) -> int:
     return count
 
 
-def write_silver(df, path: str, partition_column: str, partition_date: str | None = None) -> int:
-    """Overwrite a silver table (or, with partition_date, only that partition via replaceWhere).
+@dataclass(frozen=True)
+class SilverWrite:
+    """What `write_silver` changed: rows written (inserted or replaced) and rows removed."""
 
-    Returns the number of rows written.
+    written: int
+    removed: int = 0
+
+
+def write_silver(df, path: str, partition_column: str, partition_date: str | None = None,
+                 key: tuple[str, ...] | list[str] | None = None) -> SilverWrite:
+    """Write the current rows of a silver table: all of it, or one partition date.
+
+    Without `partition_date` the table is overwritten (schema included). With it, the rows whose
+    `partition_column` equals the date are written. A partition column whose value can change at
+    the source (an order's date) would leave a stale copy of a moved row in its old partition under
+    a plain replaceWhere; so when `key` is given the reprocess is one Delta MERGE by key over the
+    keys that are in the date's partition now (in `df`) or were there before (in the table): rows
+    are inserted or updated (moved) wherever their key is, and keys of the old partition that are no
+    longer current are deleted. Columns new in `df` are added to the table (schema evolution).
+    `df` must hold every current row when `key` is given, not only the date's.
+    Counts come from the Delta commit's operation metrics.
     """
+    from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    out = df.filter(F.col(partition_column) == F.lit(partition_date).cast("date")) if partition_date else df
-    out = out.cache()
-    count = out.count()
+    spark = df.sparkSession
+    day = F.lit(partition_date).cast("date") if partition_date else None
+    if partition_date and key and DeltaTable.isDeltaTable(spark, path):
+        key = list(key)
+        target = DeltaTable.forPath(spark, path)
+        before = target.toDF().filter(F.col(partition_column) == day).select(*key)
+        touched = df.filter(F.col(partition_column) == day).select(*key).union(before).distinct()
+        source = (touched.join(df.withColumn("_present", F.lit(True)), key, "left")
+                  .withColumn("_present", F.coalesce(F.col("_present"), F.lit(False))))
+        cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in key)
+        cols = {f"`{c}`": f"s.`{c}`" for c in df.columns}
+        (target.alias("t").merge(source.alias("s"), cond).withSchemaEvolution()
+         .whenMatchedDelete(condition="NOT s._present")
+         .whenMatchedUpdate(set=cols)
+         .whenNotMatchedInsert(condition="s._present", values=cols)
+         .execute())
+        metrics = target.history(1).collect()[0]["operationMetrics"] or {}
+        written = int(metrics.get("numTargetRowsInserted", 0)) + int(metrics.get("numTargetRowsUpdated", 0))
+        return SilverWrite(written, int(metrics.get("numTargetRowsDeleted", 0)))
+
+    out = df.filter(F.col(partition_column) == day) if partition_date else df
     writer = out.write.format("delta").mode("overwrite").partitionBy(partition_column)
     if partition_date:
         writer = writer.option("replaceWhere", f"{partition_column} = DATE'{partition_date}'")
+        writer = writer.option("mergeSchema", "true")
     else:
         writer = writer.option("overwriteSchema", "true")
     writer.save(path)
-    out.unpersist()
-    return count
+    metrics = DeltaTable.forPath(spark, path).history(1).collect()[0]["operationMetrics"] or {}
+    return SilverWrite(int(metrics.get("numOutputRows", 0)), int(metrics.get("numDeletedRows", 0) or 0))
 
 
-def emit_metrics(step: str, read: int, written: int, rejected: int, **extra) -> dict[str, object]:
-    """Print the row counts as one machine-readable line; the CLI picks it out of the driver log."""
+def emit_metrics(step: str, read: int, written: int, rejected: int, skipped: int = 0,
+                 **extra) -> dict[str, object]:
+    """Print the row counts as one machine-readable line; the CLI picks it out of the driver log.
+
+    Each count is counted on its own (never derived from the others), so that
+    read == written + rejected + skipped is a check that can fail: `skipped` are rows read and
+    deliberately not written (a change superseded by a later one, a version already loaded).
+    """
     record = {"step": step, "read": int(read), "written": int(written), "rejected": int(rejected),
-              "at": datetime.now(timezone.utc).isoformat(), **extra}
+              "skipped": int(skipped), "at": datetime.now(timezone.utc).isoformat(), **extra}
     sys.stdout.write(METRICS_PREFIX + json.dumps(record, default=str) + "\n")
     sys.stdout.flush()
     return record
@@ -118,3 +163,132 @@ def parse_metrics(log_text: str) -> list[dict[str, object]]:
             except ValueError:
                 continue
     return out
+
+
+# -- typing raw source strings (shared by the DMS and Salesforce silver steps) -----------------
+
+_DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_TIMESTAMP_TEXT = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?)?"
+                   r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$")
+
+
+def typed_value(raw_name: str, type_: str, special: dict[str, dict[str, str]] | None = None):
+    """One raw string column cast to a Spark SQL type, NULL when it does not type.
+
+    Spark's string-to-date cast ignores what follows the date ('0044-03-15 BC' would become the
+    year 44 AD), so dates and timestamps must match their ISO text form in full first. `special`
+    maps a type's documented special values (lower-case text -> a value of the type), e.g.
+    PostgreSQL's 'infinity'. An empty string of a non-string type is NULL: no such value exists.
+    """
+    from pyspark.sql import functions as F
+
+    raw = F.col(raw_name)
+    if type_ == "string":
+        return raw
+    text = F.trim(raw)
+    value = F.expr(f"try_cast(trim(`{raw_name}`) AS {type_})")
+    base = type_.split("(")[0].strip().lower()
+    if base == "date":
+        value = F.when(text.rlike(_DATE_TEXT), value)
+    elif base == "timestamp":
+        value = F.when(text.rlike(_TIMESTAMP_TEXT), value)
+    elif base == "decimal":
+        # A cast rounds extra fractional digits away (1234.565 -> 1234.57): only an exact value types.
+        m = re.match(r"decimal\((\d+),\s*(\d+)\)", type_.replace(" ", "").lower())
+        if m:
+            precision, scale = int(m.group(1)), int(m.group(2))
+            wide = f"decimal(38,{38 - (precision - scale)})"
+            exact = F.expr(f"try_cast(trim(`{raw_name}`) AS {wide})")
+            value = F.when(value.cast(wide) == exact, value)
+    for text_value, mapped in ((special or {}).get(base) or {}).items():
+        value = F.when(F.lower(text) == text_value, F.lit(mapped).cast(type_)).otherwise(value)
+    return value
+
+
+def typed_columns(columns, raw_name, special: dict[str, dict[str, str]] | None = None, check=None):
+    """(typed Column expressions, error-reason expressions) for declared columns over raw strings.
+
+    `columns` are source_specs.Column; `raw_name(source)` names the raw column; `check` (a Column,
+    default: always) limits when an untypeable value is an error (a DMS delete carries no values).
+    """
+    from pyspark.sql import functions as F
+
+    typed, reasons = [], []
+    for c in columns:
+        raw = F.col(raw_name(c.source))
+        value = typed_value(raw_name(c.source), c.type, special)
+        typed.append(value.alias(c.name))
+        if c.type != "string":
+            bad = raw.isNotNull() & (F.trim(raw) != "") & value.isNull()
+            if check is not None:
+                bad = bad & check
+            reasons.append(F.when(bad, F.concat(F.lit(f"unparsable {c.source} ({c.type}): "), raw)))
+    return typed, reasons
+
+
+def with_error_reason(df, reasons):
+    """Add `_error_reason`: the failed checks joined by '; ', NULL when the row passed them all."""
+    from pyspark.sql import functions as F
+
+    joined = F.concat_ws("; ", *reasons)
+    return df.withColumn("_error_reason", F.when(joined != "", joined))
+
+
+# -- the bronze -> silver loop (shared by the DMS and Salesforce silver steps) -------------------
+
+CURRENT, REJECTED = "current", "rejected"  # `_fate` values; any other fate is a skip
+
+
+@dataclass(frozen=True)
+class SilverItem:
+    """One table of a bronze -> silver step. `transform(bronze)` returns an object with
+    `.current` (the silver rows), `.rejected` (rows + _error_reason), `.classified` (one `_fate`
+    per bronze row: CURRENT, REJECTED or a reason for skipping it) and optionally `.report()`."""
+
+    name: str
+    bronze_table: str
+    silver_table: str
+    partition_column: str
+    key: tuple[str, ...]
+    transform: object
+
+
+def bronze_to_silver(spark, lake: str, source: str, items, batch_id: str,
+                     partition_date: str | None = None) -> tuple[dict[str, int], dict[str, object]]:
+    """Rebuild each item's silver table from its whole bronze table (or one partition date).
+
+    Returns (totals: read, written, rejected, skipped; per item: its counts and fates). `read` is
+    the bronze row count, `written` the silver commit's own count, `rejected` the rows recorded in
+    _errors/<source>, `skipped` the rows classified as superseded, deleted or removed; in a
+    partition run, current rows outside the rewritten keys are skipped too (`outside_partition`).
+    """
+    from delta.tables import DeltaTable
+
+    totals = {"read": 0, "written": 0, "rejected": 0, "skipped": 0}
+    per_item: dict[str, object] = {}
+    for item in items:
+        bronze_path = table_path(lake, "bronze", item.bronze_table)
+        if not DeltaTable.isDeltaTable(spark, bronze_path):
+            per_item[item.name] = "no bronze yet"
+            continue
+        bronze = spark.read.format("delta").load(bronze_path).cache()
+        result = item.transform(bronze)
+        read = bronze.count()
+        fates = {r["_fate"]: int(r["count"]) for r in result.classified.groupBy("_fate").count().collect()}
+        write = write_silver(result.current, table_path(lake, "silver", item.silver_table),
+                             item.partition_column, partition_date, item.key)
+        rejected = write_errors(result.rejected, lake, source, batch_id)
+        bronze.unpersist()
+        skipped = sum(n for fate, n in fates.items() if fate not in (CURRENT, REJECTED))
+        outside = fates.get(CURRENT, 0) - write.written if partition_date else 0
+        counts = {"read": read, "written": write.written, "rejected": rejected, "skipped": skipped + outside,
+                  "removed_from_silver": write.removed, "fates": fates}
+        if partition_date:
+            counts["outside_partition"] = outside
+        report = getattr(result, "report", None)
+        if callable(report):
+            counts.update(report())
+        per_item[item.name] = counts
+        for k in totals:
+            totals[k] += counts[k]
+    return totals, per_item

@@ -1,34 +1,70 @@
 """DMS CDC: landing files -> bronze (every change, once) -> silver (the current row per key).
 
 Bronze appends the rows of files it has not ingested yet (the file name is kept in `_file`, so a
-rerun over the same landing adds nothing). Silver orders each key's changes by the change's own
-commit timestamp and sequence, never by file arrival: the latest change wins, a D removes the row,
-and a later I/U re-creates it. Rows with an unknown Op, a missing key or values that do not cast go
-to _errors/dms.
+rerun over the same landing adds nothing). Each file is read with its own header and mapped by
+column name (sources.dms.read_files): a column a file lacks is NULL for its rows, a column new at
+the source is added to bronze and silver (schema evolution) and reported.
+
+Silver is the source's last committed change per key, in the source's own commit order: the
+change sequence (`_dms_seq`, AR_H_CHANGE_SEQ: commit order across full load and CDC), then the
+commit timestamp, then the file name. Full-load files without an Op column are inserts. A delete
+removes the key; a later insert/update re-creates it. A latest change whose values do not type
+(after mapping the documented special values, source_specs.DMS_SPECIAL_VALUES) holds its key back
+from silver and is reported as an error row: an older version never silently becomes current.
+A key snapshot of the source (sources.dms.keys_dir, written by `deplat dr reconcile`) removes
+ghost keys: keys whose last change is older than the snapshot and that the source no longer has
+(a primary-key change that DMS's S3 target delivers as an update of the new key only).
 
 Python 3.9-compatible: this module runs on the EMR runtime.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from deplat.pipelines.common import add_ingest_metadata, table_path
-from deplat.pipelines.salesforce import SilverResult, typed_columns, with_error_reason
-from deplat.pipelines.source_specs import DMS_OP, DMS_SEQ, DMS_TABLES, DMS_TS, DmsTable
+from deplat.pipelines.common import add_ingest_metadata, table_path, typed_columns, typed_value, with_error_reason
+from deplat.pipelines.source_specs import DMS_OP, DMS_SEQ, DMS_SPECIAL_VALUES, DMS_TABLES, DMS_TS, DmsTable
 from deplat.sources import dms as source
 
 SOURCE = "dms"
 OPS = ("I", "U", "D")
+METADATA = {DMS_OP, DMS_TS, DMS_SEQ, "_file", "_ingest_ts", "_source", "_batch_id", source.CORRUPT}
+# Fates of a change row in the silver step; every bronze row gets exactly one.
+WRITTEN, REJECTED, SUPERSEDED, DELETED, GHOST = "current", "rejected", "superseded", "deleted", "ghost"
+_KEYS_FILE = re.compile(r"^KEYS-(?P<ts>\d{8}-\d{12})-(?P<seq>\d+)\.csv$")
 
 
 @dataclass(frozen=True)
 class BronzeResult:
     table: str
     files: int
-    read: int
-    written: int
+    read: int  # data rows in the new landing files (counted on the files)
+    written: int  # rows appended to bronze (the Delta commit's numOutputRows)
+    new_columns: tuple[str, ...] = ()
+
+
+@dataclass
+class SilverResult:
+    current: Any  # DataFrame: one typed row per live key (+ new source columns as strings)
+    rejected: Any  # DataFrame: bad change rows with _error_reason
+    classified: Any  # DataFrame: every change row with its `_fate`, for counting
+    new_columns: list[str] = field(default_factory=list)  # source columns not declared (strings)
+
+    def report(self) -> dict[str, Any]:
+        return {"new_columns": self.new_columns}
+
+
+@dataclass
+class KeySnapshot:
+    """The source's keys of one table at one point of its commit order."""
+
+    keys: Any  # DataFrame: the key columns as strings
+    ts: str  # DMS timestamp text of the snapshot
+    seq: str  # change sequence of the snapshot (same scale as _dms_seq)
+    file: str = ""
 
 
 def spec(qualified: str) -> DmsTable:
@@ -57,49 +93,142 @@ def to_bronze(raw, batch_id: str):
 
 
 def ingest_table(spark, lake: str, table: DmsTable, batch_id: str) -> BronzeResult:
-    """Append the rows of the table's not-yet-ingested landing files to bronze."""
+    """Append the rows of the table's not-yet-ingested landing files to bronze.
+
+    `read` is counted on the files as read, `written` is the Delta commit's own row count: a
+    difference between them is a loss the metrics show.
+    """
+    from delta.tables import DeltaTable
+
     bronze_path = table_path(lake, "bronze", table.bronze_table)
     listed = source.list_files(spark, source.table_dir(lake, table.schema, table.table))
     files = new_files(listed, processed_files(spark, bronze_path))
     if not files:
         return BronzeResult(table.qualified, 0, 0, 0)
-    df = to_bronze(source.read_files(spark, files), batch_id).cache()
-    count = df.count()
-    df.write.format("delta").mode("append").option("mergeSchema", "true").save(bronze_path)
-    df.unpersist()
-    return BronzeResult(table.qualified, len(files), count, count)
+    raw, columns = source.read_files(spark, files)
+    if raw is None:
+        return BronzeResult(table.qualified, len(files), 0, 0)
+    raw = raw.cache()
+    read = raw.count()
+    known = set(spark.read.format("delta").load(bronze_path).columns) if DeltaTable.isDeltaTable(
+        spark, bronze_path) else {c.source for c in table.columns}
+    added = tuple(c for c in columns if c not in known and c not in METADATA)
+    to_bronze(raw, batch_id).write.format("delta").mode("append").option("mergeSchema", "true").save(bronze_path)
+    raw.unpersist()
+    metrics = DeltaTable.forPath(spark, bronze_path).history(1).collect()[0]["operationMetrics"] or {}
+    return BronzeResult(table.qualified, len(files), read, int(metrics.get("numOutputRows", 0)), added)
 
 
-def current_rows(changes, table: DmsTable) -> SilverResult:
+def _with_missing(df, names: Iterable[str]):
+    from pyspark.sql import functions as F
+
+    for name in names:
+        if name not in df.columns:
+            df = df.withColumn(name, F.lit(None).cast("string"))
+    return df
+
+
+def parse_keys_file(name: str) -> tuple[str, str]:
+    """KEYS-<yyyymmdd-hhmmssffffff>-<seq>.csv -> (DMS timestamp text, change sequence)."""
+    m = _KEYS_FILE.match(name)
+    if not m:
+        raise ValueError(f"not a key snapshot file name: {name!r}")
+    t = m["ts"]
+    return f"{t[:4]}-{t[4:6]}-{t[6:8]} {t[9:11]}:{t[11:13]}:{t[13:15]}.{t[15:]}", m["seq"]
+
+
+def current_rows(changes, table: DmsTable, key_snapshot=None) -> SilverResult:
     """The current row per key from a table's change rows (bronze), deletes applied.
 
-    Order per key: commit timestamp, then change sequence, then file name, latest wins.
+    `key_snapshot`: the source's keys at one point of its commit order, or None. A key whose last
+    change is older than the snapshot and that the snapshot lacks is a ghost: removed, counted.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    typed, reasons = typed_columns(table.columns, lambda source_name: source_name)
+    declared = [c.source for c in table.columns]
+    new_columns = sorted(c for c in changes.columns if c not in METADATA and c not in declared)
+    df = _with_missing(changes, [*declared, DMS_OP, DMS_TS, DMS_SEQ, source.CORRUPT, "_file"])
+    op = F.coalesce(F.upper(F.trim(F.col(DMS_OP))),
+                    F.when(F.col("_file").startswith("LOAD"), F.lit("I")))  # full load without Op
+    df = df.withColumn("_op", op)
     ts = F.expr(f"try_cast(`{DMS_TS}` AS timestamp)")
-    op = F.col(DMS_OP)
+    seq = F.expr(f"try_cast(`{DMS_SEQ}` AS decimal(38,0))")
+    key_cols = [c for c in table.columns if c.source in table.key]
+    value_cols = [c for c in table.columns if c.source not in table.key]
+    _, key_reasons = typed_columns(key_cols, lambda s: s)
+    typed, value_reasons = typed_columns(value_cols, lambda s: s, DMS_SPECIAL_VALUES,
+                                         check=F.col("_op") != "D")
     null = F.lit("NULL")
-    checks = [
-        F.when(op.isNull() | ~op.isin(*OPS), F.concat(F.lit("unknown Op: "), F.coalesce(op, null))),
-        F.when(ts.isNull(), F.concat(F.lit(f"unparsable {DMS_TS}: "), F.coalesce(F.col(DMS_TS), null))),
-    ]
-    checks += [F.when(F.col(k).isNull() | (F.trim(F.col(k)) == ""), F.lit(f"missing key {k}"))
-               for k in table.key]
-    checked = with_error_reason(changes, checks + reasons)
-    rejected = checked.filter(F.col("_error_reason").isNotNull())
+    structural = [
+        F.when(F.col(source.CORRUPT).isNotNull(), F.lit("malformed CSV line (field count differs from header)")),
+        F.when(F.col("_op").isNull() | ~F.col("_op").isin(*OPS),
+               F.concat(F.lit("unknown Op: "), F.coalesce(F.col(DMS_OP), null))),
+        F.when(F.col(DMS_TS).isNotNull() & ts.isNull(), F.concat(F.lit(f"unparsable {DMS_TS}: "), F.col(DMS_TS))),
+        F.when(F.col(DMS_SEQ).isNotNull() & seq.isNull(), F.concat(F.lit(f"unparsable {DMS_SEQ}: "), F.col(DMS_SEQ))),
+        F.when(ts.isNull() & seq.isNull(), F.lit(f"no {DMS_SEQ} or {DMS_TS}: the change cannot be ordered")),
+    ] + [F.when(F.col(k).isNull() | (F.trim(F.col(k)) == ""), F.lit(f"missing key {k}")) for k in table.key]
+    checked = with_error_reason(df, structural + key_reasons)
+    checked = checked.withColumn("_unorderable", F.col("_error_reason").isNotNull())
+    checked = with_error_reason(checked.drop("_error_reason"), structural + key_reasons + value_reasons)
 
-    good = checked.filter(F.col("_error_reason").isNull()).select(
-        *typed, op.alias("_op"), ts.alias("_ts"), F.col(DMS_SEQ).alias("_seq"), F.col("_file"))
-    order = Window.partitionBy(*table.key).orderBy(
-        F.col("_ts").desc(), F.col("_seq").desc_nulls_last(), F.col("_file").desc())
-    latest = good.withColumn("_rank", F.row_number().over(order)).filter("_rank = 1")
-    current = latest.filter(F.col("_op") != "D")
+    ordered = checked.filter(~F.col("_unorderable")).select(
+        "*", *[typed_value(c.source, c.type).alias(f"_k_{c.name}") for c in key_cols],
+        ts.alias("_ts"), seq.alias("_seq"))
+    kcols = [f"_k_{c.name}" for c in key_cols]
+    order = Window.partitionBy(*kcols).orderBy(
+        F.col("_seq").desc_nulls_last(), F.col("_ts").desc_nulls_last(), F.col("_file").desc())
+    ranked = ordered.withColumn("_rank", F.row_number().over(order))
+    is_latest = F.col("_rank") == 1
+    ghost = F.lit(False)
+    if key_snapshot is not None:
+        snap = (key_snapshot.keys.select(*[typed_value(c.source, c.type).alias(f"_k_{c.name}") for c in key_cols])
+                .distinct().withColumn("_in_source", F.lit(True)))
+        ranked = ranked.join(snap, kcols, "left")
+        older = (F.when(F.col("_seq").isNotNull(), F.col("_seq") < F.lit(key_snapshot.seq).cast("decimal(38,0)"))
+                 .otherwise(F.col("_ts") < F.lit(key_snapshot.ts).cast("timestamp")))
+        ghost = F.col("_in_source").isNull() & older
+    fate = (F.when(F.col("_error_reason").isNotNull(), F.lit(REJECTED))
+            .when(~is_latest, F.lit(SUPERSEDED))
+            .when(F.col("_op") == "D", F.lit(DELETED))
+            .when(ghost, F.lit(GHOST))
+            .otherwise(F.lit(WRITTEN)))
+    ranked = ranked.withColumn("_fate", fate)
+    # A superseded change is bad only as a report; the key's latest change decides what is current.
+    current = ranked.filter(F.col("_fate") == WRITTEN).select(
+        *[F.col(k).alias(c.name) for k, c in zip(kcols, key_cols)], *typed,
+        *[F.col(c) for c in new_columns])
     if table.partition_column not in [c.name for c in table.columns]:
         current = current.withColumn(table.partition_column, F.to_date(F.col(table.partition_source)))
     cols = [c.name for c in table.columns]
     if table.partition_column not in cols:
         cols.append(table.partition_column)
-    return SilverResult(current.select(*cols), rejected)
+    current = current.select(*cols, *new_columns)
+
+    unorderable = checked.filter(F.col("_unorderable")).withColumn("_fate", F.lit(REJECTED))
+    payload = [c for c in changes.columns] + ["_error_reason"]
+    rejected = (unorderable.select(*_present(payload, unorderable.columns))
+                .unionByName(ranked.filter(F.col("_fate") == REJECTED)
+                             .select(*_present(payload, ranked.columns))))
+    classified = unorderable.select("_fate").unionByName(ranked.select("_fate"))
+    return SilverResult(current, rejected, classified, new_columns)
+
+
+def _present(wanted: list[str], available: list[str]) -> list[str]:
+    return [c for c in wanted if c in available]
+
+
+def count_fates(classified) -> dict[str, int]:
+    """{fate: rows} over a SilverResult.classified frame (one Spark job)."""
+    counts = {r["_fate"]: int(r["count"]) for r in classified.groupBy("_fate").count().collect()}
+    return {f: counts.get(f, 0) for f in (WRITTEN, REJECTED, SUPERSEDED, DELETED, GHOST)}
+
+
+def key_snapshot(spark, lake: str, table: DmsTable) -> KeySnapshot | None:
+    """The newest key snapshot landed for the table, or None."""
+    found = source.read_key_snapshot(spark, lake, table.schema, table.table)
+    if found is None:
+        return None
+    keys, name = found
+    ts, seq = parse_keys_file(name)
+    return KeySnapshot(keys, ts, seq, name)

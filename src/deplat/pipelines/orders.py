@@ -31,6 +31,8 @@ FALLBACK_CURRENCY = "USD"
 class OrdersResult:
     orders: DataFrame  # ORDERS
     errors: DataFrame  # source columns + _error_reason
+    read: DataFrame | None = None  # the input rows, to be counted on their own
+    skipped: DataFrame | None = None  # valid input rows not written (an older event of the same order)
 
 
 def customer_currency(customers: DataFrame, nations: DataFrame) -> DataFrame:
@@ -63,7 +65,7 @@ def tpch_orders(orders: DataFrame, currencies: DataFrame) -> OrdersResult:
         F.col("order_status").alias("status"),
         F.lit("tpch").alias("source"),
     )
-    return OrdersResult(conform(_with_month(valid), ORDERS), errors)
+    return OrdersResult(conform(_with_month(valid), ORDERS), errors, read=orders)
 
 
 def _resolve(columns, field: str) -> str:
@@ -92,8 +94,8 @@ def kafka_orders(bronze: DataFrame) -> OrdersResult:
     if "_ingest_ts" in bronze.columns:
         order.append(F.col("_ingest_ts").desc())
     latest = Window.partitionBy(cols["order_id"]).orderBy(*order)
-    valid = (checked.filter(F.col("_error_reason").isNull())
-             .withColumn("_rank", F.row_number().over(latest)).filter(F.col("_rank") == 1)
+    ranked = checked.filter(F.col("_error_reason").isNull()).withColumn("_rank", F.row_number().over(latest))
+    valid = (ranked.filter(F.col("_rank") == 1)
              .select(
                  F.concat(F.lit("kafka-"), F.col(cols["order_id"]).cast("string")).alias("order_id"),
                  F.col(cols["customer_id"]).cast("string").alias("customer_id"),
@@ -103,7 +105,8 @@ def kafka_orders(bronze: DataFrame) -> OrdersResult:
                  (F.col(status).cast("string") if status else F.lit(None).cast("string")).alias("status"),
                  F.lit("kafka").alias("source"),
              ))
-    return OrdersResult(conform(_with_month(valid), ORDERS), errors.drop("_rank"))
+    return OrdersResult(conform(_with_month(valid), ORDERS), errors.drop("_rank"), read=bronze,
+                        skipped=ranked.filter(F.col("_rank") > 1))
 
 
 def build_orders(tpch: DataFrame, currencies: DataFrame, kafka: DataFrame | None = None,

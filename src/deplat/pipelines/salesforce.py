@@ -2,9 +2,13 @@
 
 Bronze keeps every version it saw: the source's raw values as strings plus ingest metadata, one row
 per (Id, SystemModstamp, IsDeleted), inserted with an insert-only MERGE so a re-read adds nothing.
+Numbers arrive as Decimal (sources.salesforce.parse_json) and are kept as their exact decimal text.
 The watermark (highest SystemModstamp loaded) lives in lake/_state/salesforce/<object> and moves
 only after the bronze commit succeeded; each read starts `lookback` before it, because a record's
 SystemModstamp can be older than its commit, and the MERGE drops what was already loaded.
+Deletions the recycle bin no longer shows (purged) come from getDeleted over the same window and
+land as deletion versions. The object's describe (field precision and scale) is kept in
+lake/_state/salesforce/describe_<object>, and sizes silver's decimals.
 Silver is the latest version per Id, deleted records removed, typed, partitioned by created date.
 
 Python 3.9-compatible: this module runs on the EMR runtime.
@@ -12,33 +16,53 @@ Python 3.9-compatible: this module runs on the EMR runtime.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any, Callable
 
-from deplat.pipelines.common import add_ingest_metadata, table_path
-from deplat.pipelines.source_specs import SALESFORCE_OBJECTS, SalesforceObject
+from deplat.pipelines.common import (
+    CURRENT,
+    REJECTED,
+    add_ingest_metadata,
+    table_path,
+    typed_columns,
+    with_error_reason,
+    write_errors,
+)
+from deplat.pipelines.source_specs import SALESFORCE_OBJECTS, SIZED_BY_DESCRIBE, Column, SalesforceObject
 
 SOURCE = "salesforce"
-DEFAULT_LOOKBACK_SECONDS = 300
+# Salesforce's "Polling for Changes" guidance: poll no more often than every five minutes, the API
+# truncates the seconds of a window, and a client should capture changes redundantly rather than
+# leave gaps (https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/polling_for_changes.htm).
+# The default window therefore reaches back one recommended polling period plus the truncated
+# minute: a record committed late by up to that much is read by the next run.
+DEFAULT_LOOKBACK_SECONDS = 5 * 60 + 60
 _SF_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%f%z"
+SUPERSEDED, DELETED = "superseded", "deleted"
 
 
 @dataclass(frozen=True)
 class IngestResult:
     object: str
-    read: int
-    written: int
+    read: int  # records from queryAll + deletions from getDeleted
+    written: int  # versions inserted into bronze (the MERGE's own count)
     watermark_before: datetime | None
     watermark_after: datetime | None
+    skipped: int = 0  # versions bronze already held, or repeated within the batch
+    rejected: int = 0  # records without an Id or a readable SystemModstamp (to _errors)
+    deletions: int = 0  # of `read`: from getDeleted
 
 
 @dataclass
 class SilverResult:
     current: Any  # DataFrame: the silver rows
     rejected: Any  # DataFrame: bad rows with _error_reason
+    classified: Any = None  # DataFrame: one `_fate` per bronze row
 
 
 def spec(name: str) -> SalesforceObject:
@@ -60,9 +84,52 @@ def format_sf_datetime(value: datetime) -> str:
 
 
 def _raw(value: Any) -> str | None:
+    """An API value as bronze's raw text: strings as they are, Decimal in plain positional form
+    (exact: 9.007199254740993E15 -> 9007199254740993), true/false and ints as JSON writes them."""
     if value is None or isinstance(value, str):
         return value
-    return json.dumps(value)  # true/false, numbers as JSON writes them
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, float):
+        raise TypeError("a Salesforce number arrived as a binary float: parse responses with parse_json")
+    return json.dumps(value)
+
+
+def sized_columns(obj: SalesforceObject, describe: dict[str, dict[str, Any]]) -> tuple[Column, ...]:
+    """The object's columns with each SIZED_BY_DESCRIBE type made decimal(precision, scale) from
+    the describe call's field metadata. Raises ValueError when a field's size is unknown."""
+    out = []
+    for c in obj.columns:
+        if c.type == SIZED_BY_DESCRIBE:
+            meta = describe.get(c.source) or {}
+            precision, scale = int(meta.get("precision") or 0), int(meta.get("scale") or 0)
+            if not 0 < precision <= 38 or not 0 <= scale <= precision:
+                raise ValueError(f"describe gives no usable precision/scale for {obj.name}.{c.source}: {meta}")
+            c = dataclasses.replace(c, type=f"decimal({precision},{scale})")
+        out.append(c)
+    return tuple(out)
+
+
+def describe_path(lake: str, obj_name: str) -> str:
+    return table_path(lake, "_state", f"{SOURCE}/describe_{obj_name.lower()}")
+
+
+def write_describe(spark, lake: str, obj_name: str, describe: dict[str, dict[str, Any]]) -> None:
+    rows = [(name, str(m.get("type")), int(m.get("precision") or 0), int(m.get("scale") or 0))
+            for name, m in sorted(describe.items())]
+    (spark.createDataFrame(rows, "field STRING, type STRING, precision INT, scale INT").coalesce(1)
+     .write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(describe_path(lake, obj_name)))
+
+
+def read_describe(spark, lake: str, obj_name: str) -> dict[str, dict[str, Any]]:
+    """The describe kept by the bronze step; ValueError before the first bronze run."""
+    from delta.tables import DeltaTable
+
+    path = describe_path(lake, obj_name)
+    if not DeltaTable.isDeltaTable(spark, path):
+        raise ValueError(f"no describe of {obj_name} in {path}: run salesforce_to_bronze first")
+    return {r["field"]: {"type": r["type"], "precision": r["precision"], "scale": r["scale"]}
+            for r in spark.read.format("delta").load(path).collect()}
 
 
 # -- bronze ----------------------------------------------------------------------------------------
@@ -73,40 +140,72 @@ def bronze_schema(obj: SalesforceObject):
     return StructType([StructField(f, StringType(), True) for f in obj.fields])
 
 
-def records_to_bronze(spark, obj: SalesforceObject, records: Iterable[dict[str, Any]], batch_id: str):
-    """API records -> bronze rows (raw strings, one per Id/SystemModstamp/IsDeleted, ingest metadata)."""
+@dataclass
+class BronzeBatch:
+    frame: Any  # DataFrame of bronze rows (one per Id/SystemModstamp/IsDeleted)
+    rows: int  # rows in `frame`
+    duplicates: int  # records repeated within the batch
+    rejected: list[tuple[str, str]]  # (reason, raw record JSON) for records without Id/SystemModstamp
+    stamps: list[datetime]  # SystemModstamp of every kept record
+
+
+def records_to_bronze(spark, obj: SalesforceObject, records: Iterable[dict[str, Any]], batch_id: str) -> BronzeBatch:
+    """API records -> bronze rows (raw strings, one per Id/SystemModstamp/IsDeleted, ingest metadata).
+
+    A record without an Id or with an unreadable SystemModstamp cannot be placed in a version
+    order: it is returned in `rejected` (for _errors) instead of being dropped.
+    """
     seen = set()
-    rows = []
+    rows, rejected, stamps, duplicates = [], [], [], 0
     for rec in records:
-        row = tuple(_raw(rec.get(f)) for f in obj.fields)
+        try:
+            stamp = parse_sf_datetime(rec["SystemModstamp"]) if rec.get("SystemModstamp") else None
+        except ValueError:
+            stamp = None
+        if not rec.get("Id") or stamp is None:
+            reason = "missing Id" if not rec.get("Id") else f"unreadable SystemModstamp: {rec.get('SystemModstamp')!r}"
+            rejected.append((reason, json.dumps({k: _raw(v) for k, v in rec.items()}, sort_keys=True)))
+            continue
         key = (rec.get("Id"), rec.get("SystemModstamp"), rec.get("IsDeleted"))
-        if key not in seen:
-            seen.add(key)
-            rows.append(row)
+        if key in seen:
+            duplicates += 1
+            continue
+        seen.add(key)
+        rows.append(tuple(_raw(rec.get(f)) for f in obj.fields))
+        stamps.append(stamp)
     df = spark.createDataFrame(rows, bronze_schema(obj))
-    return add_ingest_metadata(df, SOURCE, batch_id)
+    return BronzeBatch(add_ingest_metadata(df, SOURCE, batch_id), len(rows), duplicates, rejected, stamps)
 
 
-def write_bronze(spark, df, path: str, oldest: datetime | None = None) -> int:
-    """Insert the versions bronze does not hold yet; returns the rows inserted.
+_VERSION = "t.Id = s.Id AND t.SystemModstamp = s.SystemModstamp AND t.IsDeleted <=> s.IsDeleted"
 
-    `oldest` (the batch's lowest SystemModstamp) limits the MERGE's scan of bronze to that window.
+
+def write_bronze(spark, df, path: str, oldest: datetime | None = None) -> tuple[int, int]:
+    """Insert the versions bronze does not hold yet; returns (inserted, already held).
+
+    Both are counted: `inserted` by the MERGE's own metrics, `already held` by a join before it.
+    `oldest` (the batch's lowest SystemModstamp) limits the scans of bronze to that window.
     """
     from delta.tables import DeltaTable
 
     if not DeltaTable.isDeltaTable(spark, path):
         df.write.format("delta").mode("errorifexists").save(path)
-        return df.count()
-    cond = "t.Id = s.Id AND t.SystemModstamp = s.SystemModstamp AND t.IsDeleted <=> s.IsDeleted"
-    if oldest is not None:
-        cond += f" AND t.SystemModstamp >= '{format_sf_datetime(oldest)}'"
+        metrics = DeltaTable.forPath(spark, path).history(1).collect()[0]["operationMetrics"] or {}
+        return int(metrics.get("numOutputRows", 0)), 0
+    cond = _VERSION
+    window = f" AND t.SystemModstamp >= '{format_sf_datetime(oldest)}'" if oldest is not None else ""
     table = DeltaTable.forPath(spark, path)
+    held = table.toDF().alias("t")
+    if oldest is not None:
+        held = held.filter(f"t.SystemModstamp >= '{format_sf_datetime(oldest)}'")
+    already = df.alias("s").join(held, [df["Id"] == held["Id"], df["SystemModstamp"] == held["SystemModstamp"],
+                                        df["IsDeleted"].eqNullSafe(held["IsDeleted"])], "left_semi").count()
     before = table.history(1).collect()[0]["version"]
-    table.alias("t").merge(df.alias("s"), cond).whenNotMatchedInsertAll().execute()
+    table.alias("t").merge(df.alias("s"), cond + window).whenNotMatchedInsertAll().execute()
     last = table.history(1).collect()[0]
     if last["version"] == before:  # nothing to insert: Delta commits no new version
-        return 0
-    return int((last["operationMetrics"] or {}).get("numTargetRowsInserted", 0))
+        return 0, already
+    return int((last["operationMetrics"] or {}).get("numTargetRowsInserted", 0)), already
 
 
 # -- watermark -------------------------------------------------------------------------------------
@@ -145,75 +244,92 @@ def ingest_increment(
     fetch: Callable[[datetime | None], Iterable[dict[str, Any]]],
     batch_id: str,
     lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS,
-    writer: Callable[..., int] | None = None,
+    writer: Callable[..., tuple[int, int]] | None = None,
+    fetch_deleted: Callable[[datetime, datetime], list[dict[str, Any]]] | None = None,
+    now: datetime | None = None,
 ) -> IngestResult:
     """Read what changed since the watermark, commit it to bronze, then advance the watermark.
 
-    `fetch(since)` yields API records; `writer` (default write_bronze) commits them. If either
-    raises, the watermark is left where it was and the next run reads the same window again.
+    `fetch(since)` yields API records; `fetch_deleted(start, end)` (getDeleted) the deletions in
+    the same window, purged ones included (skipped on the first load: nothing to delete yet);
+    `writer` (default write_bronze) commits them. If any raises, the watermark is left where it
+    was and the next run reads the same window again.
     """
     before = read_watermark(spark, lake, obj.name)
     since = before - timedelta(seconds=lookback_seconds) if before is not None else None
     records: list[dict[str, Any]] = list(fetch(since))
-    if not records:
+    deletions: list[dict[str, Any]] = []
+    if fetch_deleted is not None and since is not None:
+        deletions = list(fetch_deleted(since, now or datetime.now(timezone.utc)))
+    read = len(records) + len(deletions)
+    if not read:
         return IngestResult(obj.name, 0, 0, before, before)
-    stamps = [parse_sf_datetime(r["SystemModstamp"]) for r in records]
-    df = records_to_bronze(spark, obj, records, batch_id)
-    written = (writer or write_bronze)(spark, df, table_path(lake, "bronze", obj.bronze_table), min(stamps))
-    batch_max = max(stamps)
-    after = batch_max if before is None else max(before, batch_max)
-    write_watermark(spark, lake, obj.name, after, batch_id)
-    return IngestResult(obj.name, len(records), written, before, after)
+    batch = records_to_bronze(spark, obj, records + deletions, batch_id)
+    rejected = 0
+    if batch.rejected:
+        bad = spark.createDataFrame(batch.rejected, "_error_reason STRING, record STRING")
+        rejected = write_errors(bad, lake, SOURCE, batch_id)
+    written = already = 0
+    if batch.rows:
+        written, already = (writer or write_bronze)(
+            spark, batch.frame, table_path(lake, "bronze", obj.bronze_table), min(batch.stamps))
+    queried = [parse_sf_datetime(r["SystemModstamp"]) for r in records if _readable(r.get("SystemModstamp"))]
+    after = before
+    if queried:
+        after = max(queried) if before is None else max(before, max(queried))
+    if after is not None and after != before:
+        write_watermark(spark, lake, obj.name, after, batch_id)
+    return IngestResult(obj.name, read, written, before, after, skipped=already + batch.duplicates,
+                        rejected=rejected, deletions=len(deletions))
+
+
+def _readable(stamp: Any) -> bool:
+    try:
+        return bool(stamp) and parse_sf_datetime(stamp) is not None
+    except ValueError:
+        return False
 
 
 # -- silver ----------------------------------------------------------------------------------------
 
-def typed_columns(columns, raw_name: Callable[[str], str]):
-    """(typed Column expressions, error-reason expression) for declared columns over raw strings."""
-    from pyspark.sql import functions as F
+def to_silver(bronze, obj: SalesforceObject, describe: dict[str, dict[str, Any]]) -> SilverResult:
+    """Latest version per Id (by SystemModstamp, then ingest time; a deletion wins a tie), deleted
+    records dropped, typed with the decimals sized by `describe`.
 
-    typed, reasons = [], []
-    for c in columns:
-        raw = F.col(raw_name(c.source))
-        value = raw if c.type == "string" else F.expr(f"try_cast(`{raw_name(c.source)}` AS {c.type})")
-        typed.append(value.alias(c.name))
-        if c.type != "string":
-            reasons.append(F.when(raw.isNotNull() & (F.trim(raw) != "") & value.isNull(),
-                                  F.concat(F.lit(f"unparsable {c.source} ({c.type}): "), raw)))
-    return typed, reasons
-
-
-def with_error_reason(df, reasons):
-    """Add `_error_reason`: the failed checks joined by '; ', NULL when the row passed them all."""
-    from pyspark.sql import functions as F
-
-    joined = F.concat_ws("; ", *reasons)
-    return df.withColumn("_error_reason", F.when(joined != "", joined))
-
-
-def to_silver(bronze, obj: SalesforceObject) -> SilverResult:
-    """Latest valid version per Id (by SystemModstamp, then ingest time); deleted records dropped.
-
-    Rows with a missing Id or a value that does not cast to the declared type are rejected.
+    Rows with a missing Id, SystemModstamp or an unreadable IsDeleted cannot be ordered and are
+    rejected. A latest version whose values do not type is rejected and holds its Id back from
+    silver: an older version never silently becomes current.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    typed, reasons = typed_columns(obj.columns, lambda source: source)
+    columns = sized_columns(obj, describe)
+    typed, value_reasons = typed_columns(columns, lambda source: source)
     deleted = F.expr("try_cast(IsDeleted AS boolean)")
-    reasons = [F.when(F.col("Id").isNull() | (F.trim(F.col("Id")) == ""), F.lit("missing Id")),
-               F.when(F.col("IsDeleted").isNotNull() & deleted.isNull(),
-                      F.concat(F.lit("unparsable IsDeleted: "), F.col("IsDeleted"))),
-               F.when(F.col("SystemModstamp").isNull(), F.lit("missing SystemModstamp"))] + reasons
-    checked = with_error_reason(bronze, reasons)
-    rejected = checked.filter(F.col("_error_reason").isNotNull())
-
-    good = checked.filter(F.col("_error_reason").isNull()).select(
-        *typed, deleted.alias("_is_deleted"), F.col("_ingest_ts"))
-    order = Window.partitionBy(obj.key).orderBy(
-        F.col("system_modstamp").desc(), F.col("_ingest_ts").desc(), F.col("_is_deleted").desc())
-    current = (good.withColumn("_rank", F.row_number().over(order)).filter("_rank = 1")
-               .filter(~F.coalesce(F.col("_is_deleted"), F.lit(False)))
+    stamp = F.expr("try_cast(SystemModstamp AS timestamp)")
+    structural = [F.when(F.col("Id").isNull() | (F.trim(F.col("Id")) == ""), F.lit("missing Id")),
+                  F.when(F.col("IsDeleted").isNotNull() & deleted.isNull(),
+                         F.concat(F.lit("unparsable IsDeleted: "), F.col("IsDeleted"))),
+                  F.when(stamp.isNull(), F.concat(F.lit("missing or unparsable SystemModstamp: "),
+                                                  F.coalesce(F.col("SystemModstamp"), F.lit("NULL"))))]
+    is_deleted = F.coalesce(deleted, F.lit(False))
+    checked = with_error_reason(bronze, structural)
+    unorderable = checked.filter(F.col("_error_reason").isNotNull())
+    # A deletion version carries no values to type.
+    reasons = structural + [F.when(~is_deleted, r) for r in value_reasons]
+    ranked = (with_error_reason(checked.filter(F.col("_error_reason").isNull()).drop("_error_reason"), reasons)
+              .withColumn("_stamp", stamp).withColumn("_is_deleted", is_deleted))
+    order = Window.partitionBy("Id").orderBy(F.col("_stamp").desc(), F.col("_ingest_ts").desc(),
+                                             F.col("_is_deleted").desc())
+    ranked = ranked.withColumn("_rank", F.row_number().over(order))
+    ranked = ranked.withColumn("_fate", F.when(F.col("_error_reason").isNotNull(), F.lit(REJECTED))
+                               .when(F.col("_rank") > 1, F.lit(SUPERSEDED))
+                               .when(F.col("_is_deleted"), F.lit(DELETED))
+                               .otherwise(F.lit(CURRENT)))
+    current = (ranked.filter(F.col("_fate") == CURRENT).select(*typed)
                .withColumn(obj.partition_column, F.to_date(F.col(obj.partition_source)))
-               .select(*[c.name for c in obj.columns], obj.partition_column))
-    return SilverResult(current, rejected)
+               .select(*[c.name for c in columns], obj.partition_column))
+    payload = bronze.columns + ["_error_reason"]
+    rejected = unorderable.select(*payload).unionByName(ranked.filter(F.col("_fate") == REJECTED).select(*payload))
+    classified = unorderable.select(F.lit(REJECTED).alias("_fate")).unionByName(ranked.select("_fate"))
+    return SilverResult(current, rejected, classified)

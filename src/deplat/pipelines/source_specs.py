@@ -42,6 +42,11 @@ class SalesforceObject:
         return tuple(c.source for c in self.columns) + ("IsDeleted",)
 
 
+# A Salesforce currency/number/percent field: silver's decimal(precision, scale) comes from the
+# field's describe (sized by the org, not guessed here); see pipelines.salesforce.sized_columns.
+SIZED_BY_DESCRIBE = "decimal"
+
+
 def _c(name: str, type_: str, source: str) -> Column:
     return Column(name, type_, source)
 
@@ -63,7 +68,7 @@ SALESFORCE_OBJECTS: dict[str, SalesforceObject] = {
                 _c("account_type", "string", "Type"),
                 _c("industry", "string", "Industry"),
                 _c("billing_country", "string", "BillingCountry"),
-                _c("annual_revenue", "decimal(18,2)", "AnnualRevenue"),
+                _c("annual_revenue", SIZED_BY_DESCRIBE, "AnnualRevenue"),
                 _c("number_of_employees", "int", "NumberOfEmployees"),
             ) + _SF_AUDIT,
             key="account_id", partition_column="created_date", partition_source="created_ts",
@@ -75,8 +80,8 @@ SALESFORCE_OBJECTS: dict[str, SalesforceObject] = {
                 _c("account_id", "string", "AccountId"),
                 _c("name", "string", "Name"),
                 _c("stage_name", "string", "StageName"),
-                _c("amount", "decimal(18,2)", "Amount"),
-                _c("probability", "double", "Probability"),
+                _c("amount", SIZED_BY_DESCRIBE, "Amount"),
+                _c("probability", SIZED_BY_DESCRIBE, "Probability"),
                 _c("close_date", "date", "CloseDate"),
                 _c("is_closed", "boolean", "IsClosed"),
                 _c("is_won", "boolean", "IsWon"),
@@ -146,3 +151,31 @@ DMS_TABLES: dict[str, DmsTable] = {
 DMS_OP = "Op"
 DMS_TS = "_dms_ts"
 DMS_SEQ = "_dms_seq"
+# The endpoint's CsvNullValue: written for SQL NULL, so that an empty field is the empty string.
+# The DMS default writes both as an empty field; terraform/dms.tf and the local capture set this.
+DMS_NULL = "\\N"
+# Special values PostgreSQL allows and DMS passes through as text, mapped to the ends of the Spark
+# type's range (https://www.postgresql.org/docs/current/datatype-datetime.html, "Special Values").
+# Any other value that does not type is an error row, never a silent null.
+DMS_SPECIAL_VALUES: dict[str, dict[str, str]] = {
+    "date": {"infinity": "9999-12-31", "-infinity": "0001-01-01"},
+    "timestamp": {"infinity": "9999-12-31 23:59:59.999999", "-infinity": "0001-01-01 00:00:00"},
+}
+
+
+@dataclass(frozen=True)
+class SnowflakeTracking:
+    """How extraction finds the changed rows of one Snowflake table.
+
+    `rescan`: the table has no change-tracking column (TPC-H has none), so every run reads all of it
+    in key-range chunks and bronze appends only the rows whose content differs from its latest
+    version of the key (pipelines.snowflake.append_changed). This finds updates and rows committed
+    late with keys anywhere in the range, at the cost of reading the table each run.
+    """
+
+    mechanism: str = "rescan"
+
+
+SNOWFLAKE_TRACKING: dict[str, SnowflakeTracking] = {
+    name: SnowflakeTracking("rescan") for name in ("orders", "lineitem", "customer", "nation")
+}

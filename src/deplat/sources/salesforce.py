@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlparse
 
@@ -138,15 +139,58 @@ def build_soql(obj: str, fields: Sequence[str], since: datetime | None = None) -
     return f"SELECT {', '.join(fields)} FROM {obj}{where} ORDER BY SystemModstamp, Id"
 
 
+def parse_json(text: str) -> Any:
+    """A REST API response body with every JSON number with a fraction or exponent as a Decimal.
+
+    Currency and number fields arrive as JSON numbers, often in exponent form (9.007199254740993E15);
+    a binary float holds only 15-17 significant digits, so they must never pass through one.
+    """
+    return json.loads(text, parse_float=Decimal)
+
+
+def query_pages(sf: Any, soql: str, include_deleted: bool = True) -> Iterator[dict[str, Any]]:
+    """The records of a SOQL query (queryAll with `include_deleted`), page by page through
+    nextRecordsUrl, numbers as Decimal; each record without its `attributes`."""
+    url = sf.base_url + ("queryAll/" if include_deleted else "query/")
+    response = sf._call_salesforce("GET", url, name="query", params={"q": soql})
+    while True:
+        body = parse_json(response.text)
+        for record in body.get("records", []):
+            yield {k: v for k, v in record.items() if k != "attributes"}
+        if body.get("done", True) or not body.get("nextRecordsUrl"):
+            return
+        response = sf._call_salesforce("GET", f"https://{sf.sf_instance}{body['nextRecordsUrl']}", name="query")
+
+
 def fetch_changes(sf: Any, obj: str, fields: Sequence[str],
                   since: datetime | None = None) -> Iterator[dict[str, Any]]:
     """Every record of `obj` changed after `since`, deleted ones included (queryAll, IsDeleted).
 
-    Pages through queryMore lazily; each record comes back without its `attributes`.
+    Pages through queryMore lazily; numbers are Decimal (see `parse_json`).
     """
     wanted = list(fields)
     for extra in ("Id", "SystemModstamp", "IsDeleted"):
         if extra not in wanted:
             wanted.append(extra)
-    for record in sf.query_all_iter(build_soql(obj, wanted, since), include_deleted=True):
-        yield {k: v for k, v in record.items() if k != "attributes"}
+    yield from query_pages(sf, build_soql(obj, wanted, since), include_deleted=True)
+
+
+def fetch_deleted(sf: Any, obj: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The records deleted in [start, end] from the org's delete log (REST "sObject Get Deleted").
+
+    Unlike queryAll, the delete log still lists records whose recycle bin was emptied (purged).
+    Salesforce answers only for the last 30 days and truncates seconds; an older `start` raises
+    INVALID_REPLICATION_DATE, after which only a full reload is safe
+    (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getdeleted.htm).
+    Returns [{"Id", "SystemModstamp" (the deletedDate), "IsDeleted": True}].
+    """
+    body = getattr(sf, obj).deleted(start, end)
+    return [{"Id": r["id"], "SystemModstamp": r["deletedDate"], "IsDeleted": True}
+            for r in body.get("deletedRecords", [])]
+
+
+def describe_fields(sf: Any, obj: str) -> dict[str, dict[str, Any]]:
+    """{field: {"type", "precision", "scale"}} from the object's describe call."""
+    body = getattr(sf, obj).describe()
+    return {f["name"]: {"type": f.get("type"), "precision": int(f.get("precision") or 0),
+                        "scale": int(f.get("scale") or 0)} for f in body.get("fields", [])}

@@ -65,10 +65,21 @@ def connect(params: dict[str, Any]):
 
 
 def key_ranges(low: int, high: int, width: int) -> list[KeyRange]:
-    """[low, high] (inclusive, as min/max) split into half-open ranges of `width` keys."""
+    """[low, high] (inclusive, as min/max) split into half-open ranges of `width` keys.
+
+    Only for dense keys: the count grows with the key span. `SnowflakeReader.chunks` uses
+    `ranges_from_boundaries` over the keys' real distribution instead.
+    """
     if width <= 0:
         raise ValueError("chunk width must be positive")
     return [KeyRange(start, min(start + width, high + 1)) for start in range(low, high + 1, width)]
+
+
+def ranges_from_boundaries(boundaries: list[int], high: int) -> list[KeyRange]:
+    """Half-open ranges starting at each boundary (sorted, distinct keys present in the table),
+    the last one ending after `high`. Their number is the number of boundaries, whatever the span."""
+    starts = sorted(set(int(b) for b in boundaries))
+    return [KeyRange(lo, hi) for lo, hi in zip(starts, [*starts[1:], int(high) + 1])]
 
 
 class SnowflakeReader:
@@ -76,6 +87,16 @@ class SnowflakeReader:
 
     def __init__(self, conn):
         self.conn = conn
+        self.queries = 0  # statements run, so the extraction's cost is visible and testable
+
+    def _fetch(self, sql: str, params: tuple[Any, ...] = ()):
+        cur = self.conn.cursor()
+        try:
+            self.queries += 1
+            cur.execute(sql, params)
+            return cur, cur.fetchall()
+        finally:
+            cur.close()
 
     def bounds(self, table: str, key: str, after: int | None = None) -> tuple[int, int] | None:
         """(min, max) of `key`, only keys >= `after` when given; None when there are none."""
@@ -84,16 +105,25 @@ class SnowflakeReader:
         if after is not None:
             sql += f" WHERE {key} >= %s"
             params = (after,)
-        cur = self.conn.cursor()
-        try:
-            low, high = cur.execute(sql, params).fetchone()
-        finally:
-            cur.close()
+        _, rows = self._fetch(sql, params)
+        low, high = rows[0]
         return None if low is None else (int(low), int(high))
+
+    def boundaries(self, table: str, key: str, rows_per_chunk: int, after: int | None = None) -> list[int]:
+        """Every `rows_per_chunk`-th key in key order (one query): range starts that follow the
+        real distribution of keys, so an outlier key (1, 2, 3, 10^12) adds one range, not millions."""
+        if rows_per_chunk <= 0:
+            raise ValueError("rows per chunk must be positive")
+        where, params = (f" WHERE {key} >= %s", (after,)) if after is not None else ("", ())
+        sql = (f"SELECT k FROM (SELECT {key} AS k, row_number() OVER (ORDER BY {key}) AS rn "
+               f"FROM {table}{where}) WHERE mod(rn - 1, {int(rows_per_chunk)}) = 0 ORDER BY k")
+        _, rows = self._fetch(sql, params)
+        return [int(r[0]) for r in rows]
 
     def read(self, table: str, key: str, key_range: KeyRange) -> Chunk:
         cur = self.conn.cursor()
         try:
+            self.queries += 1
             cur.execute(f"SELECT * FROM {table} WHERE {key} >= %s AND {key} < %s ORDER BY {key}",
                         (key_range.low, key_range.high))
             columns = [d[0].lower() for d in cur.description]
@@ -101,10 +131,11 @@ class SnowflakeReader:
         finally:
             cur.close()
 
-    def chunks(self, table: str, key: str, width: int, after: int | None = None) -> Iterator[Chunk]:
-        """Chunks of keys >= `after` (everything when None), in key order."""
+    def chunks(self, table: str, key: str, rows_per_chunk: int, after: int | None = None) -> Iterator[Chunk]:
+        """Chunks of about `rows_per_chunk` rows with keys >= `after` (everything when None), in key
+        order: 2 + rows / rows_per_chunk queries, bounded by the row count, not the key span."""
         span = self.bounds(table, key, after)
         if span is None:
             return
-        for key_range in key_ranges(span[0], span[1], width):
+        for key_range in ranges_from_boundaries(self.boundaries(table, key, rows_per_chunk, after), span[1]):
             yield self.read(table, key, key_range)
