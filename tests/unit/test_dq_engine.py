@@ -90,6 +90,7 @@ def test_failures_agree_with_gx_and_carry_its_counts_and_samples(spark, lake):
     assert got["not_null(id)"].unexpected_count == 1
     assert got["unique(id)"].unexpected_count == 2 and set(got["unique(id)"].samples) == {3}
     assert got["in_set(status)"].samples == ["lost"]
+    assert {"ccy": "EUR", "day": (TODAY - timedelta(days=2)).isoformat()} in got["unique(ccy,day)"].samples
     assert set(got["referential(ccy -> silver.currencies.code)"].samples) == {"usd", "GBP"}
     assert got["between(amount)"].unexpected_percent == pytest.approx(100 / 11, rel=1e-3)
     doc = json.loads(engine.dump_validation(validation))

@@ -17,6 +17,12 @@ FailOnOpt = Annotated[str, typer.Option("--fail-on", help="error: exit 5 on fail
 TimeoutOpt = Annotated[float | None, typer.Option(help="Seconds for the check job.")]
 
 
+def _sample(value: Any) -> str:
+    if isinstance(value, dict):  # a compound key
+        return "(" + ", ".join(f"{k}={v}" for k, v in value.items()) + ")"
+    return str(value)
+
+
 def _cell(value: Any, width: int = 40) -> str:
     text = "" if value is None else str(value)
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -31,7 +37,7 @@ def render_report(report: Any) -> None:
             pct = r.get("unexpected_percent")
             rows.append([r["expectation"], r["severity"], state, _cell(r.get("observed")),
                          r.get("unexpected_count"), "" if pct is None else f"{pct:.2f}%",
-                         _cell(", ".join(map(str, r.get("samples") or [])))])
+                         _cell("; ".join(_sample(v) for v in r.get("samples") or []), 60)])
         verdict = "passed" if s["success"] else "FAILED"
         table(f"{s['table']} · suite {s['suite']} · Delta version {s['delta_version']} · {s['rows']} rows · "
               f"{verdict}", ["expectation", "severity", "result", "observed", "unexpected", "%", "sample bad values"],
