@@ -125,8 +125,10 @@ class LineageEmitter:
         self.pipeline = pipeline
         self.reporter = reporter
         self._warned: set[str] = set()
+        self._datasets: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
-    def start(self, pipeline: str, step: str, run_id: str) -> None:
+    def start(self, pipeline: str, step: str, run_id: str, args: tuple[str, ...] = ()) -> None:
+        self._datasets[run_id] = step_datasets(step, args)
         self._emit("START", pipeline, step, run_id)
 
     def finish(self, pipeline: str, step: str, run_id: str, succeeded: bool, message: str = "") -> None:
@@ -134,9 +136,7 @@ class LineageEmitter:
 
     def event(self, event_type: str, pipeline: str, step: str, run_id: str, message: str = "") -> dict[str, Any]:
         """The RunEvent as a dict (OpenLineage 2-0-2)."""
-        from deplat.pipelines.registry import DATASETS
-
-        inputs, outputs = DATASETS.get(step, ((), ()))
+        inputs, outputs = self._datasets.get(run_id) or step_datasets(step)
         facets: dict[str, Any] = {"parent": {
             "_producer": PRODUCER, "_schemaURL": f"{_FACET_BASE}/ParentRunFacet.json#/$defs/ParentRunFacet",
             "run": {"runId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"deplat:{self.env}:batch:{self.batch_id}"))},
@@ -169,6 +169,23 @@ class LineageEmitter:
                 if kind not in self._warned:
                     self._warned.add(kind)
                     self.reporter.warn(f"lineage: {kind} failed ({type(exc).__name__}: {exc}); the run goes on")
+
+
+def step_datasets(step: str, args: tuple[str, ...] = ()) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(inputs, outputs) of a step: registry.DATASETS, except that a DQ check (`--suites` JSON)
+    reads exactly its suites' tables and their referential tables."""
+    from deplat.pipelines.registry import DATASETS
+
+    if "--suites" in args[:-1]:
+        try:
+            suites = json.loads(args[args.index("--suites") + 1])
+            tables = [s["table"] for s in suites]
+            tables += [c["params"]["ref_table"] for s in suites for c in s.get("checks", [])
+                       if c.get("params", {}).get("ref_table")]
+            return tuple(dict.fromkeys(tables)), DATASETS.get(step, ((), ()))[1]
+        except (ValueError, KeyError, TypeError, IndexError):
+            pass  # not the shape we know: the static declaration
+    return DATASETS.get(step, ((), ()))
 
 
 class _Null:

@@ -223,7 +223,7 @@ class RunService:
                                        "(same step, partition and deployed code)")
             else:
                 self.ctx.reporter.info(f"{pipe}/{st.name}: submitted run {ref.run_id}")
-            lineage.start(pipe, st.name, ref.run_id)
+            lineage.start(pipe, st.name, ref.run_id, spec.args)
             if not wait:
                 result.steps.append(StepRun(pipe, st.name, ref.run_id, "SUBMITTED", attached=ref.attached))
                 continue

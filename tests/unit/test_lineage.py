@@ -211,3 +211,30 @@ def test_a_no_wait_run_gets_its_end_event_when_status_sees_it_end(tmp_path, monk
     events = _events(ctx)
     assert [e["eventType"] for e in events] == ["START", "FAIL"]
     assert events[0]["run"]["runId"] == events[1]["run"]["runId"]
+
+
+def test_a_dq_check_reads_exactly_its_suites_tables():
+    from deplat.lineage import step_datasets
+
+    suites = json.dumps([
+        {"name": "silver_orders", "table": "silver.orders", "checks": [
+            {"kind": "not_null", "columns": ["order_id"], "params": {}, "severity": "error"},
+            {"kind": "referential", "columns": ["currency"], "params": {"ref_table": "silver.fx_rates"},
+             "severity": "warn"}]}])
+    assert step_datasets("dq_check", ("--lake", "/l", "--suites", suites)) == (
+        ("silver.orders", "silver.fx_rates"), ("gold.quality_results",))
+    assert step_datasets("dq_check") == DATASETS["dq_check"]  # no args: the gate's declaration
+    assert step_datasets("dq_check", ("--suites", "not json")) == DATASETS["dq_check"]
+
+
+def test_run_passes_the_step_args_to_lineage(tmp_path, monkeypatch):
+    ctx = _ctx(tmp_path)
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "dq_check.py").write_text("#\n")
+    svc = RunService(ctx, ScriptedEngine(), clock=lambda: 0.0, sleep=lambda s: None)
+    monkeypatch.setattr(svc, "_manifest", lambda: (_manifest(["dq_check"]), "art"))
+    suites = json.dumps([{"name": "s", "table": "silver.fx_rates", "checks": []}])
+    svc.run("dq", step_args={"dq_check": ["--suites", suites]}, dq_verdict=False)
+    events = _events(ctx)
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    assert [d["name"].rsplit("/", 2)[-2:] for d in events[1]["inputs"]] == [["silver", "fx_rates"]]
