@@ -46,17 +46,17 @@ def test_optimize_then_restore_through_the_engine(local_stack, tmp_path, monkeyp
     (table,) = json.loads(result.stdout)["tables"]
     assert (table["table"], table["action"], table["files_before"], table["files_after"]) == \
         ("silver.t", "compaction", 3, 1)
-    assert table["version_after"] == 3 and DeltaTable(path).version() == 3
+    assert table["version_after"] == 5 and DeltaTable(path).version() == 5  # OPTIMIZE, VACUUM START/END
 
-    write_deltalake(path, pa.table({"id": [99], "v": ["oops"]}), mode="overwrite")  # v4: a bad load
-    refused = runner.invoke(app, ["dr", "restore", "silver.t", "--version", "3"], terminal_width=200)
-    assert refused.exit_code == 7 and DeltaTable(path).version() == 4
+    write_deltalake(path, pa.table({"id": [99], "v": ["oops"]}), mode="overwrite")  # v6: a bad load
+    refused = runner.invoke(app, ["dr", "restore", "silver.t", "--version", "5"], terminal_width=200)
+    assert refused.exit_code == 7 and DeltaTable(path).version() == 6
     assert "commits undone" in refused.output
 
-    restored = runner.invoke(app, ["-o", "json", "dr", "restore", "silver.t", "--version", "3", "--yes"])
+    restored = runner.invoke(app, ["-o", "json", "dr", "restore", "silver.t", "--version", "5", "--yes"])
     assert restored.exit_code == 0, restored.output
     doc = json.loads(restored.stdout)
-    assert doc["restored"] and doc["version_after"] == 5 and doc["files_after"] == 1
+    assert doc["restored"] and doc["version_after"] == 7 and doc["files_after"] == 1
     assert (doc["preview"]["current"]["rows"], doc["preview"]["target"]["rows"]) == (1, 6)
     table_now = DeltaTable(path)
     assert table_now.history(1)[0]["operation"] == "RESTORE"
