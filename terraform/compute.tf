@@ -5,6 +5,8 @@ module "emr" {
   release_label        = var.emr_release_label
   maximum_capacity     = var.emr_maximum_capacity
   idle_timeout_minutes = var.emr_idle_timeout_minutes
+  subnet_ids           = var.emr_subnet_ids
+  security_group_ids   = var.emr_security_group_ids
   lake_bucket_arn      = module.lake_bucket.arn
   artifacts_bucket_arn = module.artifacts_bucket.arn
   kms_key_arn          = aws_kms_key.platform.arn

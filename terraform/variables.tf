@@ -89,6 +89,32 @@ variable "emr_maximum_capacity" {
   }
 }
 
+variable "emr_subnet_ids" {
+  description = <<-EOT
+    Private subnets for the EMR Serverless application (optional; [] = no VPC, the default). Jobs
+    that call the ECB URL, Salesforce or Snowflake from inside a VPC need these subnets to route
+    0.0.0.0/0 through a NAT gateway; use subnets in at least two AZs.
+  EOT
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.emr_subnet_ids : can(regex("^subnet-[0-9a-f]{8,17}$", id))])
+    error_message = "emr_subnet_ids must be subnet ids (subnet-0123abcd...)."
+  }
+}
+
+variable "emr_security_group_ids" {
+  description = "Security groups for the EMR application's network interfaces (with emr_subnet_ids; egress to the sources)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.emr_security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", id))])
+    error_message = "emr_security_group_ids must be security group ids (sg-0123abcd...)."
+  }
+}
+
 variable "emr_idle_timeout_minutes" {
   description = "Stop the application after this many idle minutes."
   type        = number

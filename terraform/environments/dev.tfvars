@@ -6,3 +6,7 @@ emr_maximum_capacity = {
   memory = "64 GB"
   disk   = "200 GB"
 }
+# VPC for EMR jobs that call the ECB URL, Salesforce or Snowflake: private subnets with a NAT route
+# and a security group allowing egress (off until set; see variables.tf).
+emr_subnet_ids         = []
+emr_security_group_ids = []

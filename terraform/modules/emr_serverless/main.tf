@@ -31,9 +31,24 @@ resource "aws_emrserverless_application" "this" {
     idle_timeout_minutes = var.idle_timeout_minutes
   }
 
+  # Only with subnets: jobs then reach the internet (ECB, Salesforce, Snowflake) through the
+  # subnets' NAT route, and S3 through a gateway endpoint or the NAT.
+  dynamic "network_configuration" {
+    for_each = length(var.subnet_ids) > 0 ? [1] : []
+    content {
+      subnet_ids         = var.subnet_ids
+      security_group_ids = var.security_group_ids
+    }
+  }
+
   lifecycle {
     # moto never returns the architecture; X86_64 is also the service default.
     ignore_changes = [architecture]
+
+    precondition {
+      condition     = length(var.security_group_ids) == 0 || length(var.subnet_ids) > 0
+      error_message = "security_group_ids need subnet_ids: EMR Serverless attaches them to interfaces in those subnets."
+    }
   }
 }
 

@@ -22,6 +22,18 @@ variable "idle_timeout_minutes" {
   type        = number
 }
 
+variable "subnet_ids" {
+  description = "VPC subnets for the application ([] = no network configuration); outbound via their NAT route."
+  type        = list(string)
+  default     = []
+}
+
+variable "security_group_ids" {
+  description = "Security groups for the application's network interfaces; needs subnet_ids."
+  type        = list(string)
+  default     = []
+}
+
 variable "lake_bucket_arn" {
   description = "The lake: the jobs read and write every layer."
   type        = string
