@@ -33,6 +33,7 @@ APP = "module.emr.aws_emrserverless_application.this"
 POLICY = "module.lake_bucket.aws_s3_bucket_policy.this[0]"
 BUCKET = "module.lake_bucket.aws_s3_bucket.this"
 REPLICATION_ROLE = "aws_iam_role.replication[0]"
+SECRETS = "aws_secretsmanager_secret.source"
 
 pytestmark = [pytest.mark.integration, pytest.mark.terraform]
 
@@ -107,9 +108,11 @@ def test_tls_policy_planned_for_dev_and_off_for_local(platform):
 
 
 def test_prod_keeps_its_buckets_and_replicates_dev_may_empty_them(platform):
-    prod = _plan(platform, "prod", [BUCKET, REPLICATION_ROLE])
+    prod = _plan(platform, "prod", [BUCKET, REPLICATION_ROLE, SECRETS])
     assert _planned(prod, BUCKET)["force_destroy"] is False
     assert _planned(prod, REPLICATION_ROLE) is not None  # prod.tfvars: replication_enabled = true
+    secrets = [rc["change"]["after"] for rc in prod["resource_changes"] if rc["address"].startswith(SECRETS + "[")]
+    assert secrets and all(s["recovery_window_in_days"] == 30 for s in secrets)
     dev = _plan(platform, "dev", [BUCKET, REPLICATION_ROLE])
     assert _planned(dev, BUCKET)["force_destroy"] is True and _planned(dev, REPLICATION_ROLE) is None
 
