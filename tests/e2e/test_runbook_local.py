@@ -63,6 +63,10 @@ def test_second_runbook_changes_no_row_count_anywhere(runs):
     before, after = runs["before"], runs["after"]
     assert len(before) >= 10 and all(n is not None for n in before.values()), before
     assert {k for k, n in before.items() if n} >= {"silver.fx_rates", "silver.orders"}
+    # gold.quality_results is the DQ gate's append-only history: each gate run adds its own result rows
+    # (the same checks each time). Every other table must be exactly as before.
+    dq = "gold.quality_results"
+    assert after.pop(dq) == 2 * before.pop(dq)
     assert after == before
 
 
