@@ -325,7 +325,7 @@ def build_job_package(root: Path, wheel: Path) -> tuple[Path, str]:
     sidecar = wheel.parent / "job_package.sha256"
     if target.is_file() and sidecar.is_file():
         return target, sidecar.read_text().strip()
-    partial = target.with_suffix(".partial")
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")  # concurrent deploys never share it
     with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as out:
         members = set(src.namelist())
         names = {n for n in members
@@ -390,7 +390,7 @@ def build_deps_archive(
             _unpack_wheel(wheel, site / DEPS_SITE)
         (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
         archive.parent.mkdir(parents=True, exist_ok=True)
-        partial = archive.with_suffix(".partial")
+        partial = archive.with_name(f"{archive.name}.{os.getpid()}.partial")
         _write_tar_gz(site, partial)
         os.replace(partial, archive)
     (archive.parent / "requirements.json").write_text(spec)
