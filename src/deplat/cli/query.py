@@ -40,7 +40,7 @@ def command(
         emit(ctx, result.to_dict())
         return
     if fmt is Format.csv:
-        writer = csv.writer(sys.stdout)
+        writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(result.columns)
         writer.writerows(result.rows)
         _footer(result)
