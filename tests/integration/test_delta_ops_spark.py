@@ -76,7 +76,8 @@ def test_zorder_and_clustered_tables(spark, tmp_path):
 
     clustered = str(tmp_path / "gold" / "c")
     (DeltaTable.createIfNotExists(spark).location(clustered)
-     .addColumns("id INT, name STRING, batch INT").clusterBy("id").execute())
+     .addColumns(spark.createDataFrame([], "id INT, name STRING, batch INT").schema)
+     .clusterBy("id").execute())
     _appends(spark, clustered, [[2, 1], [4, 3]])
     c = m.maintain_table(spark, "gold.c", clustered, zorder="id")
     assert c.action == "clustering" and "Z-ORDER id not applied" in c.notes[0]
