@@ -100,7 +100,8 @@ def test_incremental_load_to_bronze_and_silver(spark, tmp_path, sf):
     assert third.written == 2 and third.watermark_after > first.watermark_after
 
     bronze = spark.read.format("delta").load(table_path(lake, "bronze", account.bronze_table))
-    silver = {r["account_id"]: r for r in sfp.to_silver(bronze, account).current.collect()}
+    describe = source.describe_fields(sf, account.name)
+    silver = {r["account_id"]: r for r in sfp.to_silver(bronze, account, describe).current.collect()}
     assert bronze.count() == 47 and len(silver) == 44
     assert silver[ids[0]]["name"] == "Renamed" and ids[1] not in silver
 

@@ -159,9 +159,9 @@ def test_change_feed_returns_only_unmerged_versions(spark, tmp_path):
 
     path = str(tmp_path / "bronze")
     sf.ensure_table(spark, path, sf.bronze_schema(ORDERS), change_feed=True)  # version 0
-    sf.append_chunk(_bronze(spark, [_order(1, date(2024, 1, 2))]), path, ORDERS, 2)  # version 1
-    sf.append_chunk(_bronze(spark, [_order(2, date(2024, 1, 2)), _order(3, date(2024, 1, 2))]),
-                    path, ORDERS, 4)  # version 2
+    sf.append_changed(_bronze(spark, [_order(1, date(2024, 1, 2))]), path, ORDERS, KeyRange(1, 2))  # v1
+    sf.append_changed(_bronze(spark, [_order(2, date(2024, 1, 2)), _order(3, date(2024, 1, 2))]),
+                      path, ORDERS, KeyRange(2, 4))  # version 2
     changes, latest = sf.changes_since(spark, path, None)
     assert latest == 2 and changes.count() == 3
     changes, latest = sf.changes_since(spark, path, 1)
