@@ -36,7 +36,7 @@ PROTECTED_ENVS = ("prod",)
 RETAINED_TYPES = ("aws_kms_key",)
 # Every AWS API the Terraform calls; the local env routes each one to the moto server.
 MOTO_SERVICES = (
-    "athena", "cloudwatch", "emrserverless", "glue", "iam", "kms", "lakeformation", "logs", "s3",
+    "athena", "cloudwatch", "dms", "emrserverless", "glue", "iam", "kms", "lakeformation", "logs", "s3",
     "scheduler", "secretsmanager", "sns", "sts",
 )
 # Warnings that are expected and say nothing to an operator.

@@ -194,7 +194,7 @@ _SERVICE_OF_PREFIX = {
     "aws_emrserverless_": "emrserverless", "aws_secretsmanager_": "secretsmanager", "aws_sns_": "sns",
     "aws_cloudwatch_log_": "logs", "aws_cloudwatch_metric_alarm": "cloudwatch",
     "aws_cloudwatch_dashboard": "cloudwatch", "aws_scheduler_": "scheduler",
-    "aws_lakeformation_": "lakeformation",
+    "aws_lakeformation_": "lakeformation", "aws_dms_": "dms",
     "aws_caller_identity": "sts",
 }
 _NO_API = {"aws_iam_policy_document", "aws_partition", "aws_region"}
