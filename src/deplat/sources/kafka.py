@@ -99,9 +99,9 @@ def secret_name(env: str) -> str:
 def read_connection(name: str, client: Any = None) -> KafkaConnection:
     """Read the connection from Secrets Manager by name (AWS_ENDPOINT_URL is honoured)."""
     if client is None:
-        import boto3
+        from deplat.shared import job_client
 
-        client = boto3.client("secretsmanager")
+        client = job_client("secretsmanager")
     try:
         value = client.get_secret_value(SecretId=name).get("SecretString") or ""
     except client.exceptions.ResourceNotFoundException as exc:

@@ -44,9 +44,9 @@ def read_secret(name: str, client: Any = None) -> dict[str, Any]:
     JSON object (neither message quotes the value).
     """
     if client is None:
-        import boto3
+        from deplat.shared import job_client
 
-        client = boto3.client("secretsmanager")
+        client = job_client("secretsmanager")
     try:
         raw = client.get_secret_value(SecretId=name)["SecretString"]
     except client.exceptions.ResourceNotFoundException:
