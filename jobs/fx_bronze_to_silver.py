@@ -28,8 +28,12 @@ def main(argv=None) -> None:
     fx_pipeline.write_silver(rates, common.table_path(args.lake, "silver", "fx_rates"), args.partition_date,
                              files=-(-written // fx_pipeline.ROWS_PER_FILE))
     rejected = common.write_errors(result.errors, args.lake, "fx", args.batch_id)
+    not_quoted, duplicates = result.not_quoted.count(), result.duplicates.count()
+    # `derived`: the EUR rows the step makes (EUR is the ECB's reference, never a quoted cell).
+    derived = rates.filter(rates.ccy == "EUR").count()
     common.emit_metrics(STEP, read=bronze.count(), written=written, rejected=rejected,
-                        not_quoted=result.not_quoted.count(), duplicates=result.duplicates.count(),
+                        skipped=not_quoted + duplicates, derived=derived,
+                        not_quoted=not_quoted, duplicates=duplicates,
                         base_currency=args.base_currency.upper(), partition_date=args.partition_date)
 
 
