@@ -215,7 +215,8 @@ def make_bad(kind: str, event: dict[str, Any], rng: random.Random) -> bytes:
 
 
 def produce(ctx, num_orders: int, bad_ratio: float = 0.0, topic: str | None = None, duplicates: int = 0,
-            seed: int | None = None, progress: Callable[[int, int], None] | None = None) -> ProduceResult:
+            seed: int | None = None, progress: Callable[[int, int], None] | None = None,
+            until: datetime | None = None) -> ProduceResult:
     """Send `num_orders` order events keyed by order_id; round(num_orders * bad_ratio) are malformed.
 
     `duplicates` re-sends that many valid events unchanged (a producer-side duplicate).
@@ -234,7 +235,7 @@ def produce(ctx, num_orders: int, bad_ratio: float = 0.0, topic: str | None = No
     conn = connection(ctx)
     rng = random.Random(seed)
     run = uuid.UUID(int=rng.getrandbits(128)).hex[:8] if seed is not None else uuid.uuid4().hex[:8]
-    now = datetime.now(timezone.utc)
+    now = until or datetime.now(timezone.utc)  # events fall in the 7 days before it
     n_bad = round(num_orders * bad_ratio)
     bad_at = set(rng.sample(range(num_orders), n_bad))
     total = num_orders + min(duplicates, num_orders - n_bad)

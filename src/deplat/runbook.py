@@ -474,6 +474,15 @@ def _deploy(ctx, rb: Runbook) -> StepOutcome:
                        note=f"{len(res.uploaded)} files uploaded")
 
 
+def _local_fx_end() -> datetime:
+    """The last day of the ECB history the local stack ships: sample orders dated after it would find no
+    FX rate and be rejected by gold (the packaged copy is a snapshot, the cloud reads the live ECB file)."""
+    from deplat.sources.fx import PACKAGED, fetch, parse
+
+    last = max(parse(fetch(PACKAGED)).dates)
+    return datetime.strptime(last, "%Y-%m-%d").replace(hour=23, minute=59, tzinfo=timezone.utc)
+
+
 def _kafka_produce(ctx, rb: Runbook) -> StepOutcome:
     ensure_topic = load_service("deplat.kafka:ensure_topic")
     produce = load_service("deplat.kafka:produce")
@@ -484,7 +493,7 @@ def _kafka_produce(ctx, rb: Runbook) -> StepOutcome:
         return StepOutcome(rows_written=0, figures={"topic": info.topic, "messages": info.messages},
                            note=f"topic already has {info.messages} events: none produced")
     with ctx.reporter.status(f"Producing {KAFKA_EVENTS} sample order events..."):
-        res = produce(ctx, KAFKA_EVENTS, bad_ratio=KAFKA_BAD_RATIO, seed=KAFKA_SEED)
+        res = produce(ctx, KAFKA_EVENTS, bad_ratio=KAFKA_BAD_RATIO, seed=KAFKA_SEED, until=_local_fx_end())
     return StepOutcome(rows_written=res.produced, figures={"topic": res.topic, "bad": sum(res.bad.values())},
                        note=f"{res.produced} events ({sum(res.bad.values())} malformed, for the DLQ)")
 

@@ -152,7 +152,7 @@ def test_lineage_show_upstream_names_silver_bronze_and_sources(tmp_path, monkeyp
     seen = set(names(graph))
     assert {"gold.gold_aggregates", "silver.orders", "silver.fx_rates", "bronze.fx_rates",
             "ecb:eurofxref-hist", "silver.orders_tpch", "bronze.snowflake_orders", "snowflake:TPCH.ORDERS",
-            "bronze.kafka_orders"} <= seen
+            "bronze.orders_events"} <= seen
     assert graph["jobs"][0]["job"] == "gold.gold_aggregates" and graph["jobs"][0]["state"] == "COMPLETE"
 
     def jobs(node):
@@ -238,3 +238,12 @@ def test_run_passes_the_step_args_to_lineage(tmp_path, monkeypatch):
     events = _events(ctx)
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
     assert [d["name"].rsplit("/", 2)[-2:] for d in events[1]["inputs"]] == [["silver", "fx_rates"]]
+
+
+def test_the_stream_step_declares_the_bronze_table_its_job_writes():
+    from deplat.pipelines import streaming
+    from deplat.pipelines.registry import DATASETS
+
+    table = f"bronze.{streaming.BRONZE_TABLE}"
+    assert DATASETS["kafka_orders_stream"][1] == (table,)
+    assert table in DATASETS["orders_silver"][0]
