@@ -391,7 +391,10 @@ class RunService:
             app = {"id": None, "state": "UNREACHABLE", "error": exc.message, "hint": exc.hint}
         runs = [self._refresh(rec) if rec.get("state") not in TERMINAL_STATES and rec.get("ref") else rec
                 for rec in records]
-        alarms = [] if app["state"] == "UNREACHABLE" else self._alarms()
+        try:
+            alarms = [] if app["state"] == "UNREACHABLE" else self._alarms()
+        except EndpointUnreachableError:  # e.g. the local stack is down: the application says STOPPED
+            alarms = []
         return StatusResult(self.ctx.env.name, app, runs, alarms)
 
     def _alarms(self) -> list[dict[str, Any]]:

@@ -53,7 +53,9 @@ def applied(root: Path) -> Path:
     """The local env as if `infra apply` had run: outputs cached (the bucket is on the dead moto)."""
     state = root / ".deplat" / "local"
     state.mkdir(parents=True, exist_ok=True)
-    (state / "outputs.json").write_text(json.dumps({"artifacts_bucket": "deplat-artifacts-gone"}))
+    (state / "outputs.json").write_text(json.dumps({
+        "artifacts_bucket": "deplat-artifacts-gone",
+        "alerts_topic_arn": "arn:aws:sns:us-east-1:123456789012:deplat-local-alerts"}))
     return state
 
 
