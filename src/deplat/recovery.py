@@ -162,16 +162,16 @@ def history(ctx: Any, name: str, limit: int | None = None) -> list[HistoryEntry]
 
 # --- restore ----------------------------------------------------------------------------------
 
-def _state(dt) -> TableState:
+def _state(dt, commit_times: dict[int, Any]) -> TableState:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     actions = pa.table(dt.get_add_actions(flatten=True))  # arro3 -> pyarrow (Arrow C stream)
     size = pc.sum(actions.column("size_bytes")).as_py() if actions.num_rows else 0
     rows = dt.to_pyarrow_dataset().count_rows()
-    last = dt.history(1)
-    stamp = _iso(last[0].get("timestamp")) if last else ""
-    return TableState(int(dt.version()), stamp, int(rows), actions.num_rows, int(size or 0))
+    version = int(dt.version())
+    stamp = _iso(commit_times.get(version)) if commit_times.get(version) else ""
+    return TableState(version, stamp, int(rows), actions.num_rows, int(size or 0))
 
 
 def _missing(ctx: Any, uris: list[str]) -> int:
@@ -241,7 +241,10 @@ def preview_restore(ctx: Any, name: str, version: int | None = None, timestamp: 
             "restore a version newer than the last VACUUM's retention window, or recover the files "
             "from S3 object versions / the replica bucket first")
     # Row counts are counted (a scan of each version), never taken from commit metrics.
-    return RestorePreview(name, table_uri(ctx, name), _state(current), _state(old), undone, missing)
+    # Commit times from the current table's log: delta-rs 1.6 numbers a time-travelled table's history()
+    # from its loaded version while reading the newest commits, so v1 would show v2's time.
+    times = {int(h["version"]): h.get("timestamp") for h in current.history()}
+    return RestorePreview(name, table_uri(ctx, name), _state(current, times), _state(old, times), undone, missing)
 
 
 def restore(ctx: Any, name: str, version: int | None = None, timestamp: str | None = None,
@@ -260,7 +263,8 @@ def restore(ctx: Any, name: str, version: int | None = None, timestamp: str | No
         run = run_service.run(RESTORE_PIPELINE, extra_args=(
             "--table", name, "--version", str(preview.target.version)))
         run_id = run.steps[-1].run_id
-    after = _state(open_table(ctx, name))
+    table = open_table(ctx, name)
+    after = _state(table, {int(h["version"]): h.get("timestamp") for h in table.history(1)})
     return RestoreResult(preview, run_id, after.version, after.rows, after.files)
 
 

@@ -1,5 +1,6 @@
 """`deplat dr` without a JVM: Delta history, the restore preview and its guards (delta-rs tables)."""
 
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,7 +25,9 @@ def _three_versions(path: Path) -> None:
     from deltalake import write_deltalake
 
     write_deltalake(str(path), pa.table({"id": [1, 2, 3], "v": ["a", "b", "c"]}))        # v0
+    time.sleep(1.1)  # commit times one second apart: the preview's times are shown to the second
     write_deltalake(str(path), pa.table({"id": [4, 5], "v": ["d", "e"]}), mode="append")  # v1
+    time.sleep(1.1)
     write_deltalake(str(path), pa.table({"id": [9], "v": ["z"]}), mode="overwrite")       # v2
 
 
@@ -46,7 +49,7 @@ def test_history_newest_first_with_operations_and_metrics(lake):
 
 
 def test_preview_counts_rows_and_files_now_and_then(lake):
-    from deplat.recovery import preview_restore
+    from deplat.recovery import history, preview_restore
 
     _three_versions(lake / "silver" / "t")
     preview = preview_restore(_ctx(), "silver.t", version=1)
@@ -54,6 +57,9 @@ def test_preview_counts_rows_and_files_now_and_then(lake):
     assert (preview.target.version, preview.target.rows, preview.target.files) == (1, 5, 2)
     assert [e.version for e in preview.undone] == [2]
     assert preview.target.bytes > 0 and not preview.no_op
+    # Each state carries its own version's commit time (history() of a time-travelled table is the whole log).
+    times = {e.version: e.timestamp for e in history(_ctx(), "silver.t")}
+    assert (preview.current.timestamp, preview.target.timestamp) == (times[2], times[1])
 
 
 def test_timestamp_picks_the_last_commit_at_or_before_it(lake):
