@@ -74,8 +74,10 @@ def failed_runs(records: list[dict[str, Any]], now: datetime, window: timedelta 
     bad = [r for r in recent if r.get("state") in ("FAILED", "CANCELLED")]
     if not bad:
         return ChecklistItem("failed runs (24 h)", "ok", f"{len(recent)} run(s), none failed")
-    names = ", ".join(sorted({f"{r.get('pipeline')}/{r.get('step')} ({r['run_id']})" for r in bad}))
-    return ChecklistItem("failed runs (24 h)", "attention", f"{len(bad)} of {len(recent)} failed: {names}",
+    names = ", ".join(sorted({f"{r.get('pipeline')}/{r.get('step')} ({r['run_id']}, {r['state']})" for r in bad}))
+    failed = sum(r.get("state") == "FAILED" for r in bad)
+    counts = f"{failed} failed, {len(bad) - failed} cancelled of {len(recent)}"
+    return ChecklistItem("failed runs (24 h)", "attention", f"{counts}: {names}",
                          "`deplat logs <run id> --stderr`, fix, then `deplat run <pipeline>` "
                          "or `deplat dr reprocess`")
 

@@ -48,3 +48,18 @@ def test_weekly_checklist_flags_what_needs_attention(tmp_path, monkeypatch):
     assert due["status"] == "attention" and "silver.t (3 small files)" in due["detail"]
     assert "silver: " in items["lake size per layer"]["detail"]
     assert CliRunner().invoke(app, ["checklist", "yearly"]).exit_code == 2
+
+
+def test_failed_runs_tells_failed_from_cancelled():
+    from datetime import datetime, timezone
+
+    from deplat.checklist import failed_runs
+
+    now = datetime(2026, 11, 29, 12, tzinfo=timezone.utc)
+    at = "2026-11-29T11:00:00+00:00"
+    records = [{"run_id": f"lr-{i}", "pipeline": "fx", "step": "fx_to_bronze", "state": s, "submitted_at": at}
+               for i, s in enumerate(("SUCCESS", "FAILED", "CANCELLED"))]
+    item = failed_runs(records, now)
+    assert item.status == "attention"
+    assert item.detail.startswith("1 failed, 1 cancelled of 3")
+    assert "lr-2, CANCELLED" in item.detail
