@@ -453,3 +453,22 @@ def test_apply_with_changes_needs_confirmation_in_the_service_not_only_the_cli(t
     with pytest.raises(SafetyError, match="needs confirmation"):
         infra.apply(PlanResult("dev", tmp_path / "plan", changes))
     assert infra.needs_confirmation(PlanResult("dev", tmp_path / "plan", PlanSummary())) is False
+
+
+def test_apply_refused_off_a_terminal_still_shows_the_plan(project, monkeypatch, tmp_path):
+    """Without --yes and without a terminal to ask on, apply refuses (exit 7) after showing what --yes
+    would apply, not before."""
+    from deplat.cli import infra as cli_infra
+    from deplat.infra import Infra, PlanResult
+    from deplat.terraform import PlanSummary, ResourceChange
+
+    changes = PlanSummary([ResourceChange("aws_s3_bucket.lake", "aws_s3_bucket", ("create",))])
+
+    class Planned(Infra):
+        def plan(self, *a, **k):
+            return PlanResult("local", tmp_path / "plan", changes)
+
+    monkeypatch.setattr(cli_infra, "_infra", lambda ctx: Planned(ctx))
+    result = cli("infra", "apply")
+    assert result.exit_code == ExitCode.REFUSED, result.output
+    assert "aws_s3_bucket" in result.output and "1 to add" in result.output

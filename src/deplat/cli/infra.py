@@ -87,9 +87,10 @@ def apply(
     ctx = context(tctx, output)
     infra = _infra(ctx)
     planned = infra.saved_plan() if saved else infra.plan()
-    if not yes and infra.needs_confirmation(planned) and _can_ask(ctx):
-        _summary_text(planned.summary)
-        yes = typer.confirm(f"Apply these changes to '{ctx.env.name}'?", abort=True)
+    if not yes and infra.needs_confirmation(planned) and ctx.output_format == "text":
+        _summary_text(planned.summary)  # also when refusing off a terminal: say what --yes would apply
+        if _can_ask(ctx):
+            yes = typer.confirm(f"Apply these changes to '{ctx.env.name}'?", abort=True)
     result = infra.apply(planned, confirmed=yes)
 
     def text() -> None:
