@@ -60,7 +60,7 @@ def test_every_step_succeeds(runs):
 
 
 def test_second_runbook_changes_no_row_count_anywhere(runs):
-    before, after = runs["before"], runs["after"]
+    before, after = dict(runs["before"]), dict(runs["after"])  # copies: the fixture is shared by later tests
     assert len(before) >= 10 and all(n is not None for n in before.values()), before
     assert {k for k, n in before.items() if n} >= {"silver.fx_rates", "silver.orders"}
     # gold.quality_results is the DQ gate's append-only history: each gate run adds its own result rows
