@@ -55,7 +55,9 @@ class CheckResult:
 def _name(ctx, source: str) -> str:
     if source not in SOURCES:
         raise ConfigError(f"unknown secret '{source}'", f"choose one of: {', '.join(SOURCES)}")
-    return secret_name(ctx.env.name, source)
+    # The name Terraform gave it (`secret_names` output: `<project>/<env>/<source>`), else the default.
+    applied = (ctx.outputs(required=False) or {}).get("secret_names") or {}
+    return applied.get(source) or secret_name(ctx.env.name, source)
 
 
 def put_secret(ctx, source: str, value: str) -> SecretInfo:
@@ -76,7 +78,8 @@ def put_secret(ctx, source: str, value: str) -> SecretInfo:
     missing = missing_keys(source, parsed)
     if missing:
         raise ConfigError(f"the value for '{source}' lacks required key(s): {', '.join(missing)}; "
-                          "nothing was stored", "add them (a|b: one of the two) and put it again")
+                          "nothing was stored", "add them and put it again"
+                          + (" (a|b: one of the two)" if any("|" in m for m in missing) else ""))
     client = ctx.aws.client("secretsmanager")
     try:
         action, version = write_secret(client, name, parsed)
@@ -91,7 +94,7 @@ def list_secrets(ctx) -> list[SecretInfo]:
     client = ctx.aws.client("secretsmanager")
     out = []
     for source in SOURCES:
-        name = secret_name(ctx.env.name, source)
+        name = _name(ctx, source)
         try:
             meta = client.describe_secret(SecretId=name)
         except client.exceptions.ResourceNotFoundException:

@@ -208,14 +208,15 @@ def test_secrets_put_reads_stdin_and_never_echoes_the_value(scratch):
     from deplat.errors import ConfigError
 
     names = scratch_applied(scratch)["outputs"]["secret_names"]
-    value = json.dumps({"user": "svc-deplat", "password": "pa55-w0rd-xyz"})
+    value = json.dumps({"login_url": "https://login.salesforce.com", "client_id": "cid", "client_secret": "cs3cr3t",
+                        "username": "svc-deplat", "password": "pa55-w0rd-xyz"})
     runner = CliRunner()
     env = scratch["env"] | {"DEPLAT_ENV": "local"}
     result = runner.invoke(secrets_cli.app, ["put", "salesforce"], input=value, env=env)
     assert result.exit_code == 0, result.output
     assert "pa55-w0rd-xyz" not in result.output
     stored = aws("secretsmanager").get_secret_value(SecretId=names["salesforce"])["SecretString"]
-    assert stored == value
+    assert json.loads(stored) == json.loads(value)  # stored as canonical JSON
 
     listed = runner.invoke(secrets_cli.app, ["list", "-o", "json"], env=env)
     assert {i["source"]: i["has_value"] for i in json.loads(listed.stdout)} == {
