@@ -6,9 +6,10 @@ them), Glue catalog registration, Lake Formation seeding, Delta maintenance and 
 
 State lives in `.deplat/<env>/runbook.json`, rewritten on every state change, so `--resume`
 continues from the step that failed (or was interrupted, or was not built) with the same selection
-of steps. Every finished runbook is also appended to `.deplat/<env>/runbooks.jsonl` for
-`deplat report`. A step whose service has not landed yet is recorded as `not built` (never as a
-success) and the runbook ends incomplete (exit 2).
+of steps. Each step keeps every attempt (the failed one and the retry after `--resume`), so the
+report of a resumed runbook still shows what failed. Every finished runbook is also appended to
+`.deplat/<env>/runbooks.jsonl` for `deplat report`. A step whose service has not landed yet is
+recorded as `not built` (never as a success) and the runbook ends incomplete (exit 2).
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ HISTORY_FILE = "runbooks.jsonl"
 PENDING, RUNNING, OK, FAILED, NOT_BUILT, SKIPPED, EARLIER = (
     "pending", "running", "ok", "failed", "not built", "skipped", "ok (earlier)")
 DONE_STATES = (OK, EARLIER)
+# An attempt still `running` in the state file when the runbook is resumed: its process died
+# (killed, machine lost) before it could record an end.
+INTERRUPTED = "interrupted"
+EXCERPT_CHARS = 4000  # the tail of a failed attempt's error detail kept in the state file
 
 SAMPLE_CHANGES = 10  # the demo's burst of inserts/updates/deletes, applied once per fresh source
 KAFKA_EVENTS, KAFKA_BAD_RATIO, KAFKA_SEED = 500, 0.05, 14  # sample order events, once per empty topic
@@ -69,6 +74,24 @@ class RunbookStep:
 
 
 @dataclass
+class Attempt:
+    """One try of a step within a runbook: attempt `n` (from 1), its own status, start/end (ISO 8601
+    UTC), duration in seconds, exit code, error and the tail of its error detail (a driver log
+    excerpt or a traceback, at most EXCERPT_CHARS), the job run ids it submitted, rows written."""
+
+    n: int
+    status: str
+    started_at: str
+    ended_at: str | None = None
+    duration_s: float | None = None
+    exit_code: int | None = None
+    error: str | None = None
+    error_excerpt: str | None = None
+    run_ids: list[str] = field(default_factory=list)
+    rows_written: int | None = None
+
+
+@dataclass
 class StepRecord:
     name: str
     title: str
@@ -84,9 +107,18 @@ class StepRecord:
     error: str | None = None
     error_detail: str | None = None
     exit_code: int | None = None
+    attempts: list[Attempt] = field(default_factory=list)  # every try, oldest first (kept across --resume)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StepRecord:
+        known, attempt_fields = set(cls.__dataclass_fields__), set(Attempt.__dataclass_fields__)
+        rec = cls(**{k: v for k, v in data.items() if k in known and k != "attempts"})
+        rec.attempts = [Attempt(**{k: v for k, v in a.items() if k in attempt_fields})
+                        for a in data.get("attempts") or []]
+        return rec
 
 
 @dataclass
@@ -127,8 +159,7 @@ class RunbookResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunbookResult:
-        fields_ = set(StepRecord.__dataclass_fields__)
-        steps = [StepRecord(**{k: v for k, v in s.items() if k in fields_}) for s in data.get("steps", [])]
+        steps = [StepRecord.from_dict(s) for s in data.get("steps", [])]
         return cls(data["runbook_id"], data["env"], data["status"], data["started_at"], data.get("ended_at"),
                    data.get("duration_s"), list(data.get("selection", [])), data.get("resumed_from"), steps)
 
@@ -339,11 +370,18 @@ class Runbook:
             return StepRecord(step.name, step.title)
         if old.status in DONE_STATES:
             return old
-        return StepRecord(step.name, step.title)  # failed / not built / pending: rerun from scratch
+        # failed / not built / interrupted: rerun from scratch, keeping the earlier attempts
+        for a in old.attempts:
+            if a.status == RUNNING:
+                a.status, a.error = INTERRUPTED, "the runbook process ended during this attempt"
+        return StepRecord(step.name, step.title, attempts=old.attempts)
 
     def _run_step(self, step: RunbookStep, record: StepRecord, i: int, total: int,
                   result: RunbookResult) -> bool:
         record.status, record.started_at, record.error, record.exit_code = RUNNING, _utcnow(), None, None
+        record.error_detail, record.ended_at, record.duration_s = None, None, None
+        attempt = Attempt(len(record.attempts) + 1, RUNNING, record.started_at)
+        record.attempts.append(attempt)
         self._save(result)
         self.on_event("start", record, i, total)
         t0 = self.clock()
@@ -373,6 +411,10 @@ class Runbook:
             record.figures, record.run_ids, record.note = outcome.figures, outcome.run_ids, outcome.note
         record.ended_at = _utcnow()
         record.duration_s = round(self.clock() - t0, 3)
+        attempt.status, attempt.ended_at, attempt.duration_s = record.status, record.ended_at, record.duration_s
+        attempt.exit_code, attempt.error, attempt.run_ids = record.exit_code, record.error, list(record.run_ids)
+        attempt.error_excerpt = record.error_detail[-EXCERPT_CHARS:] if record.error_detail else None
+        attempt.rows_written = record.rows_written
         self._save(result)
         self.on_event("end", record, i, total)
         return ok

@@ -313,3 +313,41 @@ def test_one_runbook_per_environment_at_a_time(tmp_path):
     assert f"pid {os.getpid()}" in inner[0].message and s.calls == []
     Runbook(_ctx(tmp_path), s.steps()).run()  # released afterwards
     assert s.calls == list("abcde")
+
+
+def test_every_attempt_is_kept_across_resume(tmp_path):
+    s = Steps()
+    s.fail["c"] = DataQualityError("gold.daily_revenue: 3 rows fail not_null(order_id)",
+                                   detail="driver log ...\nexpect_column_values_to_not_be_null: 3 unexpected")
+    failed = Runbook(_ctx(tmp_path), s.steps()).run()
+    del s.fail["c"]
+    resumed = Runbook(_ctx(tmp_path), s.steps()).run(resume=True)
+    state = json.loads((tmp_path / "runbook.json").read_text())
+    c = state["steps"][2]
+    assert [(a["n"], a["status"], a["exit_code"]) for a in c["attempts"]] == [(1, "failed", 5), (2, "ok", None)]
+    first, retry = c["attempts"]
+    assert "not_null" in first["error"] and "3 unexpected" in first["error_excerpt"]
+    assert first["started_at"] < first["ended_at"] <= retry["started_at"] < retry["ended_at"]
+    assert retry["rows_written"] == 10 and retry["error"] is None
+    assert c["status"] == "ok" and c["error"] is None  # the step's final state
+    # earlier steps keep their one attempt; steps first run now have one
+    assert [len(st["attempts"]) for st in state["steps"]] == [1, 1, 2, 1, 1]
+    assert resumed.runbook_id == failed.runbook_id
+    # the finished-runbooks history holds both records, the second with both attempts
+    history = [json.loads(line) for line in (tmp_path / "runbooks.jsonl").read_text().splitlines()]
+    assert [len(h["steps"][2]["attempts"]) for h in history] == [1, 2]
+
+
+def test_an_attempt_whose_process_died_is_recorded_as_interrupted(tmp_path):
+    s = Steps()
+    s.fail["b"] = DataQualityError("bad")
+    Runbook(_ctx(tmp_path), s.steps()).run()
+    state = json.loads((tmp_path / "runbook.json").read_text())
+    # as a SIGKILL during step b's second attempt leaves it: status running, no end
+    state["status"] = "running"
+    state["steps"][1]["status"] = "running"
+    state["steps"][1]["attempts"].append({"n": 2, "status": "running", "started_at": "2026-11-29T18:00:00+00:00"})
+    (tmp_path / "runbook.json").write_text(json.dumps(state))
+    s.fail.clear()
+    result = Runbook(_ctx(tmp_path), s.steps()).run(resume=True)
+    assert [(a.n, a.status) for a in result.steps[1].attempts] == [(1, "failed"), (2, "interrupted"), (3, "ok")]

@@ -8,13 +8,14 @@ from typing import Annotated
 import typer
 
 from deplat.cli._common import OutputOpt, context, emit
+from deplat.report.data import DEFAULT_RULE
 
 NAME = "report"
 
 
 def command(
     tctx: typer.Context,
-    run: Annotated[str | None, typer.Option("--run", help="Runbook id, batch id or run id (default: the latest).")
+    run: Annotated[str | None, typer.Option("--run", help="Runbook id, batch id or run id. " + DEFAULT_RULE)
                    ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Where to write the HTML "
                                                             "(default .deplat/<env>/reports/<id>.html).")] = None,
@@ -33,4 +34,4 @@ def command(
         webbrowser.open(result.path.as_uri())
     emit(ctx, result.to_dict(), lambda: typer.echo(
         f"{result.kind} {result.id} ({result.status}): {result.steps} steps, {result.tables} tables, "
-        f"{result.failures} failures -> {result.path}"))
+        f"{result.failures} failures -> {result.path}" + (f"\n({result.chosen})" if result.chosen else "")))

@@ -69,6 +69,9 @@ def _render(ctx, result) -> None:
     rows = []
     for s in result.steps:
         note = s.error or s.note
+        if len(s.attempts) > 1:  # a resumed step: say so, the earlier failure is in `deplat report`
+            failed = sum(a.status != "ok" for a in s.attempts[:-1])
+            note = f"attempt {len(s.attempts)} ({failed} failed before)" + (f"; {note}" if note else "")
         rows.append([s.name, s.status, f"{s.duration_s:.1f}s" if s.duration_s is not None else "",
                      "" if s.rows_written is None else f"{s.rows_written:,}", s.dq or "",
                      (note[:90] + "…") if note and len(note) > 90 else note])

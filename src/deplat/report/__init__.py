@@ -22,6 +22,7 @@ class ReportResult:
     tables: int
     failures: int
     bytes: int
+    chosen: str = ""  # with no id given: why this runbook/run (and how to get the other)
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "path": str(self.path)}
@@ -40,4 +41,4 @@ def write_report(ctx: Any, run_id: str | None = None, path: Path | None = None) 
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(page, encoding="utf-8")
     return ReportResult(target.resolve(), data.kind, data.id, data.status, len(data.steps), len(data.tables),
-                        len(data.failures), len(page.encode()))
+                        len(data.failures), len(page.encode()), data.chosen)

@@ -18,6 +18,8 @@ from deplat.errors import ConfigError
 DQ_TABLE = ("gold", "quality_results")
 LAYER_ORDER = ("_landing", "bronze", "silver", "gold", "_errors")
 DQ_ROWS = 200  # the newest rows shown
+DEFAULT_RULE = ("Default: the last runbook, unless a job run (e.g. `deplat run`, `deplat dq check`) was "
+                "submitted after it ended; then that run's batch.")
 
 
 @dataclass
@@ -40,6 +42,7 @@ class StepRow:
     rows_written: int | None
     dq: str | None
     note: str
+    attempts: int = 1
 
 
 @dataclass
@@ -78,6 +81,7 @@ class ReportData:
     dq_columns: list[str] = field(default_factory=list)
     dq_rows: list[list[Any]] = field(default_factory=list)
     dq_note: str = ""
+    chosen: str = ""  # why this runbook/run was reported when no id was given
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,15 +131,19 @@ def job_runs(state_dir: Path) -> list[dict[str, Any]]:
 
 
 def collect(ctx: Any, run_id: str | None = None) -> ReportData:
-    """The report's data for a runbook id, a batch id or a job run id; default: the newest of them.
+    """The report's data for a runbook id, a batch id or a job run id.
 
-    ConfigError (exit 2) when nothing has run in this environment or the id is unknown.
+    Default (DEFAULT_RULE): the last runbook when it started after the newest job run or contains
+    it (its steps submitted it, or it ran while the runbook did); otherwise the newest run's batch,
+    and `chosen` names the runbook it passed over. ConfigError (exit 2) when nothing has run in
+    this environment or the id is unknown.
     """
     state_dir = ctx.state_dir
     books, runs = runbooks(state_dir), job_runs(state_dir)
     by_run = {r["run_id"]: r for r in runs}
     book = None
     batch = None
+    chosen = ""
     if run_id:
         book = next((b for b in books if b["runbook_id"] == run_id), None)
         if book is None:
@@ -154,8 +162,12 @@ def collect(ctx: Any, run_id: str | None = None) -> ReportData:
                               "run `deplat runbook` or `deplat run <pipeline>` first")
         if last_book and (last_run is None or _covers(last_book, last_run)):
             book = last_book
+            chosen = "the last runbook (no job run after it)"
         else:
             batch = last_run.get("batch_id") or last_run["run_id"]
+            chosen = "the newest run" + (
+                f", submitted after the last runbook {last_book['runbook_id']} ended: "
+                f"`deplat report --run {last_book['runbook_id']}` reports that runbook" if last_book else "")
 
     lake = ctx.lake_uri
     if book is not None:
@@ -163,6 +175,7 @@ def collect(ctx: Any, run_id: str | None = None) -> ReportData:
     else:
         data = _from_batch(ctx.env.name, batch, [r for r in runs if (r.get("batch_id") or r["run_id"]) == batch])
     data.lake = lake
+    data.chosen = chosen
     data.tables = lake_tables(lake)
     data.dq_columns, data.dq_rows, data.dq_note = dq_results(lake)
     return data
@@ -193,28 +206,55 @@ def _job_entry(rec: dict[str, Any], level: int) -> TimelineEntry | None:
                          f"run {rec['run_id']}: {rec.get('state')}{dur}")
 
 
+def step_attempts(step: dict[str, Any]) -> list[dict[str, Any]]:
+    """A runbook step's attempts, oldest first (see deplat.runbook.Attempt). A record written before
+    attempts were kept gives its one started attempt from the step's own fields."""
+    if step.get("attempts"):
+        return list(step["attempts"])
+    if not step.get("started_at"):
+        return []
+    return [{"n": 1, "status": step.get("status", "?"), "started_at": step.get("started_at"),
+             "ended_at": step.get("ended_at"), "duration_s": step.get("duration_s"),
+             "exit_code": step.get("exit_code"), "error": step.get("error"),
+             "error_excerpt": step.get("error_detail"), "run_ids": step.get("run_ids") or [],
+             "rows_written": step.get("rows_written")}]
+
+
+FAILED_ATTEMPT = ("failed", "interrupted")
+
+
 def _from_runbook(book: dict[str, Any], by_run: dict[str, dict[str, Any]]) -> ReportData:
     data = ReportData("runbook", book["runbook_id"], book.get("env", "?"), book.get("status", "?"),
                       book.get("started_at"), book.get("duration_s"), _now(), "")
     for s in book.get("steps", []):
-        data.steps.append(StepRow(s["name"], s.get("status", "?"), s.get("duration_s"), s.get("rows_written"),
-                                  s.get("dq"), s.get("error") or s.get("note") or ""))
-        start = _ts(s.get("started_at"))
-        if start is not None:
-            dur = f", {s['duration_s']:.1f}s" if s.get("duration_s") is not None else ""
-            data.timeline.append(TimelineEntry(s["name"], start, _ts(s.get("ended_at")), s.get("status", "?"),
-                                               0, f"{s['name']}: {s.get('status')}{dur}"))
-        for rid in s.get("run_ids") or []:
-            entry = _job_entry(by_run[rid], 1) if rid in by_run else None
-            if entry:
-                data.timeline.append(entry)
-        if s.get("status") == "failed":
-            data.failures.append(Failure(f"step {s['name']} (exit {s.get('exit_code')})", s.get("error") or "",
-                                         s.get("error_detail")))
-            for rid in s.get("run_ids") or []:
-                rec = by_run.get(rid)
-                if rec and rec.get("state") not in ("SUCCESS", None):
-                    data.failures.append(Failure(f"run {rid}", rec.get("state", ""), rec.get("details")))
+        name, attempts = s["name"], step_attempts(s)
+        data.steps.append(StepRow(name, s.get("status", "?"), s.get("duration_s"), s.get("rows_written"),
+                                  s.get("dq"), s.get("error") or s.get("note") or "", max(len(attempts), 1)))
+        many = len(attempts) > 1
+        for a in attempts:
+            start = _ts(a.get("started_at"))
+            if start is not None:
+                dur = f", {a['duration_s']:.1f}s" if a.get("duration_s") is not None else ""
+                code = f", exit {a['exit_code']}" if a.get("exit_code") is not None else ""
+                label = f"{name} #{a['n']}" if many else name
+                tip = f"{name} attempt {a['n']} of {len(attempts)}" if many else name
+                data.timeline.append(TimelineEntry(label, start, _ts(a.get("ended_at")), a.get("status", "?"), 0,
+                                                   f"{tip}: {a.get('status')}{dur}{code}"))
+            for rid in a.get("run_ids") or []:
+                entry = _job_entry(by_run[rid], 1) if rid in by_run else None
+                if entry:
+                    data.timeline.append(entry)
+            if a.get("status") in FAILED_ATTEMPT:
+                what = f"step {name}" + (f", attempt {a['n']} of {len(attempts)}" if many else "")
+                what += f" (exit {a.get('exit_code')})"
+                later_ok = next((b["n"] for b in attempts if b["n"] > a["n"] and b.get("status") == "ok"), None)
+                if later_ok:
+                    what += f", succeeded on attempt {later_ok}"
+                data.failures.append(Failure(what, a.get("error") or a.get("status", ""), a.get("error_excerpt")))
+                for rid in a.get("run_ids") or []:
+                    rec = by_run.get(rid)
+                    if rec and rec.get("state") not in ("SUCCESS", None):
+                        data.failures.append(Failure(f"run {rid}", rec.get("state", ""), rec.get("details")))
     return data
 
 

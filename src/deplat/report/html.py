@@ -15,7 +15,8 @@ from deplat.report.data import ReportData, TimelineEntry
 COLOURS = {"ok": "#2e7d32", "pass": "#2e7d32", "fail": "#c62828", "warn": "#ef6c00", "warning": "#ef6c00",
            "ok (earlier)": "#81c784", "SUCCESS": "#2e7d32", "failed": "#c62828",
            "FAILED": "#c62828", "CANCELLED": "#ef6c00", "not built": "#f9a825", "skipped": "#bdbdbd",
-           "running": "#1565c0", "RUNNING": "#1565c0", "PENDING": "#90a4ae", "SUBMITTED": "#90a4ae"}
+           "running": "#1565c0", "interrupted": "#c62828", "RUNNING": "#1565c0", "PENDING": "#90a4ae",
+           "SUBMITTED": "#90a4ae"}
 GREY = "#757575"
 
 CSS = """
@@ -130,11 +131,11 @@ def render(data: ReportData) -> str:
 
     parts.append('<section id="timeline"><h2>Timeline</h2>' + gantt_svg(data.timeline, now) + "</section>")
 
-    step_rows = [[s.name, badge(s.status), None if s.duration_s is None else f"{s.duration_s:.1f}s",
+    step_rows = [[s.name, badge(s.status), s.attempts, None if s.duration_s is None else f"{s.duration_s:.1f}s",
                   None if s.rows_written is None else f"{s.rows_written:,}", s.dq, s.note] for s in data.steps]
     parts.append('<section id="steps"><h2>Steps</h2>'
-                 + _table("steps-table", ["step", "status", "duration", "rows written", "DQ", "note"], step_rows,
-                          {"duration", "rows written"}) + "</section>")
+                 + _table("steps-table", ["step", "status", "attempts", "duration", "rows written", "DQ", "note"],
+                          step_rows, {"attempts", "duration", "rows written"}) + "</section>")
 
     parts.append('<section id="failures"><h2>Failures</h2>')
     if data.failures:
