@@ -327,7 +327,7 @@ def test_every_attempt_is_kept_across_resume(tmp_path):
     assert [(a["n"], a["status"], a["exit_code"]) for a in c["attempts"]] == [(1, "failed", 5), (2, "ok", None)]
     first, retry = c["attempts"]
     assert "not_null" in first["error"] and "3 unexpected" in first["error_excerpt"]
-    assert first["started_at"] < first["ended_at"] <= retry["started_at"] < retry["ended_at"]
+    assert first["started_at"] <= first["ended_at"] <= retry["started_at"] <= retry["ended_at"]
     assert retry["rows_written"] == 10 and retry["error"] is None
     assert c["status"] == "ok" and c["error"] is None  # the step's final state
     # earlier steps keep their one attempt; steps first run now have one
