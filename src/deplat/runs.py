@@ -509,12 +509,12 @@ def _emit_lines(reporter: Any, chunk: str) -> None:
 
 
 def _resolve(pipeline: str, step: str | None):
-    from deplat.pipelines.registry import PIPELINES, resolve
+    from deplat.pipelines.registry import pipeline_names, resolve
 
     try:
         steps = resolve(pipeline)
     except KeyError:
-        known = ", ".join([*PIPELINES, "all"])
+        known = ", ".join(pipeline_names())
         raise ConfigError(f"unknown pipeline '{pipeline}'", f"choose one of: {known}") from None
     if step is None:
         return steps

@@ -8,12 +8,12 @@ from typing import Annotated
 import typer
 
 from deplat.cli._common import OutputOpt, YesOpt, context, emit, table
+from deplat.pipelines.registry import pipeline_names
 
 NAME = "run"
 
 
-PipelineArg = Annotated[str, typer.Argument(
-    help="fx, snowflake, salesforce, dms, kafka, gold, maintenance, all.")]
+PipelineArg = Annotated[str, typer.Argument(help=", ".join(pipeline_names()) + ".")]
 WaitOpt = Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for each step (steps run in order).")]
 TimeoutOpt = Annotated[float | None, typer.Option(
     help="Seconds for the whole pipeline; a step still running then is cancelled.")]

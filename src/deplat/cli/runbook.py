@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from deplat.cli._common import DryRunOpt, OutputOpt, YesOpt, context
+from deplat.runbook import RUNBOOK_STEPS
 
 NAME = "runbook"
 
@@ -29,12 +30,6 @@ def command(
     yes: YesOpt = False,
     output: OutputOpt = None,
 ) -> None:
-    """Run the whole runbook, in order; stop at the first failing step with its exit code.
-
-    Steps: local-up, infra, seed, dms-capture (local env only), deploy, fx, snowflake, salesforce,
-    dms, kafka, gold, catalog, lf, optimize, query. State is kept in .deplat/<env>/runbook.json;
-    `--resume` continues from the failed step. Outside the local env, infrastructure changes need --yes.
-    """
     from deplat.cli.runbook_view import RunbookView
     from deplat.runbook import Runbook
 
@@ -60,6 +55,15 @@ def command(
         missing = [s.name for s in result.steps if s.status == "not built"]
         typer.secho(f"Runbook incomplete: not built yet: {', '.join(missing)}", err=True, fg="yellow")
         raise typer.Exit(result.exit_code)
+
+
+command.__doc__ = f"""Run the whole runbook, in order; stop at the first failing step with its exit code.
+
+    Steps, in order: {' '.join(s.name for s in RUNBOOK_STEPS)}.
+    Local env only (skipped elsewhere): {' '.join(s.name for s in RUNBOOK_STEPS if s.local_only)}.
+    State is kept in .deplat/<env>/runbook.json; `--resume` continues from the failed step.
+    Outside the local env, infrastructure changes need --yes.
+    """  # the step list comes from the runbook itself, so help never drifts from what runs
 
 
 def _render(ctx, result) -> None:

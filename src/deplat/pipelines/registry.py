@@ -55,6 +55,11 @@ PIPELINES: dict[str, Pipeline] = {
 ALL = ("fx", "snowflake", "salesforce", "dms", "gold")
 
 
+def pipeline_names() -> list[str]:
+    """Every name `deplat run` takes, in registry order, `all` last (help, errors and the README follow it)."""
+    return [*PIPELINES, "all"]
+
+
 def resolve(name: str) -> list[tuple[str, Step]]:
     """(pipeline, step) pairs for a pipeline name or `all`; KeyError for an unknown name."""
     names = ALL if name == "all" else (name,)
