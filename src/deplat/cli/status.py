@@ -25,16 +25,27 @@ def command(
 
     def render() -> None:
         app = result.application
-        line = f"{result.env}: application {app.get('id') or '-'} ({app.get('name') or ''}) {app.get('state')}"
-        typer.echo(line + (f" — {app['error']}" if app.get("error") else ""))
+        typer.echo(application_line(result.env, app) + (f" — {app['error']}" if app.get("error") else ""))
         if app.get("hint"):
             typer.echo(f"  {app['hint']}")
-        table("recent runs", ["run id", "pipeline", "step", "state", "started", "ended", "duration"],
-              [[r["run_id"], r.get("pipeline"), r.get("step"), r.get("state"),
-                r.get("started_at") or r.get("submitted_at"), r.get("ended_at"),
-                f"{r['duration_s']:.0f}s" if r.get("duration_s") is not None else ""] for r in result.runs])
+        if not result.runs:
+            typer.echo("recent runs: none yet")
+        else:
+            table("recent runs", ["run id", "pipeline", "step", "state", "started", "ended", "duration"],
+                  [[r["run_id"], r.get("pipeline"), r.get("step"), r.get("state"),
+                    r.get("started_at") or r.get("submitted_at"), r.get("ended_at"),
+                    f"{r['duration_s']:.0f}s" if r.get("duration_s") is not None else ""] for r in result.runs])
         if result.alarms:
             table("alarms", ["name", "state", "since", "reason"],
                   [[a["name"], a["state"], a["since"], a["reason"]] for a in result.alarms])
 
     emit(ctx, result.to_dict(), render)
+
+
+def application_line(env: str, app: dict) -> str:
+    """`<env>: application <id> (<name>) <state>`, or `<env>: no application (<state>)` when there is none
+    (not applied yet, or the stack is down): never an empty name."""
+    if not app.get("id"):
+        return f"{env}: no application ({app.get('state') or 'unknown'})"
+    name = f" ({app['name']})" if app.get("name") else ""
+    return f"{env}: application {app['id']}{name} {app.get('state')}"
