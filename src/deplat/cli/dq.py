@@ -112,17 +112,27 @@ def demo_failure(
 
     ctx = context(tctx, output)
     result = DqService(ctx).demo_failure(table_name, yes=yes, dry_run=dry_run)
-
-    def render() -> None:
-        if result.report is not None:
-            render_report(result.report)
-        table(f"dq demo-failure {result.table}" + (" (dry run: nothing written)" if dry_run else ""),
-              ["", "Delta version", "rows"],
-              [["before", result.version_before, result.rows_before],
-               [f"with {result.appended} bad rows", result.version_bad, result.rows_bad],
-               ["after RESTORE", result.version_after, result.rows_after]])
-        typer.echo("content after == before: " + ("yes" if result.content_equal else "NO"))
-
-    emit(ctx, result.to_dict(), render)
+    emit(ctx, result.to_dict(), lambda: render_demo(result, dry_run))
     if result.report is not None:
         _exit(ctx, result.report)
+
+
+def render_demo(result: Any, dry_run: bool = False) -> None:
+    """In the order it happened: the bad commit, the check's verdict (its FAILED table), then the RESTORE."""
+    if dry_run:
+        table(f"dq demo-failure {result.table} (dry run: nothing written)", ["", "Delta version", "rows"],
+              [["now", result.version_before, result.rows_before],
+               [f"would append {result.appended} bad rows", None, None]])
+        return
+    typer.echo(f"1. appended {result.appended} bad rows to {result.table}: version {result.version_before} -> "
+               f"{result.version_bad} ({result.rows_before} -> {result.rows_bad} rows)")
+    if result.report is not None:
+        verdict = "FAILED, as intended" if result.report.failed_suites else "passed (the bad rows were not caught)"
+        typer.echo(f"2. DQ check of {result.table} at version {result.version_bad}: {verdict}")
+        render_report(result.report)
+    typer.echo(f"3. RESTORE of {result.table} to version {result.version_before} (done after the check):")
+    table(f"dq demo-failure {result.table}", ["", "Delta version", "rows"],
+          [["before", result.version_before, result.rows_before],
+           [f"with {result.appended} bad rows", result.version_bad, result.rows_bad],
+           ["after RESTORE", result.version_after, result.rows_after]])
+    typer.echo("content after == before: " + ("yes" if result.content_equal else "NO"))

@@ -309,7 +309,9 @@ class DqService:
         """Append bad rows as a Delta commit, check the table (it fails), then RESTORE the version before.
 
         The restore runs in a `finally`, so an interrupted or failed check never leaves the bad rows.
-        Refused (exit 7) on protected environments and without `yes`.
+        The result carries the check's report and the restore (the caller shows them in that order);
+        only when the check did not finish does the restore announce itself here, since nothing else
+        will. Refused (exit 7) on protected environments and without `yes`.
         """
         from deltalake import write_deltalake
 
@@ -343,7 +345,8 @@ class DqService:
             restored = self._delta(table)
             if restored.version() != before:
                 restored.restore(before)
-                self.ctx.reporter.info(f"{table}: restored to version {before}")
+                if report is None:
+                    self.ctx.reporter.warn(f"{table}: the check did not finish; RESTORE to version {before} done")
         after = self._delta(table)
         content_equal = _same_content(self._delta(table, before), after)
         return DemoResult(table, before, version_bad, after.version(), rows_before, rows_bad, _count(after),
