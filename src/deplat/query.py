@@ -218,11 +218,28 @@ class LocalQueryEngine:
                            round(time.perf_counter() - started, 3), tables=used)
 
 
+_MISSING_TABLE = re.compile(r"Table with name (\S+) does not exist")
+_DID_YOU_MEAN = re.compile(r"^\s*Did you mean .*$\n?", re.M)
+
+
 def _query_error(message: str, known: list[str]) -> QueryError:
+    """The engine's message, less DuckDB's own "Did you mean" (it searches its whole catalog and so
+    suggests internal names such as information_schema.schemata or pg_enum); the lake's known tables
+    are the hint, in text and in `-o json`, with a close match among them named first."""
+    message = _DID_YOU_MEAN.sub("", message).strip()
     first, _, rest = message.partition("\n")
-    listing = "\n".join(f"  {t}" for t in known) or "  (none: run a pipeline first)"
-    detail = (rest.strip() + "\n" if rest.strip() else "") + f"known tables:\n{listing}"
-    return QueryError(f"query failed: {first}", "check the SQL and the table names", detail=detail)
+    hint = "check the SQL and the table names; "
+    missing = _MISSING_TABLE.search(first)
+    if missing and known:
+        import difflib
+
+        name = missing.group(1).strip('"').lower()
+        by_table = {t.split(".", 1)[-1].lower(): t for t in known}
+        close = difflib.get_close_matches(name, by_table, n=1, cutoff=0.6)
+        if close:
+            hint = f"did you mean {by_table[close[0]]}? "
+    hint += f"known tables: {', '.join(known)}" if known else "no tables yet: run a pipeline first"
+    return QueryError(f"query failed: {first}", hint, detail=rest.strip() or None)
 
 
 # --- Athena --------------------------------------------------------------------------------------

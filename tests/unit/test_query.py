@@ -118,7 +118,21 @@ def test_unknown_table_exit_2_lists_known_tables(engine):
         engine.run("SELECT * FROM silver.nope")
     assert err.value.exit_code == ExitCode.USAGE
     assert "nope" in err.value.message
-    assert "silver.fx_rates" in err.value.detail and f"{SILVER_DB}.orders" in err.value.detail
+    # the lake's tables are the hint (text and -o json), not DuckDB's catalog-wide "Did you mean"
+    assert "silver.fx_rates" in err.value.hint and f"{SILVER_DB}.orders" in err.value.hint
+    assert "Did you mean" not in f"{err.value.message} {err.value.detail}"
+
+
+def test_unknown_table_suggests_a_lake_table_never_an_internal_one(engine):
+    for sql in ("SELECT * FROM nope", "SELECT * FROM information_schema.schemat"):
+        with pytest.raises(QueryError) as err:
+            engine.run(sql)
+        text = f"{err.value.message} {err.value.hint} {err.value.detail}"
+        assert "Did you mean" not in text and "pg_" not in text and "schemata" not in text, text
+        assert "known tables: " in err.value.hint
+    with pytest.raises(QueryError) as err:
+        engine.run("SELECT * FROM silver.fx_rate")
+    assert err.value.hint.startswith("did you mean silver.fx_rates? known tables: ")
 
 
 def test_bad_sql_exit_2(engine):
@@ -176,6 +190,11 @@ def test_cli_json_csv_file_and_errors(cli_env, tmp_path):
     r = _cli("query", "SELECT * FROM gold.nothing")
     assert r.exit_code == 2
     assert "known tables" in r.output and f"{SILVER_DB}.fx_rates" in r.output
+
+    r = _cli("-o", "json", "query", "SELECT * FROM gold.nothing")
+    assert r.exit_code == 2
+    err = json.loads(r.stdout)
+    assert "known tables: " in err["hint"] and f"{SILVER_DB}.fx_rates" in err["hint"]
 
 
 # --- Athena (botocore Stubber; moto's Athena runs no SQL) -----------------------------------------
@@ -291,7 +310,7 @@ def test_athena_user_error_exit_2_with_reason_and_known_tables():
     with stub, glue_stub, pytest.raises(QueryError) as err:
         engine.run("SELECT * FROM nope")
     assert err.value.exit_code == 2 and "TABLE_NOT_FOUND" in err.value.message
-    assert "silver.orders" in err.value.detail and f"{SILVER_DB}.fx_rates" in err.value.detail
+    assert "silver.orders" in err.value.hint and f"{SILVER_DB}.fx_rates" in err.value.hint
 
 
 def test_athena_system_failure_exit_4():
