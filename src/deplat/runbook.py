@@ -554,6 +554,21 @@ def dq_summary(metrics: list[dict[str, Any]]) -> str | None:
     return f"pass ({len(suites)} suites)"
 
 
+def written_by_step(steps: Sequence[Any]) -> dict[str, int]:
+    """Rows each job step wrote: the `written` of its DEPLAT_METRICS record(s), counted by the job
+    (per-table records, `kind: table`, are inside the step's own total and not added again).
+
+    A silver step rebuilds its table from the whole bronze table, so a no-op rerun still writes
+    (rewrites) every silver row while its bronze step writes 0: the breakdown shows which is which.
+    """
+    out: dict[str, int] = {}
+    for s in steps:
+        counts = [m["written"] for m in s.metrics if isinstance(m.get("written"), int) and m.get("kind") != "table"]
+        if counts:
+            out[s.step] = out.get(s.step, 0) + sum(counts)
+    return out
+
+
 def _pipeline(name: str) -> Callable[[Any, Runbook], StepOutcome]:
     def action(ctx, rb: Runbook) -> StepOutcome:
         from deplat.runs import RunService
@@ -567,14 +582,14 @@ def _pipeline(name: str) -> Callable[[Any, Runbook], StepOutcome]:
             exc.run_ids = [r["run_id"] for r in reversed(svc.history.records())  # type: ignore[attr-defined]
                            if r.get("pipeline") == name and r.get("submitted_at", "") >= since]
             raise
-        written = [m.get("written") for m in res.metrics
-                   if isinstance(m.get("written"), int) and m.get("kind") != "table"]
+        by_step = written_by_step(res.steps)
         gate = [m for s in res.steps if s.step == "dq_check" for m in s.metrics]
         spark = sum(s.duration_s or 0 for s in res.steps)
-        return StepOutcome(rows_written=sum(written) if written else None, dq=dq_summary(gate),
+        return StepOutcome(rows_written=sum(by_step.values()) if by_step else None, dq=dq_summary(gate),
                            figures={"batch_id": res.batch_id, "job_steps": len(res.steps),
-                                    "job_seconds": round(spark, 1)},
-                           run_ids=[s.run_id for s in res.steps])
+                                    "job_seconds": round(spark, 1), "written": by_step},
+                           run_ids=[s.run_id for s in res.steps],
+                           note="written: " + ", ".join(f"{k} {v:,}" for k, v in by_step.items()) if by_step else "")
     return action
 
 

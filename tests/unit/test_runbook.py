@@ -351,3 +351,31 @@ def test_an_attempt_whose_process_died_is_recorded_as_interrupted(tmp_path):
     s.fail.clear()
     result = Runbook(_ctx(tmp_path), s.steps()).run(resume=True)
     assert [(a.n, a.status) for a in result.steps[1].attempts] == [(1, "failed"), (2, "interrupted"), (3, "ok")]
+
+
+def test_pipeline_rows_written_are_the_jobs_written_counts_per_step(tmp_path, monkeypatch):
+    """A no-op rerun of salesforce: bronze wrote 0 (nothing new), silver rewrote its 420 rows. The step
+    shows the jobs' own `written` counts, per job step, not one figure that reads like new data."""
+    import deplat.runbook as rbmod
+    import deplat.runs as runs
+    from deplat.runs import RunResult, StepRun
+
+    metrics = {"salesforce_to_bronze": [{"step": "salesforce_to_bronze", "read": 2, "written": 0, "skipped": 2}],
+               "salesforce_bronze_to_silver": [{"step": "salesforce_bronze_to_silver", "read": 420, "written": 420},
+                                               {"kind": "table", "table": "silver.x", "written": 300}]}
+
+    class FakeRuns:
+        def __init__(self, ctx, **kw):
+            pass
+
+        def run(self, name, wait=True):
+            return RunResult(name, "local", "b1", "m", True,
+                             [StepRun(name, step, f"lr-{i}", "SUCCESS", duration_s=1.0, metrics=m)
+                              for i, (step, m) in enumerate(metrics.items())])
+
+    monkeypatch.setattr(runs, "RunService", FakeRuns)
+    out = rbmod._pipeline("salesforce")(_ctx(tmp_path), None)
+    assert out.rows_written == 420
+    assert out.figures["written"] == {"salesforce_to_bronze": 0, "salesforce_bronze_to_silver": 420}
+    assert out.note == "written: salesforce_to_bronze 0, salesforce_bronze_to_silver 420"
+    assert out.run_ids == ["lr-0", "lr-1"]

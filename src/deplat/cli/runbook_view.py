@@ -123,7 +123,7 @@ def _figures(record: Any) -> str:
     if record.duration_s is not None:
         parts.append(f"{record.duration_s:.1f}s")
     if record.rows_written is not None:
-        parts.append(f"{record.rows_written:,} rows")
+        parts.append(f"{record.rows_written:,} rows written")
     if record.dq:
         parts.append(f"DQ {record.dq}")
     if record.error:
