@@ -191,3 +191,51 @@ def test_chromium_screenshot_shows_the_bars(report):
     green, red = _count(rows, (0x2E, 0x7D, 0x32)), _count(rows, (0xC6, 0x28, 0x28))
     assert green > 2000, green  # the SUCCESS/ok bars (and badges)
     assert red > 500, red  # the failed step, its failed job run and the status badge
+
+
+def test_chromium_dom_of_a_resumed_runbook_keeps_the_failed_attempt(tmp_path):
+    home = Path(tempfile.mkdtemp(prefix="deplat-report-resumed-"))
+    try:
+        state = home / "local"
+        state.mkdir(parents=True)
+
+        def attempt(n, status, t0, t1, run_ids, exit_code=None, error=None, excerpt=None):
+            return {"n": n, "status": status, "started_at": f"2026-11-29T{t0}.000+00:00",
+                    "ended_at": f"2026-11-29T{t1}.000+00:00", "duration_s": 10.0, "exit_code": exit_code,
+                    "error": error, "error_excerpt": excerpt, "run_ids": run_ids, "rows_written": None}
+
+        tries = [attempt(1, "failed", "17:26:00", "17:26:10", ["lr-3c6a"], 4, "salesforce/salesforce_to_bronze FAILED",
+                         "SalesforceResourceNotFound: Resource Account Not Found"),
+                 attempt(2, "ok", "17:30:00", "17:30:10", ["lr-eef5"])]
+        step = {"name": "salesforce", "title": "pipeline salesforce", "status": "ok",
+                "started_at": tries[1]["started_at"], "ended_at": tries[1]["ended_at"], "duration_s": 10.0,
+                "rows_written": 420, "dq": None, "figures": {},
+                "run_ids": ["lr-eef5"], "note": "", "error": None, "error_detail": None, "exit_code": None,
+                "attempts": tries}
+        book = {"runbook_id": "20261129T172550Z-515419", "env": "local", "status": "ok", "exit_code": 0,
+                "started_at": tries[0]["started_at"], "ended_at": tries[1]["ended_at"], "duration_s": 10.0,
+                "selection": ["salesforce"], "resumed_from": "salesforce", "steps": [step]}
+        (state / "runbook.json").write_text(json.dumps(book))
+        with (state / "runs.jsonl").open("w") as fh:
+            for rid, st, a in (("lr-3c6a", "FAILED", tries[0]), ("lr-eef5", "SUCCESS", tries[1])):
+                fh.write(json.dumps({"run_id": rid, "pipeline": "salesforce", "step": "salesforce_to_bronze",
+                                     "state": st, "batch_id": rid, "submitted_at": a["started_at"],
+                                     "ended_at": a["ended_at"], "duration_s": 9.0, "details": ""}) + "\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DEPLAT_")}
+        env.update(DEPLAT_HOME=str(home), DEPLAT_LAKE_URI=str(home / "no-lake"))
+        out = home / "report.html"
+        proc = subprocess.run([DEPLAT, "-o", "json", "report", "--out", str(out)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["failures"] == 2  # the failed attempt and its failed job run
+        dom = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+                              out.as_uri()], capture_output=True, text=True, timeout=120).stdout
+        gantt = re.search(r'<svg id="gantt".*?</svg>', dom, re.S).group(0)
+        bars = re.findall(r'<g class="bar" data-state="([^"]+)"><text[^>]*>([^<]+)</text>', gantt)
+        assert bars == [("failed", "salesforce #1"), ("FAILED", "salesforce/salesforce_to_bronze"),
+                        ("ok", "salesforce #2"), ("SUCCESS", "salesforce/salesforce_to_bronze")]
+        failures = re.search(r'<section id="failures">.*?</section>', dom, re.S).group(0)
+        assert "step salesforce, attempt 1 of 2 (exit 4), succeeded on attempt 2" in failures
+        assert "Resource Account Not Found" in failures and "run lr-3c6a" in failures
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
