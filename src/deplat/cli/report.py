@@ -34,4 +34,4 @@ def command(
         webbrowser.open(result.path.as_uri())
     emit(ctx, result.to_dict(), lambda: typer.echo(
         f"{result.kind} {result.id} ({result.status}): {result.steps} steps, {result.tables} tables, "
-        f"{result.failures} failures -> {result.path}" + (f"\n({result.chosen})" if result.chosen else "")))
+        f"{result.failures} failures -> {result.path}" + (f"\nreported: {result.chosen}" if result.chosen else "")))
