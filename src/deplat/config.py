@@ -34,6 +34,10 @@ class Environment(_Strict):
     state_bucket: str | None = None
     lake_uri: str | None = None
     spark_master: str = "local[2]"
+    # Local engine: batch steps run in one long-lived Spark driver that stops after this many idle
+    # seconds (the local counterpart of EMR Serverless pre-initialized capacity); 0 = a fresh
+    # spark-submit per step.
+    warm_driver_idle_seconds: float = Field(default=120, ge=0)
     protected: bool = False
 
     @model_validator(mode="after")

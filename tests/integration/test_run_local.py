@@ -97,7 +97,7 @@ def test_no_wait_then_wait_attaches_to_the_live_run_and_cancel_stops_it(project)
         assert again.exit_code == 0, again.output
         step = json.loads(again.stdout)["steps"][0]
         assert step["run_id"] == run_id and step["attached"]
-        assert len(list(engine.runs_dir.iterdir())) == 1
+        assert [p.name for p in engine.runs_dir.iterdir() if p.name != "_warm"] == [run_id]
     finally:
         engine.cancel(ref)
     from deplat.engines.poll import Poller
@@ -105,3 +105,22 @@ def test_no_wait_then_wait_attaches_to_the_live_run_and_cancel_stops_it(project)
     final = Poller(lambda: engine.get(ref), policy=engine.poll_policy, timeout=60).wait()
     assert final.state == "CANCELLED"
     assert f"logs/applications/local/jobs/{run_id}/SPARK_DRIVER/stderr.gz" in keys(project[1], "logs/")
+
+
+def test_batch_steps_run_in_one_warm_driver_each_with_its_own_logs_and_a_clean_session(project):
+    from deplat.engines.local_spark import _alive
+
+    failed = cli("run", "smokefail", "--wait")
+    assert failed.exit_code == 4, failed.output
+    ok = cli("run", "smoke", "--wait")
+    assert ok.exit_code == 0, ok.output
+    ids = [re.search(r"submitted run (lr-[0-9a-f]+)", r.output).group(1) for r in (failed, ok)]
+    from deplat.context import Context
+
+    runs = Context().state_dir / "runs"
+    pids = {(runs / i / "warm_driver.pid").read_text() for i in ids}
+    assert len(pids) == 1 and _alive(int(pids.pop()))  # one driver served both and is still up
+    # Each run's driver log holds only its own output: the failure stayed in the first run.
+    assert "boom" in (runs / ids[0] / "stderr").read_text()
+    assert "boom" not in (runs / ids[1] / "stderr").read_text() + (runs / ids[1] / "stdout").read_text()
+    assert "hello from smoke" in (runs / ids[1] / "stdout").read_text()

@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -38,6 +39,12 @@ STATE_FILE = "state.json"
 META_FILE = "meta.json"
 BOOTSTRAP = "_deplat_driver.py"
 SCRATCH_DIR = "scratch"  # SPARK_LOCAL_DIRS: spark-*/blockmgr-* folders, removed when the run ends
+WARM_DIR = "_warm"  # runs/_warm/<key>/: a warm driver's code, log, pid and scratch
+WARM_SCRIPT = "warm_driver.py"
+# Steps that always get their own spark-submit: a stream's driver is killed and restarted as a unit
+# (the exactly-once fault tests do exactly that), and it may run for hours.
+COLD_STEPS = frozenset({"kafka_orders_stream"})
+WARM_START_TIMEOUT = 120.0  # seconds for a warm driver's JVM and SparkSession to come up
 _BOOTSTRAP_CODE = '''"""deplat local driver bootstrap: the job's Python stderr goes to the stderr file."""
 import os
 import runpy
@@ -136,6 +143,7 @@ class LocalSparkEngine:
         python: str = sys.executable,
         job_python: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        warm_idle_seconds: float = 0,
     ):
         self._s3 = s3
         self._bucket = artifacts_bucket
@@ -146,6 +154,7 @@ class LocalSparkEngine:
         self._python = python  # runs the supervisor (deplat itself)
         self.job_python = job_python or python  # runs the job's driver and Python workers
         self._sleep = sleep
+        self.warm_idle_seconds = warm_idle_seconds  # 0: every run its own spark-submit
         self._log_reader = log_reader or LogReader(s3, wait_seconds=5.0)
         self.poll_policy = PollPolicy(initial=0.5, factor=1.5, maximum=2.0)
 
@@ -158,7 +167,8 @@ class LocalSparkEngine:
         env_vars = {**local_credentials(ctx.env), "AWS_ENDPOINT_URL": ctx.env.endpoint_url or ""}
         return cls(ctx.aws.client("s3"), ctx.output("artifacts_bucket"), ctx.state_dir / "runs",
                    env_vars=env_vars, master=ctx.env.spark_master, jars=ensure_jars,
-                   job_python=find_emr_python(cache_dir()))
+                   job_python=find_emr_python(cache_dir()),
+                   warm_idle_seconds=ctx.env.warm_driver_idle_seconds)
 
     # --- JobEngine ---------------------------------------------------------------------------
 
@@ -188,8 +198,10 @@ class LocalSparkEngine:
                "DEPLAT_DRIVER_STDERR": str(run_dir / "stderr"),
                # Unbuffered: `deplat logs --follow` shows the driver's prints as they happen.
                "PYTHONUNBUFFERED": "1", "SPARK_LOCAL_DIRS": str(run_dir / SCRATCH_DIR)}
-        _write_json(run_dir / META_FILE, {"ref": ref.to_dict(), "command": command, "env": env,
-                                          "created_at": _now()})
+        meta = {"ref": ref.to_dict(), "command": command, "env": env, "created_at": _now()}
+        if self.warm_idle_seconds > 0 and spec.step not in COLD_STEPS:
+            meta["warm"] = self._warm_spec(spec, python, jars, py_files, deps, entry, run_dir)
+        _write_json(run_dir / META_FILE, meta)
         _write_json(run_dir / STATE_FILE, {"state": "SUBMITTED", "details": "", "updated_at": _now()})
         with (run_dir / "supervisor.log").open("wb") as log:
             proc = subprocess.Popen(
@@ -281,6 +293,45 @@ class LocalSparkEngine:
 
     # --- helpers -----------------------------------------------------------------------------
 
+    def _warm_spec(self, spec: JobSpec, python: str, jars: list[str], py_files: list[str],
+                   deps: list[str], entry: Path, run_dir: Path) -> dict[str, Any]:
+        """How the supervisor hands this run to a warm driver: the driver's folder, socket and
+        spark-submit command (one driver per code, dependencies, jars and environment, so a run
+        never meets modules or settings another deploy left), and the run's own request."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for path in py_files:
+            digest.update(Path(path).read_bytes())
+        digest.update(json.dumps([python, self._master, jars, deps, sorted(self._env_vars.items()),
+                                  str(self.runs_dir.resolve())]).encode())
+        key = digest.hexdigest()[:16]
+        warm_dir = self.runs_dir / WARM_DIR / key
+        code = warm_dir / "code"
+        if not (code / WARM_SCRIPT).is_file():
+            staging = warm_dir.with_name(f"{key}.{secrets.token_hex(4)}")
+            (staging / "code").mkdir(parents=True)
+            for path in py_files:
+                shutil.copy2(path, staging / "code" / Path(path).name)
+            shutil.copy2(Path(__file__).with_name(WARM_SCRIPT), staging / "code" / WARM_SCRIPT)
+            try:
+                os.replace(staging, warm_dir)
+            except OSError:  # another run set it up first
+                shutil.rmtree(staging, ignore_errors=True)
+        socket_path = str(Path(tempfile.gettempdir()) / f"deplat-warm-{os.getuid()}-{key}.sock")
+        command = spark_submit_command(
+            f"deplat-warm-driver-{key}", self._master, python, code / WARM_SCRIPT,
+            [socket_path, str(self.warm_idle_seconds)], jars=jars,
+            py_files=[*(str(code / Path(p).name) for p in py_files), *_delta_python_jar(jars)], deps=deps)
+        env = {**self._env_vars, **job_python_env(python, deps), "DEPLAT_SPARK_MASTER": self._master,
+               "DEPLAT_SPARK_WAREHOUSE": str(warm_dir / "warehouse"), "PYTHONUNBUFFERED": "1",
+               "SPARK_LOCAL_DIRS": str(warm_dir / SCRATCH_DIR)}
+        request = {"entry": str(entry), "args": list(spec.args), "stdout": str(run_dir / "stdout"),
+                   "stderr": str(run_dir / "stderr"),
+                   "env": {**self._env_vars, "DEPLAT_SPARK_MASTER": self._master}}
+        return {"dir": str(warm_dir), "socket": socket_path, "command": command, "env": env,
+                "request": request}
+
     def _unpacked(self, uri: str) -> Path:
         """A dependency archive unpacked once per content (its S3 key is content-addressed)."""
         import tarfile
@@ -325,8 +376,12 @@ class LocalSparkEngine:
 
 
 def _supervisor_pid(run_dir: Path) -> int | None:
+    return _supervisor_pid_file(run_dir / "supervisor.pid")
+
+
+def _supervisor_pid_file(path: Path) -> int | None:
     try:
-        return int((run_dir / "supervisor.pid").read_text())
+        return int(path.read_text())
     except (OSError, ValueError):
         return None
 
@@ -394,21 +449,19 @@ def supervise(run_dir: Path) -> int:
     def _on_term(signum, frame):
         nonlocal cancelled
         cancelled = True
+        warm_pid = _supervisor_pid_file(run_dir / "warm_driver.pid")
+        if _alive(warm_pid):  # the run is inside a warm driver, outside this process group
+            _stop_warm_driver(warm_pid)
 
     signal.signal(signal.SIGTERM, _on_term)
     started = _now()
     _write_json(run_dir / STATE_FILE, {"state": "RUNNING", "details": "", "started_at": started,
                                        "updated_at": started})
-    # Append mode: the driver bootstrap writes Python's stderr into the same file.
-    with (run_dir / "stdout").open("wb") as out, (run_dir / "stderr").open("ab") as err:
-        proc = subprocess.Popen(meta["command"], stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                cwd=run_dir, env={**os.environ, **meta["env"]})
-        while True:
-            try:
-                code = proc.wait()
-                break
-            except InterruptedError:
-                continue
+    code = _run_warm(run_dir, meta["warm"], lambda: cancelled) if meta.get("warm") else None
+    if code is None and not cancelled:
+        code = _run_cold(run_dir, meta)
+    if code is None:  # cancelled before the run started
+        code = -signal.SIGTERM
     # A killed JVM never runs its shutdown hooks: its spark-*/blockmgr-* folders are ours to remove.
     shutil.rmtree(run_dir / SCRATCH_DIR, ignore_errors=True)
     if cancelled:
@@ -424,6 +477,109 @@ def supervise(run_dir: Path) -> int:
     _write_json(run_dir / STATE_FILE, {"state": state, "details": details, "exit_code": code,
                                        "started_at": started, "ended_at": _now(), "updated_at": _now()})
     return 0
+
+
+def _run_cold(run_dir: Path, meta: dict[str, Any]) -> int:
+    """The run's own spark-submit; its exit code."""
+    # Append mode: the driver bootstrap writes Python's stderr into the same file.
+    with (run_dir / "stdout").open("wb") as out, (run_dir / "stderr").open("ab") as err:
+        proc = subprocess.Popen(meta["command"], stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                cwd=run_dir, env={**os.environ, **meta["env"]})
+        while True:
+            try:
+                return proc.wait()
+            except InterruptedError:
+                continue
+
+
+def _run_warm(run_dir: Path, warm: dict[str, Any], cancelled: Callable[[], bool]) -> int | None:
+    """Hand the run to its warm driver (started here when none is up); the run's exit code, or None
+    when the driver is busy with another run or cannot start (the caller then runs it cold)."""
+    import fcntl
+    import socket
+
+    warm_dir = Path(warm["dir"])
+    busy = (warm_dir / "busy.lock").open("w")
+    try:
+        fcntl.flock(busy, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        busy.close()
+        return None
+    with busy:
+        pid = _ensure_warm_driver(warm_dir, warm, cancelled)
+        if pid is None:
+            return None
+        (run_dir / "warm_driver.pid").write_text(str(pid))
+        (run_dir / "stdout").write_bytes(b"")
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.connect(warm["socket"])
+            conn.sendall((json.dumps(warm["request"]) + "\n").encode())
+            reply = conn.makefile("rb").readline()
+        except OSError:
+            reply = b""
+        finally:
+            conn.close()
+        if reply:
+            return int(json.loads(reply)["exit_code"])
+        # The driver died under the run (killed, out of memory, or cancelled by us).
+        _stop_warm_driver(pid)
+        return -signal.SIGTERM if cancelled() else -signal.SIGKILL
+
+
+def _ensure_warm_driver(warm_dir: Path, warm: dict[str, Any], cancelled: Callable[[], bool]) -> int | None:
+    """The pid of a warm driver answering on warm["socket"]; starts one if needed (None: it did not
+    come up within WARM_START_TIMEOUT, its log says why)."""
+    import socket
+
+    pid_file, ready = warm_dir / "driver.pid", warm_dir / "ready"
+    try:
+        pid = int(pid_file.read_text())
+    except (OSError, ValueError):
+        pid = None
+    if pid and _alive(pid) and ready.is_file():
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(warm["socket"])
+            return pid
+        except OSError:
+            _stop_warm_driver(pid)
+        finally:
+            probe.close()
+    ready.unlink(missing_ok=True)
+    with (warm_dir / "driver.log").open("ab") as log:
+        proc = subprocess.Popen(warm["command"], stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, cwd=warm_dir, start_new_session=True,
+                                env={**os.environ, **warm["env"]})
+    pid_file.write_text(str(proc.pid))
+    deadline = time.monotonic() + WARM_START_TIMEOUT
+    while time.monotonic() < deadline and not cancelled():
+        if ready.is_file():
+            return proc.pid
+        if proc.poll() is not None:
+            return None
+        time.sleep(0.2)
+    _stop_warm_driver(proc.pid)
+    return None
+
+
+def _stop_warm_driver(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop_warm_drivers(runs_dir: Path) -> int:
+    """Stop every warm driver under `runs_dir` (`deplat local down`); how many were running."""
+    stopped = 0
+    for pid_file in Path(runs_dir).glob(f"{WARM_DIR}/*/driver.pid"):
+        pid = _supervisor_pid_file(pid_file)
+        if _alive(pid):
+            _stop_warm_driver(pid)
+            stopped += 1
+        (pid_file.parent / "ready").unlink(missing_ok=True)
+    return stopped
 
 
 def _failure_details(run_dir: Path, code: int) -> str:

@@ -140,6 +140,10 @@ class LocalStack:
             raise SafetyError(f"{len(live)} local run(s) still going: {', '.join(live)}",
                               "cancel them (`deplat cancel <run-id>`) or wait, or pass --yes to stop "
                               "the stack anyway (those runs will then fail)")
+        if not names:  # the whole stack: its idle warm Spark drivers go with it
+            from deplat.engines.local_spark import stop_warm_drivers
+
+            stop_warm_drivers(self.paths.root / "runs")
         results = []
         for svc in reversed(self._select(names)):
             action = self._stop(svc)
