@@ -1,4 +1,4 @@
-"""snowflake_bronze_to_silver_merge: MERGE new bronze rows into lake/silver/<table>_tpch by key.
+"""snowflake_bronze_to_silver_merge: MERGE new bronze rows into lake/silver/<table>_tpch (snowflake_<table>) by key.
 
 Reads only the bronze versions not merged yet (Change Data Feed, watermark in lake/_state) and
 restricts the MERGE to the partitions those rows touch, so its cost follows the change set.
@@ -11,17 +11,28 @@ from delta.tables import DeltaTable
 from deplat.pipelines import common
 from deplat.pipelines import snowflake as sf
 from deplat.pipelines.session import get_spark
-from deplat.pipelines.table_schemas import DEFAULT_TPCH_TABLES, TPCH_TABLES
+from deplat.pipelines.source_specs import parse_snowflake_tables
+from deplat.pipelines.table_schemas import TPCH_TABLES
 
 STEP = "snowflake_bronze_to_silver_merge"
 
 
 def main(argv=None) -> None:
     parser = common.job_parser(__doc__.splitlines()[0])
-    parser.add_argument("--tables", default=",".join(DEFAULT_TPCH_TABLES),
-                        help="comma-separated TPC-H tables")
+    parser.add_argument("--tables", default=None,
+                        help="comma-separated tables (default: every table in --snowflake-tables)")
+    parser.add_argument("--snowflake-tables", default=None,
+                        help="JSON {table: {tracking, change_column, lookback_seconds, key}} from config")
     args = common.parse_args(parser, argv)
-    tables = [t.strip().lower() for t in args.tables.split(",") if t.strip()]
+    try:
+        tracking = parse_snowflake_tables(args.snowflake_tables)
+    except ValueError as exc:
+        parser.error(str(exc))
+    tables = ([t.strip().lower() for t in args.tables.split(",") if t.strip()] if args.tables
+              else list(tracking))
+    unknown = [t for t in tables if t not in TPCH_TABLES and not (t in tracking and tracking[t].key)]
+    if unknown:
+        parser.error(f"unknown tables {unknown}; a table outside TPC-H needs `key:` in config")
 
     spark = get_spark(STEP)
     state_path = common.table_path(args.lake, "_state", sf.STATE_TABLE)
@@ -29,10 +40,11 @@ def main(argv=None) -> None:
     read = written = rejected = skipped = 0
     per_table = {}
     for name in tables:
-        spec = TPCH_TABLES[name]
-        bronze_path = common.table_path(args.lake, "bronze", spec.bronze_table)
+        bronze_path = common.table_path(args.lake, "bronze", f"snowflake_{name}")
         if not DeltaTable.isDeltaTable(spark, bronze_path):
             raise RuntimeError(f"{bronze_path} is not a Delta table: run snowflake_to_bronze first")
+        spec = TPCH_TABLES.get(name) or sf.spec_from_bronze(
+            name, tracking[name].key, DeltaTable.forPath(spark, bronze_path).toDF().schema)
         changes, latest = sf.changes_since(spark, bronze_path, state.get(sf.merge_state_key(name)))
         if changes is None:
             per_table[name] = {"changes": 0}

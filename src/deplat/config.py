@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -87,6 +87,49 @@ class LineageSettings(_Strict):
     enabled: bool = True
 
 
+class SnowflakeTable(_Strict):
+    """How snowflake_to_bronze finds one table's changed rows (source_specs.SnowflakeTracking).
+
+    `rescan` (no change column, e.g. TPC-H): read the whole table each run, keep changed rows.
+    `change_column`: read rows whose `change_column` >= bronze's max of it - `lookback_seconds`."""
+
+    tracking: Literal["rescan", "change_column"] = "rescan"
+    change_column: str | None = None
+    lookback_seconds: int = Field(default=0, ge=0)
+    key: list[str] = Field(default_factory=list)  # primary key of a table not declared in code
+
+    @model_validator(mode="after")
+    def _column_iff_change_tracking(self) -> SnowflakeTable:
+        if (self.tracking == "change_column") != bool(self.change_column):
+            raise ValueError("change_column is required with tracking: change_column and not allowed with rescan")
+        return self
+
+
+_TPCH_RESCAN = {t: SnowflakeTable() for t in ("orders", "customer", "lineitem", "nation")}
+
+
+class SnowflakeSettings(_Strict):
+    """The Snowflake tables the snowflake pipeline extracts, each with its change tracking."""
+
+    tables: dict[str, SnowflakeTable] = Field(default_factory=lambda: dict(_TPCH_RESCAN))
+    steps: ClassVar[tuple[str, ...]] = ("snowflake_to_bronze", "snowflake_bronze_to_silver_merge")
+
+    def job_args(self, step: str) -> tuple[str, ...]:
+        """`--snowflake-tables <json>` for the snowflake steps, nothing for others."""
+        if step not in self.steps:
+            return ()
+        import json
+
+        tables = {name: t.model_dump(exclude_none=True) for name, t in self.tables.items()}
+        return ("--snowflake-tables", json.dumps(tables, separators=(",", ":")))
+
+
+def step_config_args(settings: Any, step: str) -> tuple[str, ...]:
+    """The arguments a job step takes from config (today: the Snowflake tables' change tracking).
+    Settings without a `snowflake` section (a caller's partial settings) get the defaults."""
+    return (getattr(settings, "snowflake", None) or SnowflakeSettings()).job_args(step)
+
+
 class Settings(_Strict):
     project: str = "deplat"
     default_env: str = "local"
@@ -95,6 +138,7 @@ class Settings(_Strict):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     lineage: LineageSettings = Field(default_factory=LineageSettings)
+    snowflake: SnowflakeSettings = Field(default_factory=SnowflakeSettings)
     # Where the settings came from and where state lives; filled by load_settings.
     source: str = "<built-in>"
     root: Path = Path(".")

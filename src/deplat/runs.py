@@ -206,7 +206,9 @@ class RunService:
             args = ["--lake", self.ctx.lake_uri, "--batch-id", batch_id, "--env", self.ctx.env.name]
             if partition:
                 args += ["--partition-date", partition]
-            own = tuple(step_args.get(st.name, ()))
+            from deplat.config import step_config_args
+
+            own = (*step_args.get(st.name, ()), *step_config_args(self.ctx.settings, st.name))
             spec = JobSpec(pipe, st.name, uris[st.name], (*args, *st.args, *extra_args, *own), uris["wheel"],
                            uris["deps"], math.ceil(timeout / 60) if timeout else None)
             # Different options are a different run: never attach to a live run started with others.

@@ -1,11 +1,15 @@
 """Snowflake (TPC-H) -> bronze -> silver: chunked reads, changed rows only, MERGE by key.
 
-How changes are found is declared per table (source_specs.SNOWFLAKE_TRACKING). TPC-H has no
-change-tracking column, so its tables are re-read whole every run in key-range chunks laid out by
-the real key distribution (sources.snowflake.SnowflakeReader.chunks), and a chunk's row is
-appended to bronze only when it differs from bronze's latest version of that key (a content hash
-over the source columns): updated rows and rows committed late with a key below any earlier
-maximum are picked up, and a rerun appends nothing. Bronze has the Change Data Feed on; the
+How changes are found is declared per table in config (`snowflake.tables`, parsed by
+source_specs.parse_snowflake_tables). TPC-H has no change-tracking column (`rescan`), so its
+tables are re-read whole every run in key-range chunks laid out by the real key distribution
+(sources.snowflake.SnowflakeReader.chunks). A table with a change column (`change_column`) is read
+from bronze's maximum of that column minus a lookback window (SnowflakeReader.changed_since).
+Either way a row is appended to bronze only when it differs from bronze's latest version of that
+key (a content hash over the source columns): updated rows and rows committed late with a key
+below any earlier maximum are picked up, and a rerun appends nothing. Values are typed from the
+source's declared types without loss (snowflake_types); a value that does not type sends its row
+to lake/_errors/snowflake with the reason. Bronze has the Change Data Feed on; the
 silver step MERGEs only the bronze versions it has not merged yet, restricted to the partitions
 those rows touch.
 """
@@ -18,6 +22,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from deplat.pipelines.snowflake_types import OFFSET_SUFFIX, source_columns, spark_fields, type_rows
 from deplat.pipelines.table_schemas import INGEST_FIELDS, SourceTable, conform
 
 SOURCE = "snowflake"
@@ -74,14 +79,91 @@ def ensure_table(spark: SparkSession, path: str, schema: StructType, partition_b
     builder.execute()
 
 
-def chunk_frame(spark: SparkSession, spec: SourceTable, columns: list[str], rows: list[tuple]) -> DataFrame:
-    """Rows as read from Snowflake, in the declared bronze schema (columns matched by name)."""
+def typed_chunk(spark: SparkSession, spec: SourceTable, columns: list[str], rows: list[tuple],
+                description: tuple = ()) -> tuple[DataFrame, list[tuple[str, str]]]:
+    """Rows as read from Snowflake typed into the bronze schema (columns matched by name), and the
+    rows that do not type without loss as (raw JSON, reason) (snowflake_types.type_rows).
+
+    `description` is the cursor's: the declared source types, so e.g. a NUMBER(38,0) value beyond
+    a declared LongType, or a NUMBER that arrives as a float, is an error row, not a wrong value."""
     schema = spec.bronze_schema
-    missing = [f.name for f in schema.fields if f.name not in columns]
+    missing = [f.name for f in schema.fields if f.name not in columns
+               and not (f.name.endswith(OFFSET_SUFFIX) and f.name[: -len(OFFSET_SUFFIX)] in columns)]
     if missing:
         raise ValueError(f"Snowflake table {spec.name} lacks columns {missing}")
-    index = [columns.index(f.name) for f in schema.fields]
-    return spark.createDataFrame([tuple(r[i] for i in index) for r in rows], schema)
+    typed = type_rows(list(schema.fields), columns, rows, source_columns(description) if description else None)
+    return spark.createDataFrame(typed.rows, schema), typed.errors
+
+
+def chunk_frame(spark: SparkSession, spec: SourceTable, columns: list[str], rows: list[tuple],
+                description: tuple = ()) -> DataFrame:
+    """`typed_chunk`'s rows; ValueError when any row does not type (for callers with no errors area)."""
+    df, errors = typed_chunk(spark, spec, columns, rows, description)
+    if errors:
+        raise ValueError(f"{len(errors)} rows of {spec.name} do not type: {errors[0][1]}")
+    return df
+
+
+def error_frame(spark: SparkSession, table: str, errors: list[tuple[str, str]], batch_id: str) -> DataFrame:
+    """Untypeable source rows for common.write_errors: table, raw row (JSON text), reason."""
+    return spark.createDataFrame([(table, raw, reason, batch_id) for raw, reason in errors],
+                                 "_table STRING, _raw STRING, _error_reason STRING, _batch_id STRING")
+
+
+def spec_from_source(name: str, key: tuple[str, ...], description: tuple) -> SourceTable:
+    """A table declared only in config: bronze and silver columns follow the source's declared
+    types (snowflake_types.spark_fields), silver is `silver.snowflake_<name>`, unpartitioned."""
+    if not key:
+        raise ValueError(f"snowflake table {name}: declare its primary key (`key:`) in config")
+    fields = [f for c in source_columns(description) for f in spark_fields(c)]
+    return _spec(name, key, fields)
+
+
+def spec_from_bronze(name: str, key: tuple[str, ...], schema: StructType) -> SourceTable:
+    """The same spec rebuilt from the bronze table's schema (the silver step has no connection)."""
+    ingest = {f.name for f in INGEST_FIELDS}
+    return _spec(name, key, [f for f in schema.fields if f.name not in ingest])
+
+
+def _spec(name: str, key: tuple[str, ...], fields) -> SourceTable:
+    names = [f.name for f in fields]
+    missing = [k for k in key if k not in names]
+    if missing:
+        raise ValueError(f"snowflake table {name}: key columns {missing} are not in the table")
+    return SourceTable(name, key[0], tuple(key), tuple((f.name, f.name, f.dataType) for f in fields),
+                       silver_name=f"snowflake_{name}")
+
+
+def change_watermark(spark: SparkSession, path: str, column: str):
+    """Bronze's maximum of the change column (None when empty): committed rows only, so the
+    watermark moves with the bronze commit itself and a failed run cannot advance it.
+
+    A TimestampType maximum comes back as an aware UTC datetime (epoch microseconds, not PySpark's
+    local-time conversion); TIMESTAMP_NTZ, DATE and numbers as they are."""
+    import datetime as dt
+
+    from pyspark.sql.types import TimestampType
+
+    df = spark.read.format("delta").load(path)
+    if isinstance(df.schema[column].dataType, TimestampType):
+        micros = df.agg(F.unix_micros(F.max(column))).first()[0]
+        if micros is None:
+            return None
+        return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=int(micros))
+    return df.agg(F.max(column)).first()[0]
+
+
+def lookback_start(watermark, lookback_seconds: int):
+    """Where the next change-column read starts: the watermark minus the lookback window."""
+    import datetime as dt
+
+    if watermark is None:
+        return None
+    if isinstance(watermark, dt.datetime):
+        return watermark - dt.timedelta(seconds=lookback_seconds)
+    if isinstance(watermark, dt.date):
+        return watermark - dt.timedelta(days=-(-lookback_seconds // 86400))
+    raise ValueError(f"change column values must be TIMESTAMP_* or DATE, got {type(watermark).__name__}")
 
 
 def row_hash(df: DataFrame, spec: SourceTable):
@@ -103,14 +185,16 @@ class AppendResult:
 def append_changed(df: DataFrame, path: str, spec: SourceTable, key_range) -> AppendResult:
     """Append the chunk's rows that are new or differ from bronze's latest version of their key.
 
-    `key_range` (low, high: half-open on the chunk key) limits the comparison to that slice.
+    `key_range` (low, high: half-open on the chunk key) limits the comparison to that slice; None
+    (rows picked by a change column) compares with every key's latest version.
     """
     from delta.tables import DeltaTable
 
     keys = _source_key(spec)
     chunk_key = spec.chunk_key
-    bronze = DeltaTable.forPath(df.sparkSession, path).toDF().filter(
-        (F.col(chunk_key) >= F.lit(key_range.low)) & (F.col(chunk_key) < F.lit(key_range.high)))
+    bronze = DeltaTable.forPath(df.sparkSession, path).toDF()
+    if key_range is not None:
+        bronze = bronze.filter((F.col(chunk_key) >= F.lit(key_range.low)) & (F.col(chunk_key) < F.lit(key_range.high)))
     latest = (bronze.withColumn("_rank", F.row_number().over(
         Window.partitionBy(*keys).orderBy(F.col("_ingest_ts").desc())))
         .filter(F.col("_rank") == 1).select(*keys, row_hash(bronze, spec).alias("_hash")))

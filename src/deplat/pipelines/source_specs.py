@@ -165,17 +165,63 @@ DMS_SPECIAL_VALUES: dict[str, dict[str, str]] = {
 
 @dataclass(frozen=True)
 class SnowflakeTracking:
-    """How extraction finds the changed rows of one Snowflake table.
+    """How extraction finds the changed rows of one Snowflake table (config/deplat.yaml
+    `snowflake.tables`, passed to the jobs as `--snowflake-tables <json>`).
 
     `rescan`: the table has no change-tracking column (TPC-H has none), so every run reads all of it
     in key-range chunks and bronze appends only the rows whose content differs from its latest
     version of the key (pipelines.snowflake.append_changed). This finds updates and rows committed
     late with keys anywhere in the range, at the cost of reading the table each run.
+
+    `change_column`: the table has a column the source sets on every insert and update (e.g.
+    UPDATED_AT, a TIMESTAMP_* or DATE). A run reads the rows whose change column is at or after
+    bronze's maximum of it minus `lookback_seconds`: updated rows (any key) and rows committed late
+    with a change value up to the lookback behind the watermark, whatever their key. The watermark
+    is on the change column, never the key. Rows re-read inside the lookback equal bronze's latest
+    version and are not appended again, so reruns are idempotent.
+
+    `key`: the primary key (source column names) of a table not declared in table_schemas (its
+    bronze/silver schema then follows the source's declared column types).
     """
 
     mechanism: str = "rescan"
+    change_column: str | None = None
+    lookback_seconds: int = 0
+    key: tuple[str, ...] = ()
 
+
+SNOWFLAKE_MECHANISMS = ("rescan", "change_column")
 
 SNOWFLAKE_TRACKING: dict[str, SnowflakeTracking] = {
     name: SnowflakeTracking("rescan") for name in ("orders", "lineitem", "customer", "nation")
 }
+
+
+def parse_snowflake_tables(text: str | None) -> dict[str, SnowflakeTracking]:
+    """`--snowflake-tables` JSON ({table: {tracking, change_column, lookback_seconds, key}}) as
+    SnowflakeTracking per lower-case table name; None or empty: SNOWFLAKE_TRACKING (TPC-H, rescan).
+
+    Raises ValueError naming the table and the field on a bad declaration."""
+    import json
+
+    if not text:
+        return dict(SNOWFLAKE_TRACKING)
+    raw = json.loads(text)
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError("--snowflake-tables must be a non-empty JSON object of tables")
+    out = {}
+    for name, decl in raw.items():
+        decl = decl or {}
+        mechanism = decl.get("tracking", "change_column" if decl.get("change_column") else "rescan")
+        if mechanism not in SNOWFLAKE_MECHANISMS:
+            raise ValueError(f"snowflake table {name}: tracking must be one of {SNOWFLAKE_MECHANISMS}")
+        column = decl.get("change_column")
+        if (mechanism == "change_column") != bool(column):
+            raise ValueError(f"snowflake table {name}: change_column is required with tracking "
+                             "change_column and not allowed with rescan")
+        lookback = int(decl.get("lookback_seconds", 0))
+        if lookback < 0:
+            raise ValueError(f"snowflake table {name}: lookback_seconds must be >= 0")
+        key = tuple(str(k).lower() for k in decl.get("key", ()))
+        out[str(name).lower()] = SnowflakeTracking(mechanism, column.lower() if column else None, lookback, key)
+    return out

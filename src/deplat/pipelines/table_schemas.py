@@ -74,6 +74,7 @@ class SourceTable:
     columns: tuple[tuple[str, str, object], ...]
     partition_source: str | None = None  # a silver date column; silver partitions by its month
     partition_column: str | None = None
+    silver_name: str | None = None  # default <name>_tpch; tables declared only in config: snowflake_<name>
 
     @property
     def bronze_table(self) -> str:
@@ -81,7 +82,7 @@ class SourceTable:
 
     @property
     def silver_table(self) -> str:
-        return f"{self.name}_tpch"
+        return self.silver_name or f"{self.name}_tpch"
 
     @property
     def bronze_schema(self) -> StructType:

@@ -26,9 +26,10 @@ class KeyRange:
 
 @dataclass(frozen=True)
 class Chunk:
-    range: KeyRange
+    range: KeyRange | None  # None: rows selected by a change column, not a key range
     columns: list[str]  # lower-case source column names
     rows: list[tuple[Any, ...]]
+    description: tuple = ()  # cursor.description: the source's declared types (ResultMetadata)
 
 
 def secret_name(env: str) -> str:
@@ -127,7 +128,27 @@ class SnowflakeReader:
             cur.execute(f"SELECT * FROM {table} WHERE {key} >= %s AND {key} < %s ORDER BY {key}",
                         (key_range.low, key_range.high))
             columns = [d[0].lower() for d in cur.description]
-            return Chunk(key_range, columns, [tuple(r) for r in cur.fetchall()])
+            return Chunk(key_range, columns, [tuple(r) for r in cur.fetchall()], tuple(cur.description))
+        finally:
+            cur.close()
+
+    def changed_since(self, table: str, change_column: str, since: Any, rows_per_chunk: int) -> Iterator[Chunk]:
+        """Rows whose `change_column` is >= `since` (all rows when None), in change order, in
+        chunks of `rows_per_chunk` fetched from one query's result (one statement per call)."""
+        if rows_per_chunk <= 0:
+            raise ValueError("rows per chunk must be positive")
+        where, params = (f" WHERE {change_column} >= %s", (since,)) if since is not None else ("", ())
+        cur = self.conn.cursor()
+        try:
+            self.queries += 1
+            cur.execute(f"SELECT * FROM {table}{where} ORDER BY {change_column}", params)
+            columns = [d[0].lower() for d in cur.description]
+            description = tuple(cur.description)
+            while True:
+                rows = cur.fetchmany(rows_per_chunk)
+                if not rows:
+                    return
+                yield Chunk(None, columns, [tuple(r) for r in rows], description)
         finally:
             cur.close()
 
