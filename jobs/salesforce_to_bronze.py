@@ -1,5 +1,5 @@
 """Salesforce accounts/opportunities -> bronze, incremental on SystemModstamp (queryAll: deletes too;
-getDeleted: deletions whose recycle bin was emptied).
+getDeleted: deletions whose recycle bin was emptied; past getDeleted's reach, ID reconciliation).
 
 Credentials come from Secrets Manager by name; the watermark per object moves only after its
 bronze commit; each object's describe is kept for the silver step's decimal sizes.
@@ -35,10 +35,12 @@ def main(argv=None) -> None:
             lambda since, obj=obj: source.fetch_changes(sf, obj.name, obj.fields, since),
             batch_id=args.batch_id, lookback_seconds=args.lookback_seconds,
             fetch_deleted=lambda start, end, obj=obj: source.fetch_deleted(sf, obj.name, start, end),
+            fetch_ids=lambda obj=obj: source.fetch_ids(sf, obj.name),
         ))
     per_object = {
         r.object: {"read": r.read, "written": r.written, "skipped": r.skipped, "rejected": r.rejected,
-                   "deletions": r.deletions,
+                   "deletions": r.deletions, "deletes_from": r.deletes_from,
+                   "reconciled_deletions": r.reconciled,
                    "watermark": r.watermark_after and sfp.format_sf_datetime(r.watermark_after)}
         for r in results
     }

@@ -9,7 +9,7 @@ locals {
   partition   = data.aws_partition.current.partition
 
   metrics_namespace = "Deplat/DataQuality"
-  secret_sources    = ["salesforce", "snowflake", "kafka"]
+  secret_sources    = ["salesforce", "snowflake", "kafka", "rds"]
 
   tags = {
     project     = var.project

@@ -30,7 +30,7 @@ CONTRACT_KEYS = (
     "glue_database_silver", "glue_database_gold", "athena_workgroup", "athena_results_location",
     "emr_application_id", "emr_job_role_arn", "log_group_name", "alerts_topic_arn", "secret_names",
 )
-SECRET_SOURCES = ("salesforce", "snowflake", "kafka")
+SECRET_SOURCES = ("salesforce", "snowflake", "kafka", "rds")
 PROTECTED_ENVS = ("prod",)
 # Resource types `deplat infra` never deletes: the platform key and its DR replica.
 RETAINED_TYPES = ("aws_kms_key",)

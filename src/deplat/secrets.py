@@ -174,4 +174,19 @@ def _source_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
 
 
-_CONNECTORS = {"salesforce": _connect_salesforce, "snowflake": _connect_snowflake, "kafka": _connect_kafka}
+def _connect_rds(value: dict[str, Any]) -> tuple[bool, str]:
+    from deplat.sources import rds
+
+    try:
+        conn = rds.connect(value)
+        try:
+            row = conn.execute("SELECT 1").fetchone()
+        finally:
+            conn.close()
+    except Exception as exc:  # noqa: BLE001 - the source's own error is the answer
+        return False, _source_error(exc)
+    return row is not None and row[0] == 1, "SELECT 1 returned 1"
+
+
+_CONNECTORS = {"salesforce": _connect_salesforce, "snowflake": _connect_snowflake, "kafka": _connect_kafka,
+               "rds": _connect_rds}

@@ -102,7 +102,7 @@ def test_apply_caches_every_contract_output(applied):
     assert set(CONTRACT_KEYS) <= set(cached)
     assert cached == applied["outputs"]
     assert cached["environment"] == "local" and cached["region"] == "us-east-1"
-    assert cached["secret_names"] == {s: f"deplat/local/{s}" for s in ("salesforce", "snowflake", "kafka")}
+    assert cached["secret_names"] == {s: f"deplat/local/{s}" for s in ("salesforce", "snowflake", "kafka", "rds")}
 
 
 def test_immediate_plan_reports_no_changes(applied):
@@ -220,7 +220,7 @@ def test_secrets_put_reads_stdin_and_never_echoes_the_value(scratch):
 
     listed = runner.invoke(secrets_cli.app, ["list", "-o", "json"], env=env)
     assert {i["source"]: i["has_value"] for i in json.loads(listed.stdout)} == {
-        "salesforce": True, "snowflake": False, "kafka": False}
+        "salesforce": True, "snowflake": False, "kafka": False, "rds": False}
     assert "pa55-w0rd-xyz" not in listed.stdout
 
     bad = runner.invoke(secrets_cli.app, ["put", "kafka"], input="hunter2", env=env)

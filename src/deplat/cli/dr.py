@@ -146,15 +146,18 @@ def replication_status(tctx: typer.Context, output: OutputOpt = None) -> None:
 def reconcile(
     tctx: typer.Context,
     source_table: Annotated[str, typer.Argument(help="DMS source table <schema>.<table>, e.g. app.orders")],
+    direct: Annotated[bool, typer.Option(
+        "--direct", help="local env: read the RDS stand-in from this process instead of a job")] = False,
     output: OutputOpt = None,
 ) -> None:
-    """Land a key snapshot of a DMS source table; the next `deplat run dms` removes ghost keys
-    (keys silver holds that the source lost without a delete event, e.g. a primary-key change)."""
-    from deplat.local.dms_capture import reconcile as reconcile_service
+    """Land a key snapshot of a DMS source table (a job on the engine, where the source is reachable);
+    the next `deplat run dms` removes ghost keys (keys silver holds that the source lost without a
+    delete event, e.g. a primary-key change)."""
+    from deplat.key_reconcile import reconcile as reconcile_service
 
     ctx = context(tctx, output)
-    result = reconcile_service(ctx, source_table)
+    result = reconcile_service(ctx, source_table, direct=direct)
     ghosts = "no silver table yet" if result.ghost_keys is None else str(result.ghost_keys)
     emit(ctx, result.to_dict(), lambda: table(
-        f"key snapshot of {result.table}", ["file", "source keys", "ghost keys in silver now"],
-        [[result.file, result.source_keys, ghosts]]))
+        f"key snapshot of {result.table}", ["file", "source keys", "ghost keys in silver now", "run id"],
+        [[result.file, result.source_keys, ghosts, result.run_id or "(direct)"]]))

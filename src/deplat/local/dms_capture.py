@@ -31,6 +31,7 @@ from deplat.config import LocalStackSettings
 from deplat.errors import LocalStackError
 from deplat.local.rds import SLOT, connect, conninfo
 from deplat.pipelines.source_specs import DMS_NULL, DMS_OP, DMS_SEQ, DMS_TABLES, DMS_TS
+from deplat.sources.rds import lsn_to_int
 
 LOAD_ROWS_PER_FILE = 100_000
 _DATA = re.compile(r"^table (?P<rel>.+?): (?P<op>INSERT|UPDATE|DELETE|TRUNCATE): ?(?P<rest>.*)$", re.DOTALL)
@@ -74,11 +75,6 @@ class CaptureResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def lsn_to_int(lsn: str) -> int:
-    hi, lo = lsn.split("/")
-    return (int(hi, 16) << 32) | int(lo, 16)
 
 
 def dms_timestamp(value: datetime) -> str:
@@ -391,31 +387,31 @@ class KeySnapshotResult:
 
 
 def write_key_snapshot(conn, keys_dir: Path, qualified: str) -> tuple[Path, int, str, list[tuple]]:
-    """The table's primary keys from one REPEATABLE READ snapshot, as KEYS-<ts>-<seq>.csv.
+    """The table's primary keys from one REPEATABLE READ snapshot (sources.rds.take_key_snapshot),
+    written in the one snapshot format (sources.dms.key_snapshot_file) into `keys_dir`.
 
-    The name carries the snapshot's DMS timestamp and change sequence (WAL position, same scale
-    as the CDC files' `_dms_seq`), so the silver step removes only keys whose last change is older.
     Returns (file, number of keys, sequence, the keys as text tuples).
     """
-    with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        ts, lsn = conn.execute("SELECT statement_timestamp(), pg_current_wal_lsn()::text").fetchone()
-        key = _primary_key(conn, qualified)
-        if not key:
-            raise DmsCaptureError(f"{qualified} has no primary key to reconcile on")
-        schema, table = qualified.split(".", 1)
-        rows = conn.execute(f"SELECT {', '.join(_quote(k) + '::text' for k in key)} "
-                            f"FROM {_quote(schema)}.{_quote(table)}").fetchall()
-    seq = f"{lsn_to_int(lsn):020d}{0:015d}"
-    stamp = ts.astimezone(timezone.utc).strftime("%Y%m%d-%H%M%S%f")
-    path = keys_dir / f"KEYS-{stamp}-{seq}.csv"
-    _write_csv(path, list(key), rows)
-    return path, len(rows), seq, [tuple(r) for r in rows]
+    from deplat.sources.dms import key_snapshot_file
+    from deplat.sources.rds import take_key_snapshot
+
+    try:
+        snapshot = take_key_snapshot(conn, qualified, scale="wal")  # the scale this capture writes
+    except ValueError as exc:
+        raise DmsCaptureError(str(exc)) from None
+    name, text = key_snapshot_file("", snapshot)
+    path = keys_dir / name.rsplit("/", 1)[-1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")  # hidden: the silver step's listing skips dot files
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path, len(snapshot.rows), snapshot.seq, snapshot.rows
 
 
 def reconcile_keys(lake: str, qualified: str, settings: LocalStackSettings | None = None,
                    dsn: str | None = None) -> KeySnapshotResult:
-    """`deplat dr reconcile <table>` (local env): land a key snapshot of the RDS stand-in's table.
+    """`deplat dr reconcile <table> --direct` (local env): land a key snapshot of the RDS stand-in's
+    table from this process (the `dms_key_snapshot` job does the same on the engine).
 
     The next DMS silver step removes the ghost keys it reveals (keys silver holds whose last change
     precedes the snapshot and that the source no longer has: a primary-key change that DMS's S3
@@ -442,13 +438,3 @@ def reconcile_keys(lake: str, qualified: str, settings: LocalStackSettings | Non
         source_keys = {tuple(k) for k in keys}
         result.ghost_keys = sum(1 for r in held if tuple(str(r[k]) for k in spec.key) not in source_keys)
     return result
-
-
-def reconcile(ctx, qualified: str) -> KeySnapshotResult:
-    """`reconcile_keys` for a deplat Context. Local env only: it reads the RDS stand-in directly."""
-    from deplat.errors import ConfigError
-
-    if not ctx.env.is_local:
-        raise ConfigError(f"key reconciliation reads the source database; for '{ctx.env.name}' it is not built yet",
-                          "land KEYS-<ts>-<seq>.csv under <lake>/_landing/dms_keys/<schema>/<table>/ yourself")
-    return reconcile_keys(ctx.lake_uri, qualified, ctx.settings.local_stack)

@@ -65,6 +65,23 @@ def conninfo(settings: LocalStackSettings, dbname: str = DATABASE) -> str:
     return f"host=127.0.0.1 port={settings.postgres_port} user=postgres dbname={dbname} connect_timeout=5"
 
 
+def rds_secret(settings: LocalStackSettings) -> dict[str, Any]:
+    """The stand-in's credentials as the RDS/DMS secret JSON (deplat.sources.rds reads it). Trust
+    auth on loopback: the password is a placeholder the server never checks."""
+    return {"engine": "postgres", "host": "127.0.0.1", "port": settings.postgres_port, "dbname": DATABASE,
+            "username": "postgres", "password": "local-trust-auth"}
+
+
+def seed_secret(ctx) -> dict[str, str]:
+    """Store the stand-in's credentials as `deplat/<env>/rds` (moto's Secrets Manager locally), for
+    the dms_key_snapshot job. Returns {"secret_name", "secret_action"}."""
+    from deplat.sources.secret_store import secret_name, write_secret
+
+    name = secret_name(ctx.env.name, "rds")
+    action = write_secret(ctx.aws.client("secretsmanager"), name, rds_secret(ctx.settings.local_stack), create=True)[0]
+    return {"secret_name": name, "secret_action": action}
+
+
 def connect(dsn: str, autocommit: bool = False):
     """A psycopg connection to the local PostgreSQL, session in UTC with ISO dates.
 

@@ -11,7 +11,8 @@ No Salesforce emulator exists, so this is the one hand-written stand-in of the l
   only flags IsDeleted (the recycle bin: visible to queryAll only);
 - describe: GET /sobjects/<Object>/describe (name, type, soapType, precision, scale per field);
 - getDeleted: GET /sobjects/<Object>/deleted/?start=..&end=.. (the delete log, which outlives the
-  recycle bin: `Org.purge` empties the bin as Salesforce does after 15 days or on demand).
+  recycle bin: `Org.purge` empties the bin as Salesforce does after 15 days or on demand); the
+  log keeps 15 days, and a start more than 30 days back is refused (INVALID_REPLICATION_DATE).
 
 The org is generated from a seed (same seed, same records) and lives in memory.
 
@@ -76,6 +77,10 @@ _COUNTRIES = ["US", "DE", "FR", "GB", "JP", "CH", "CA", "AU"]
 _STAGES = [("Prospecting", 10), ("Qualification", 20), ("Proposal/Price Quote", 75),
            ("Negotiation/Review", 90), ("Closed Won", 100), ("Closed Lost", 0)]
 _SEED_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+# getDeleted's reach (REST "sObject Get Deleted"): results for no more than 15 days back; a start
+# further back than 30 days is refused with INVALID_REPLICATION_DATE.
+DELETE_LOG_DAYS = 15
+GET_DELETED_MAX_DAYS = 30
 
 _SOQL = re.compile(
     r"^\s*SELECT\s+(?P<fields>.+?)\s+FROM\s+(?P<object>\w+)"
@@ -124,6 +129,7 @@ class Org:
         self.page_size = page_size
         self.records: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in FIELDS}
         self.delete_log: dict[str, list[tuple[str, datetime]]] = {name: [] for name in FIELDS}
+        self.log_purged_until: dict[str, datetime] = {}  # object -> deletedDate of the last purged log entry
         self.tokens: set[str] = set()
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._lock = threading.RLock()
@@ -286,16 +292,31 @@ class Org:
             del self.records[obj][record_id]
 
     def deleted(self, obj: str, start: datetime, end: datetime) -> dict[str, Any]:
-        """getDeleted: the delete log entries with start <= deletedDate <= end (seconds truncated)."""
+        """getDeleted: the delete log entries with start <= deletedDate <= end (seconds truncated).
+
+        As Salesforce: a start more than GET_DELETED_MAX_DAYS back is refused with
+        INVALID_REPLICATION_DATE; the log keeps DELETE_LOG_DAYS, older entries are purged, and
+        earliestDateAvailable is the last purged entry's date (the org's start if none was).
+        """
         obj = _object_name(obj)
+        now = datetime.now(timezone.utc)
         if start >= end:
             raise ApiError(400, "INVALID_REPLICATION_DATE", "startDate must precede endDate")
+        if start < now - timedelta(days=GET_DELETED_MAX_DAYS):
+            raise ApiError(400, "INVALID_REPLICATION_DATE",
+                           f"startDate cannot be more than {GET_DELETED_MAX_DAYS} days ago")
         start, end = start.replace(second=0, microsecond=0), end.replace(second=0, microsecond=0)
         with self._lock:
+            horizon = now - timedelta(days=DELETE_LOG_DAYS)
+            purged = [d for _, d in self.delete_log[obj] if d < horizon]
+            if purged:
+                self.log_purged_until[obj] = max([self.log_purged_until.get(obj, _SEED_START), *purged])
+                self.delete_log[obj] = [(i, d) for i, d in self.delete_log[obj] if d >= horizon]
             hits = [(i, d) for i, d in self.delete_log[obj]
                     if start <= d.replace(second=0, microsecond=0) <= end]
+            earliest = self.log_purged_until.get(obj, _SEED_START)
         return {"deletedRecords": [{"id": i, "deletedDate": format_datetime(d)} for i, d in hits],
-                "earliestDateAvailable": format_datetime(_SEED_START), "latestDateCovered": format_datetime(end)}
+                "earliestDateAvailable": format_datetime(earliest), "latestDateCovered": format_datetime(end)}
 
     def describe(self, obj: str) -> dict[str, Any]:
         obj = _object_name(obj)

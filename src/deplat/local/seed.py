@@ -35,6 +35,7 @@ def seed_all(ctx, scale_factor: float = 0.01) -> LocalSeedResult:
     from dataclasses import asdict as _asdict
 
     from deplat.local.rds import seed_rds
+    from deplat.local.rds import seed_secret as seed_rds_secret
     from deplat.local.salesforce_server import seed_secret
     from deplat.local.seed_snowflake import seed_snowflake
 
@@ -43,9 +44,10 @@ def seed_all(ctx, scale_factor: float = 0.01) -> LocalSeedResult:
         snow = seed_snowflake(ctx, scale_factor=scale_factor)
     with ctx.reporter.status("Seeding PostgreSQL (RDS stand-in) and the Salesforce secret..."):
         rds = seed_rds(ctx.settings.local_stack)
+        rds_secret = seed_rds_secret(ctx)
         salesforce = seed_secret(ctx)
     dms = capture(ctx, full=True)
-    return LocalSeedResult(_asdict(snow), rds.to_dict(), dms, salesforce)
+    return LocalSeedResult(_asdict(snow), {**rds.to_dict(), "secret": rds_secret}, dms, salesforce)
 
 
 def capture(ctx, full: bool = False, sample_changes: int = 0) -> dict[str, Any]:

@@ -232,3 +232,41 @@ def key_snapshot(spark, lake: str, table: DmsTable) -> KeySnapshot | None:
     keys, name = found
     ts, seq = parse_keys_file(name)
     return KeySnapshot(keys, ts, seq, name)
+
+
+@dataclass
+class LandedSnapshot:
+    table: str
+    file: str
+    source_keys: int  # keys read from the source
+    written: int  # key lines in the landed file (counted on the file's text)
+    snapshot_seq: str
+    ghost_keys: int | None  # silver keys the snapshot lacks now (None: no declared/silver table)
+
+    def report(self) -> dict[str, Any]:
+        return {"file": self.file, "source_keys": self.source_keys, "written": self.written,
+                "snapshot_seq": self.snapshot_seq, "ghost_keys": self.ghost_keys}
+
+
+def land_key_snapshot(spark, lake: str, snapshot, table: DmsTable | None = None) -> LandedSnapshot:
+    """Write a key snapshot (sources.rds.KeySnapshot) where the silver step reads it, and preview
+    the ghosts: the keys the declared table's silver holds that the source no longer has (the next
+    dms_bronze_to_silver removes those whose last change precedes the snapshot)."""
+    path, text = source.key_snapshot_file(lake, snapshot)
+    source.write_text(spark, path, text)
+    written = text.count("\n") - 1
+    ghosts = None
+    silver = table_path(lake, "silver", table.silver_table) if table is not None else None
+    if silver is not None:
+        from delta.tables import DeltaTable
+        from pyspark.sql import functions as F
+        from pyspark.sql.types import StringType, StructField, StructType
+
+        if DeltaTable.isDeltaTable(spark, silver):
+            names = {c.source: c.name for c in table.columns}
+            keys = list(snapshot.columns)
+            snap = spark.createDataFrame(snapshot.rows, StructType([StructField(k, StringType()) for k in keys]))
+            held = spark.read.format("delta").load(silver).select(
+                *[F.col(names.get(k, k)).cast("string").alias(k) for k in keys])
+            ghosts = held.join(snap, keys, "left_anti").count()
+    return LandedSnapshot(snapshot.table, path, len(snapshot.rows), written, snapshot.seq, ghosts)

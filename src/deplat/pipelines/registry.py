@@ -46,6 +46,8 @@ PIPELINES: dict[str, Pipeline] = {
                  "silver.orders, the DQ gate on the silver tables gold reads, the gold aggregates"),
         Pipeline("dq", (Step("dq_check", gate=GOLD_INPUTS),), "the DQ gate alone (`deplat dq check` for one table)"),
         Pipeline("maintenance", (Step("delta_maintenance"),), "OPTIMIZE / VACUUM the Delta tables"),
+        Pipeline("reconcile", (Step("dms_key_snapshot"),),
+                 "a key snapshot of DMS source tables (`deplat dr reconcile` passes --tables)"),
         Pipeline("restore", (Step("delta_restore"),),
                  "Delta RESTORE of one table (`deplat dr restore` passes --table and --version)"),
     )
@@ -86,6 +88,8 @@ DATASETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                           ("bronze.dms_app_customers", "bronze.dms_app_orders")),
     "dms_bronze_to_silver": (("bronze.dms_app_customers", "bronze.dms_app_orders"),
                              ("silver.rds_customers", "silver.rds_orders")),
+    "dms_key_snapshot": (("postgres:app.customers", "postgres:app.orders"),
+                         ("_landing.dms_keys",)),
     "kafka_orders_stream": (("kafka:orders_events",), ("bronze.orders_events",)),
     "orders_silver": (("silver.orders_tpch", "silver.customer_tpch", "silver.nation_tpch", "bronze.orders_events"),
                       ("silver.orders",)),

@@ -34,6 +34,7 @@ from deplat.pipelines.common import (
     write_errors,
 )
 from deplat.pipelines.source_specs import SALESFORCE_OBJECTS, SIZED_BY_DESCRIBE, Column, SalesforceObject
+from deplat.sources.salesforce import GET_DELETED_DAYS, DeleteLogUnavailableError
 
 SOURCE = "salesforce"
 # Salesforce's "Polling for Changes" guidance: poll no more often than every five minutes, the API
@@ -55,7 +56,9 @@ class IngestResult:
     watermark_after: datetime | None
     skipped: int = 0  # versions bronze already held, or repeated within the batch
     rejected: int = 0  # records without an Id or a readable SystemModstamp (to _errors)
-    deletions: int = 0  # of `read`: from getDeleted
+    deletions: int = 0  # of `read`: deletion versions (from getDeleted, or from ID reconciliation)
+    reconciled: int = 0  # of `deletions`: Ids found gone by ID reconciliation (getDeleted could not answer)
+    deletes_from: str = ""  # "getDeleted", "id_reconciliation" or "" (first load / not asked)
 
 
 @dataclass
@@ -237,6 +240,27 @@ def write_watermark(spark, lake: str, obj_name: str, watermark: datetime, batch_
      .save(watermark_path(lake, obj_name)))
 
 
+def deletes_covered_path(lake: str, obj_name: str) -> str:
+    return table_path(lake, "_state", f"{SOURCE}/deletes_{obj_name.lower()}")
+
+
+def read_deletes_covered(spark, lake: str, obj_name: str) -> datetime | None:
+    """Until when deletions of the object have been looked up (getDeleted or ID reconciliation)."""
+    from delta.tables import DeltaTable
+
+    path = deletes_covered_path(lake, obj_name)
+    if not DeltaTable.isDeltaTable(spark, path):
+        return None
+    rows = spark.read.format("delta").load(path).select("covered_until").collect()
+    return parse_sf_datetime(rows[0]["covered_until"]) if rows else None
+
+
+def write_deletes_covered(spark, lake: str, obj_name: str, until: datetime, batch_id: str) -> None:
+    row = (obj_name, format_sf_datetime(until), batch_id)
+    (spark.createDataFrame([row], "object STRING, covered_until STRING, batch_id STRING").coalesce(1)
+     .write.format("delta").mode("overwrite").save(deletes_covered_path(lake, obj_name)))
+
+
 def ingest_increment(
     spark,
     lake: str,
@@ -247,23 +271,48 @@ def ingest_increment(
     writer: Callable[..., tuple[int, int]] | None = None,
     fetch_deleted: Callable[[datetime, datetime], list[dict[str, Any]]] | None = None,
     now: datetime | None = None,
+    fetch_ids: Callable[[], Iterable[str]] | None = None,
 ) -> IngestResult:
     """Read what changed since the watermark, commit it to bronze, then advance the watermark.
 
     `fetch(since)` yields API records; `fetch_deleted(start, end)` (getDeleted) the deletions in
-    the same window, purged ones included (skipped on the first load: nothing to delete yet);
-    `writer` (default write_bronze) commits them. If any raises, the watermark is left where it
-    was and the next run reads the same window again.
+    the same window, purged ones included (skipped on the first load: nothing to delete yet).
+    When the window starts before getDeleted's reach (GET_DELETED_DAYS, or the API says so:
+    DeleteLogUnavailableError), `fetch_ids()` (every live Id) reconciles instead: an Id whose
+    latest version is live in bronze or this batch and that the source no longer has gets a
+    deletion version (`reconciled`). `writer` (default write_bronze) commits them. If any raises,
+    the watermark is left where it was and the next run reads the same window again.
     """
+    end = now or datetime.now(timezone.utc)  # before the reads: a later deletion is the next window's
     before = read_watermark(spark, lake, obj.name)
     since = before - timedelta(seconds=lookback_seconds) if before is not None else None
+    # Deletions are looked up from where the last lookup ended (a quiet org's record watermark
+    # stays old while its deletions keep coming); state from before this existed: the watermark.
+    covered = read_deletes_covered(spark, lake, obj.name) if fetch_deleted is not None else None
+    start = covered - timedelta(seconds=lookback_seconds) if covered is not None else since
     records: list[dict[str, Any]] = list(fetch(since))
     deletions: list[dict[str, Any]] = []
-    if fetch_deleted is not None and since is not None:
-        deletions = list(fetch_deleted(since, now or datetime.now(timezone.utc)))
+    deletes_from, reconciled = "", 0
+    if fetch_deleted is not None and start is not None and before is not None:
+        reachable = start >= end - timedelta(days=GET_DELETED_DAYS)
+        if reachable:
+            try:
+                deletions, deletes_from = list(fetch_deleted(start, end)), "getDeleted"
+            except DeleteLogUnavailableError:
+                reachable = False
+        if not reachable:
+            if fetch_ids is None:
+                raise DeleteLogUnavailableError(
+                    f"getDeleted cannot cover {obj.name} since {format_sf_datetime(start)} and no ID "
+                    "reconciliation was given")
+            deletions = reconcile_ids(spark, table_path(lake, "bronze", obj.bronze_table), records, fetch_ids,
+                                      now)
+            deletes_from, reconciled = "id_reconciliation", len(deletions)
     read = len(records) + len(deletions)
     if not read:
-        return IngestResult(obj.name, 0, 0, before, before)
+        if fetch_deleted is not None:
+            write_deletes_covered(spark, lake, obj.name, end, batch_id)
+        return IngestResult(obj.name, 0, 0, before, before, deletes_from=deletes_from)
     batch = records_to_bronze(spark, obj, records + deletions, batch_id)
     rejected = 0
     if batch.rejected:
@@ -279,8 +328,49 @@ def ingest_increment(
         after = max(queried) if before is None else max(before, max(queried))
     if after is not None and after != before:
         write_watermark(spark, lake, obj.name, after, batch_id)
+    if fetch_deleted is not None:
+        write_deletes_covered(spark, lake, obj.name, end, batch_id)
     return IngestResult(obj.name, read, written, before, after, skipped=already + batch.duplicates,
-                        rejected=rejected, deletions=len(deletions))
+                        rejected=rejected, deletions=len(deletions), reconciled=reconciled,
+                        deletes_from=deletes_from)
+
+
+def reconcile_ids(spark, bronze_path: str, records: list[dict[str, Any]],
+                  fetch_ids: Callable[[], Iterable[str]], now: datetime | None = None) -> list[dict[str, Any]]:
+    """Deletion versions for the Ids the source no longer has: ID reconciliation, for deletions
+    getDeleted can no longer report (its window start is past the delete log's reach).
+
+    Candidates are the Ids whose latest version, in bronze or in this batch's `records`, is live.
+    The live Ids are read after `records`, so a record created since is in neither and never a
+    candidate. Each deletion is stamped with the time the Id list was taken (at least 1 ms after
+    the Id's latest version, so it is the latest whatever the clocks): the silver step removes them.
+    """
+    from delta.tables import DeltaTable
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    at = now or datetime.now(timezone.utc)
+    live = set(fetch_ids())
+    latest: dict[str, tuple[datetime, bool]] = {}
+    if DeltaTable.isDeltaTable(spark, bronze_path):
+        bronze = spark.read.format("delta").load(bronze_path)
+        order = Window.partitionBy("Id").orderBy(F.col("SystemModstamp").desc(), F.col("_ingest_ts").desc(),
+                                                 F.coalesce(F.col("IsDeleted") == "true", F.lit(False)).desc())
+        held = (bronze.filter(F.col("Id").isNotNull()).withColumn("_rank", F.row_number().over(order))
+                .filter((F.col("_rank") == 1) & ~F.coalesce(F.col("IsDeleted") == "true", F.lit(False))))
+        ids = spark.createDataFrame([(i,) for i in live], "Id STRING")
+        for row in held.join(ids, "Id", "left_anti").select("Id", "SystemModstamp").collect():
+            if _readable(row["SystemModstamp"]):
+                latest[row["Id"]] = (parse_sf_datetime(row["SystemModstamp"]), False)
+    for rec in records:
+        if not rec.get("Id") or rec["Id"] in live or not _readable(rec.get("SystemModstamp")):
+            continue
+        stamp = parse_sf_datetime(rec["SystemModstamp"])
+        if rec["Id"] not in latest or stamp >= latest[rec["Id"]][0]:
+            latest[rec["Id"]] = (stamp, str(rec.get("IsDeleted")).lower() == "true")
+    return [{"Id": i, "SystemModstamp": format_sf_datetime(max(at, stamp + timedelta(milliseconds=1))),
+             "IsDeleted": True}
+            for i, (stamp, deleted) in sorted(latest.items()) if not deleted]
 
 
 def _readable(stamp: Any) -> bool:

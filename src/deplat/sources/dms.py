@@ -42,6 +42,41 @@ def keys_dir(lake: str, schema: str, table: str) -> str:
     return f"{lake.rstrip('/')}/{KEYS_LANDING}/{schema}/{table}"
 
 
+def key_snapshot_file(lake: str, snapshot) -> tuple[str, str]:
+    """(path, CSV text) of a key snapshot (sources.rds.KeySnapshot): the one snapshot format.
+
+    `<keys_dir>/KEYS-<yyyymmdd-hhmmssffffff>-<seq>.csv`, a header of the key columns, one key per
+    line, NULL as the endpoint's null marker. The name carries the snapshot's time and change
+    sequence, so names sort by time and the silver step knows which changes the snapshot saw.
+    """
+    schema, _, table = snapshot.table.partition(".")
+    stamp = snapshot.taken_at.strftime("%Y%m%d-%H%M%S%f")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(snapshot.columns)
+    writer.writerows([DMS_NULL if v is None else v for v in row] for row in snapshot.rows)
+    return f"{keys_dir(lake, schema, table)}/KEYS-{stamp}-{snapshot.seq}.csv", out.getvalue()
+
+
+def write_text(spark, path: str, text: str, chunk: int = 4 << 20) -> int:
+    """Write `text` (UTF-8) to `path` through Hadoop's FileSystem (a local folder or s3://): into a
+    hidden temporary file first, renamed into place, so a reader never lists a partial file.
+    Returns the bytes written."""
+    jvm = spark._jvm
+    final, fs = _fs(spark, path)
+    tmp = jvm.org.apache.hadoop.fs.Path(final.getParent(), f".{final.getName()}.tmp")
+    data = text.encode("utf-8")
+    out = fs.create(tmp, True)
+    try:
+        for i in range(0, len(data), chunk):
+            out.write(bytearray(data[i:i + chunk]))
+    finally:
+        out.close()
+    if not fs.rename(tmp, final):
+        raise OSError(f"could not move {tmp.toString()} to {path}")
+    return len(data)
+
+
 def _fs(spark, folder: str):
     jvm = spark._jvm
     path = jvm.org.apache.hadoop.fs.Path(folder)

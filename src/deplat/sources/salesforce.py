@@ -175,18 +175,54 @@ def fetch_changes(sf: Any, obj: str, fields: Sequence[str],
     yield from query_pages(sf, build_soql(obj, wanted, since), include_deleted=True)
 
 
+# REST "sObject Get Deleted": "Results are returned for no more than 15 days previous to the day the
+# call is executed (or earlier if an administrator has purged the Recycle Bin)", and a startDate
+# beyond the delete log's reach is refused with INVALID_REPLICATION_DATE (the API rejects one more
+# than 30 days back; SOAP guide, getDeleted(): "If you get this exception, you should do a full pull").
+# https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getdeleted.htm
+GET_DELETED_DAYS = 15
+REPLICATION_DATE_ERROR = "INVALID_REPLICATION_DATE"
+
+
+class DeleteLogUnavailableError(LookupError):
+    """getDeleted cannot cover the window: its start is older than the delete log reaches (the API
+    answered INVALID_REPLICATION_DATE, or earliestDateAvailable is after the start). The caller
+    falls back to ID reconciliation."""
+
+
 def fetch_deleted(sf: Any, obj: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """The records deleted in [start, end] from the org's delete log (REST "sObject Get Deleted").
 
     Unlike queryAll, the delete log still lists records whose recycle bin was emptied (purged).
-    Salesforce answers only for the last 30 days and truncates seconds; an older `start` raises
-    INVALID_REPLICATION_DATE, after which only a full reload is safe
-    (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getdeleted.htm).
-    Returns [{"Id", "SystemModstamp" (the deletedDate), "IsDeleted": True}].
+    The API truncates seconds. Raises DeleteLogUnavailableError when the log cannot answer for the
+    whole window (see GET_DELETED_DAYS). Returns [{"Id", "SystemModstamp" (deletedDate), "IsDeleted": True}].
     """
-    body = getattr(sf, obj).deleted(start, end)
+    from simple_salesforce.exceptions import SalesforceMalformedRequest
+
+    try:
+        body = getattr(sf, obj).deleted(start, end)
+    except SalesforceMalformedRequest as exc:
+        if REPLICATION_DATE_ERROR in str(exc.content):
+            raise DeleteLogUnavailableError(f"getDeleted {obj} from {start.isoformat()}: {exc.content}") from None
+        raise
+    earliest = body.get("earliestDateAvailable")
+    if earliest and _parse_sf_datetime(earliest) > start.astimezone(timezone.utc).replace(second=0, microsecond=0):
+        raise DeleteLogUnavailableError(f"getDeleted {obj}: the delete log starts at {earliest}, "
+                                        f"after the window's start {start.isoformat()}")
     return [{"Id": r["id"], "SystemModstamp": r["deletedDate"], "IsDeleted": True}
             for r in body.get("deletedRecords", [])]
+
+
+def fetch_ids(sf: Any, obj: str) -> Iterator[str]:
+    """Every live record's Id (`SELECT Id FROM <obj>` with query, not queryAll: records in the
+    recycle bin are deleted too), paged through nextRecordsUrl (queryMore)."""
+    for record in query_pages(sf, f"SELECT Id FROM {obj}", include_deleted=False):
+        yield record["Id"]
+
+
+def _parse_sf_datetime(text: str) -> datetime:
+    """Salesforce's JSON dateTime (2024-03-05T10:20:30.000+0000) as an aware datetime."""
+    return datetime.strptime(text.strip(), "%Y-%m-%dT%H:%M:%S.%f%z")
 
 
 def describe_fields(sf: Any, obj: str) -> dict[str, dict[str, Any]]:

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 PREFIX = "deplat"
-SOURCES = ("salesforce", "snowflake", "kafka")
+SOURCES = ("salesforce", "snowflake", "kafka", "rds")
 
 # Keys a source's job needs; a tuple of alternatives means "one of these" (e.g. Snowflake password
 # or key-pair authentication). Salesforce: the OAuth 2.0 username-password flow
@@ -20,6 +20,8 @@ REQUIRED_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
     "salesforce": (("login_url",), ("client_id",), ("client_secret",), ("username",), ("password",)),
     "snowflake": (("account",), ("user",), ("password", "private_key_file", "authenticator")),
     "kafka": (("bootstrap_servers",),),
+    # The JSON RDS and DMS use for PostgreSQL credentials (deplat.sources.rds: the key snapshot job).
+    "rds": (("host",), ("port",), ("dbname",), ("username",), ("password",)),
 }
 
 
