@@ -3,8 +3,8 @@
 Runs where the source is reachable (EMR Serverless in the cloud, spark-submit locally). The RDS
 credentials are read from Secrets Manager by name inside the job, never passed as values.
 The next dms_bronze_to_silver removes the ghost keys the snapshot reveals (`deplat dr reconcile`).
-Args: --lake --batch-id --env --tables app.orders[,schema.table] [--secret-name deplat/<env>/rds]
-[--seq-scale dms|wal].
+Args: --lake --batch-id --env [--tables app.orders,...: default every declared DMS table]
+[--secret-name deplat/<env>/rds] [--seq-scale dms|wal].
 """
 
 from __future__ import annotations
@@ -21,16 +21,18 @@ STEP = "dms_key_snapshot"
 
 def main(argv=None) -> None:
     parser = job_parser(__doc__.splitlines()[0])
-    parser.add_argument("--tables", required=True, help="schema.table[,schema.table]")
+    parser.add_argument("--tables", default=",".join(DMS_TABLES), help="schema.table[,schema.table]")
     parser.add_argument("--secret-name", default=None, help="default: deplat/<env>/rds")
-    parser.add_argument("--seq-scale", choices=rds.SEQ_SCALES, default="dms",
-                        help="the landing files' _dms_seq: dms (AR_H_CHANGE_SEQ) or wal (the local capture)")
+    parser.add_argument("--seq-scale", choices=rds.SEQ_SCALES, default=None,
+                        help="the landing files' _dms_seq: dms (AR_H_CHANGE_SEQ) or wal (deplat's local capture); "
+                             "default: wal for --env local, else dms")
     args = parse_args(parser, argv)
+    scale = args.seq_scale or ("wal" if args.env == "local" else "dms")
 
     conn = rds.connect(read_secret(args.secret_name or secret_name(args.env, rds.SECRET_SOURCE)))
     spark = get_spark(STEP)
     try:
-        landed = [dms.land_key_snapshot(spark, args.lake, rds.take_key_snapshot(conn, name, args.seq_scale),
+        landed = [dms.land_key_snapshot(spark, args.lake, rds.take_key_snapshot(conn, name, scale),
                                         DMS_TABLES.get(name))
                   for name in (t.strip() for t in args.tables.split(","))]
     finally:

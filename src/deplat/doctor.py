@@ -146,7 +146,8 @@ def _local_secret_ports(ctx) -> list[Check]:
 
     ports = ctx.settings.local_stack
     expected = {"salesforce": ("salesforce_port", ports.salesforce_port),
-                "snowflake": ("snowflake_port", ports.snowflake_port)}
+                "snowflake": ("snowflake_port", ports.snowflake_port),
+                "rds": ("postgres_port", ports.postgres_port)}
     checks = []
     for source, (key, port) in expected.items():
         name = secret_name(ctx.env.name, source)

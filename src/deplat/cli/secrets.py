@@ -16,7 +16,7 @@ app = typer.Typer(no_args_is_help=True)
 @app.command()
 def put(
     tctx: typer.Context,
-    source: Annotated[str, typer.Argument(help="salesforce, snowflake or kafka.")],
+    source: Annotated[str, typer.Argument(help="salesforce, snowflake, kafka or rds.")],
     from_file: Annotated[Path | None, typer.Option("--from-file", help="Read the JSON value from this file.",
                                                    exists=True, dir_okay=False)] = None,
     output: OutputOpt = None,
@@ -52,12 +52,12 @@ def list_(tctx: typer.Context, output: OutputOpt = None) -> None:
 @app.command()
 def check(
     tctx: typer.Context,
-    source: Annotated[str, typer.Argument(help="salesforce, snowflake or kafka.")],
+    source: Annotated[str, typer.Argument(help="salesforce, snowflake, kafka or rds.")],
     connect: Annotated[bool, typer.Option("--connect", help="Also open a real connection with it.")] = False,
     output: OutputOpt = None,
 ) -> None:
     """Check a source's secret: its JSON keys (names only, never values) and, with --connect, a real
-    login (Salesforce), `SELECT 1` (Snowflake) or cluster metadata (Kafka). Exit 2 when keys are
+    login (Salesforce), `SELECT 1` (Snowflake, PostgreSQL for rds) or cluster metadata (Kafka). Exit 2 when keys are
     missing, 3 when the connection fails (the source's own error is shown)."""
     from deplat.secrets import check_secret
 
