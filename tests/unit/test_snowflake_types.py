@@ -108,6 +108,9 @@ def test_a_declared_narrower_type_is_honoured_and_overflow_is_an_error():
     with pytest.raises(st.UntypedValue, match="whole number"):
         st.convert(Decimal("1.5"), LongType())
     assert st.convert(10**38 - 1, DecimalType(38, 0)) == Decimal(10**38 - 1)  # 38 digits, past the 28 default
+    # the Arrow result path builds NUMBER(38,10) values digit by digit (arrow_context.DECIMAL128_to_decimal)
+    wide = Decimal("1234567890123456789012345678.0123456789")
+    assert str(st.convert(wide, DecimalType(38, 10))) == "1234567890123456789012345678.0123456789"
     assert st.convert(None, DecimalType(38, 0)) is None  # NULL stays NULL
 
 
