@@ -42,6 +42,30 @@ def test_write_silver_full_then_partition_reprocess_by_key(spark, tmp_path):
     assert spark.read.format("delta").load(stale).filter("id = 5").count() == 2
 
 
+def test_silver_is_unpartitioned_with_date_ranged_files_and_an_old_day_layout_is_rewritten(spark, tmp_path):
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    from deplat.pipelines.common import write_silver
+
+    days = spark.range(300).select(F.col("id").cast("int").alias("id"),
+                                   F.date_add(F.lit("2024-01-01").cast("date"), F.col("id").cast("int")).alias("day"))
+    path = str(tmp_path / "old")
+    days.write.format("delta").partitionBy("day").save(path)  # the layout before: a folder per day
+    assert len(DeltaTable.forPath(spark, path).detail().first().partitionColumns) == 1
+
+    assert write_silver(days, path, "day").written == 300
+    detail = DeltaTable.forPath(spark, path).detail().first()
+    assert detail.partitionColumns == [] and detail.numFiles <= 4  # was 300 one-row files
+    # Each file covers its own date range, so a one-date read or rewrite skips the others.
+    ranges = (spark.read.format("delta").load(path).groupBy(F.input_file_name().alias("f"))
+              .agg(F.min("day").alias("lo"), F.max("day").alias("hi")).orderBy("lo").collect())
+    assert all(a.hi < b.lo for a, b in zip(ranges, ranges[1:]))
+
+    one = write_silver(days.filter("id = 7"), path, "day", partition_date="2024-01-08")
+    assert one.written == 1 and spark.read.format("delta").load(path).count() == 300
+
+
 def test_session_is_sized_for_two_cores(spark):
     assert spark.conf.get("spark.sql.shuffle.partitions") == "4"
     assert spark.conf.get("spark.ui.enabled") == "false"
