@@ -506,14 +506,22 @@ def _run_warm(run_dir: Path, warm: dict[str, Any], cancelled: Callable[[], bool]
         busy.close()
         return None
     with busy:
-        pid = _ensure_warm_driver(warm_dir, warm, cancelled)
-        if pid is None:
+        for _attempt in range(2):  # a driver that stopped idle between the probe and the connect
+            pid = _ensure_warm_driver(warm_dir, warm, cancelled)
+            if pid is None:
+                return None
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                conn.connect(warm["socket"])
+                break
+            except OSError:
+                conn.close()
+                _stop_warm_driver(pid)
+        else:
             return None
         (run_dir / "warm_driver.pid").write_text(str(pid))
         (run_dir / "stdout").write_bytes(b"")
-        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            conn.connect(warm["socket"])
             conn.sendall((json.dumps(warm["request"]) + "\n").encode())
             reply = conn.makefile("rb").readline()
         except OSError:

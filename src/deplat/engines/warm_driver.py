@@ -30,6 +30,7 @@ import threading
 import traceback
 
 READY_FILE = "ready"
+_BROKEN = threading.Event()  # a run left the session in a state this driver could not reset
 
 
 def main(argv: list[str]) -> int:
@@ -57,18 +58,26 @@ def main(argv: list[str]) -> int:
             try:
                 conn, _ = server.accept()
             except socket.timeout:
+                # Idle: take no new clients, but serve one that connected just before the deadline.
+                for path in (READY_FILE, sock_path):
+                    os.unlink(path)
+                server.setblocking(False)
+                try:
+                    conn, _ = server.accept()
+                except OSError:
+                    return 0
+                with conn:
+                    _serve(conn, spark, baseline)
                 return 0
             with conn:
                 _serve(conn, spark, baseline)
-            if spark.sparkContext._jsc.sc().isStopped():
+            if _BROKEN.is_set() or spark.sparkContext._jsc.sc().isStopped():
                 return 0
     finally:
         server.close()
         for path in (sock_path, READY_FILE):
-            try:
+            if os.path.exists(path):
                 os.unlink(path)
-            except OSError:
-                pass
 
 
 def _serve(conn: socket.socket, spark, baseline: dict[str, str]) -> None:
@@ -128,7 +137,11 @@ def run_job(request: dict, spark, baseline: dict[str, str]) -> int:
         os.environ.clear()
         os.environ.update(saved_env)
         sys.argv, sys.path[:] = saved_argv, saved_path
-        _reset(spark, baseline)
+        try:
+            _reset(spark, baseline)
+        except Exception:  # noqa: BLE001 - the run's result stands; the next run gets a new driver
+            traceback.print_exc()
+            _BROKEN.set()
     return code
 
 
