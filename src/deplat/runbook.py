@@ -492,7 +492,10 @@ def _seed(ctx, rb: Runbook) -> StepOutcome:
     return StepOutcome(rows_written=inserted + loaded,
                        figures={"rds_rows_inserted": inserted, "dms_full_load_rows": loaded,
                                 "fresh": bool(inserted)},
-                       note="sources seeded now" if inserted else "sources already seeded")
+                       # Seeding always (re)writes the stand-ins' secrets: say so, a secret put by
+                       # hand for a local experiment is replaced here.
+                       note=("sources seeded now" if inserted else "sources already seeded")
+                       + "; stand-in secrets (re)written: snowflake, salesforce, rds")
 
 
 def _dms_capture(ctx, rb: Runbook) -> StepOutcome:

@@ -61,9 +61,10 @@ def command(
               [[s.step, s.run_id, s.state, f"{s.duration_s:.0f}s" if s.duration_s is not None else "",
                 "attached to a live run" if s.attached else ""] for s in result.steps])
         if result.metrics:
-            cols = ["step", "read", "written", "rejected"] + (["note"] if any(m.get("note") for m in result.metrics)
-                                                              else [])
-            table("metrics", cols, [[m.get(c) for c in cols] for m in result.metrics])
+            # read = written + rejected + skipped: each counted by the job on its own.
+            cols = ["step", "read", "written", "rejected", "skipped"] + (
+                ["note"] if any(m.get("note") for m in result.metrics) else [])
+            table("metrics", cols, [[m.get(c, "") for c in cols] for m in result.metrics])
         if not result.waited:
             typer.echo(f"not waiting: `deplat status`, `deplat logs {result.steps[0].run_id} --follow`")
 

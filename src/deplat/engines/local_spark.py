@@ -600,7 +600,8 @@ def _failure_details(run_dir: Path, code: int) -> str:
         return killed_by_signal(-code if code < 0 else code - 128)
     lines = [line for line in driver_error(text["stdout"], text["stderr"])[0].splitlines() if line.strip()]
     last = lines[-1].strip() if lines else ""
-    return f"spark-submit exited with code {code}" + (f": {last}" if last else "")
+    who = "the job in the warm driver" if (run_dir / "warm_driver.pid").is_file() else "spark-submit"
+    return f"{who} exited with code {code}" + (f": {last}" if last else "")
 
 
 def killed_by_signal(number: int) -> str:
