@@ -101,9 +101,9 @@ def write_silver(df, path: str, partition_column: str, partition_date: str | Non
     the files (spark.sql.adaptive.advisoryPartitionSizeInBytes, 64 MB by default). A table written
     partitioned by an earlier version is rewritten unpartitioned by the next full write
     (overwriteSchema). With `partition_date`, the rows whose `partition_column` equals the date are
-    written (replaceWhere on a data column: Delta 2.0+, replaceWhere.dataColumns.enabled). A partition column whose value can change at
-    the source (an order's date) would leave a stale copy of a moved row in its old partition under
-    a plain replaceWhere; so when `key` is given the reprocess is one Delta MERGE by key over the
+    written (replaceWhere on a data column: Delta 2.0+, replaceWhere.dataColumns.enabled). A date
+    whose value can change at the source (an order's date) would leave a stale copy of a moved row
+    under a plain replaceWhere of the new date; so when `key` is given the reprocess is one Delta MERGE by key over the
     keys that are in the date's partition now (in `df`) or were there before (in the table): rows
     are inserted or updated (moved) wherever their key is, and keys of the old partition that are no
     longer current are deleted. Columns new in `df` are added to the table (schema evolution).
