@@ -72,6 +72,14 @@ def test_report_of_a_resumed_runbook_keeps_the_failed_attempt(tmp_path):
     assert what == ["step salesforce, attempt 1 of 2 (exit 4), succeeded on attempt 2", "run lr-failed"]
     assert "Resource Account Not Found" in data.failures[0].excerpt
     assert "SalesforceResourceNotFound" in data.failures[1].excerpt
+    assert [f.of_step for f in data.failures] == [False, True]  # one failure, its job run as detail
+
+
+def test_the_report_counts_a_failed_attempt_once_not_once_more_per_failed_job_run(tmp_path):
+    from deplat.report import write_report
+
+    _failed_then_resumed(tmp_path)
+    assert write_report(_ctx(tmp_path), path=tmp_path / "r.html").failures == 1
 
 
 def test_rendered_report_shows_both_attempts(tmp_path):

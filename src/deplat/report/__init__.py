@@ -41,4 +41,4 @@ def write_report(ctx: Any, run_id: str | None = None, path: Path | None = None) 
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(page, encoding="utf-8")
     return ReportResult(target.resolve(), data.kind, data.id, data.status, len(data.steps), len(data.tables),
-                        len(data.failures), len(page.encode()), data.chosen)
+                        sum(not f.of_step for f in data.failures), len(page.encode()), data.chosen)

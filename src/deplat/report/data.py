@@ -50,6 +50,7 @@ class Failure:
     what: str
     error: str
     excerpt: str | None
+    of_step: bool = False  # a job run's failure under a failed step attempt: detail, not one more failure
 
 
 @dataclass
@@ -254,7 +255,8 @@ def _from_runbook(book: dict[str, Any], by_run: dict[str, dict[str, Any]]) -> Re
                 for rid in a.get("run_ids") or []:
                     rec = by_run.get(rid)
                     if rec and rec.get("state") not in ("SUCCESS", None):
-                        data.failures.append(Failure(f"run {rid}", rec.get("state", ""), rec.get("details")))
+                        data.failures.append(Failure(f"run {rid}", rec.get("state", ""), rec.get("details"),
+                                                     of_step=True))
     return data
 
 
