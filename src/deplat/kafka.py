@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -91,14 +92,34 @@ class TopicInfo:
         return {**asdict(self), "messages": self.messages}
 
 
-def watermarks(conn: KafkaConnection, topic: str, partitions: list[int]) -> dict[int, tuple[int, int]]:
-    """partition -> (earliest, latest) offsets, from the brokers (a throwaway consumer, no group commit)."""
-    from confluent_kafka import Consumer, TopicPartition
+def watermarks(conn: KafkaConnection, topic: str, partitions: list[int], wait_seconds: float = 30.0,
+               sleep=time.sleep) -> dict[int, tuple[int, int]]:
+    """partition -> (earliest, latest) offsets, from the brokers (a throwaway consumer, no group commit).
 
+    Right after CreateTopics returns, a partition's leader may not be elected or known to the broker
+    answering yet (NOT_LEADER_FOR_PARTITION, LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PART: Kafka's
+    retriable errors); those are retried for up to `wait_seconds`, any other error is raised.
+    """
+    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+    retriable = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                 KafkaError.UNKNOWN_TOPIC_OR_PART}
     consumer = Consumer({**conn.client_config(), "group.id": f"deplat-watermarks-{uuid.uuid4().hex[:8]}",
                          "enable.auto.commit": False, "log_level": 0})
+    deadline = time.monotonic() + wait_seconds
+    marks: dict[int, tuple[int, int]] = {}
     try:
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in partitions}
+        for p in partitions:
+            delay = 0.2
+            while p not in marks:
+                try:
+                    marks[p] = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                except KafkaException as exc:
+                    if exc.args[0].code() not in retriable or time.monotonic() > deadline:
+                        raise
+                    sleep(delay)
+                    delay = min(delay * 2, 2.0)
+        return marks
     finally:
         consumer.close()
 

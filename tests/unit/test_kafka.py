@@ -62,3 +62,35 @@ def test_events_are_consistent_and_each_bad_kind_breaks_the_contract():
             continue
         doc = json.loads(raw)
         assert doc != event, kind
+
+
+def test_watermarks_wait_for_a_new_topics_leader_and_raise_other_errors(monkeypatch):
+    # Right after CreateTopics the broker may answer NOT_LEADER_FOR_PARTITION (seen in CI): retried.
+    import confluent_kafka
+    from confluent_kafka import KafkaError, KafkaException
+
+    from deplat import kafka
+
+    answers = {0: [KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, (0, 5)],
+               1: [(0, 7)], 2: [KafkaError.TOPIC_AUTHORIZATION_FAILED]}
+
+    class Consumer:
+        def __init__(self, config):
+            pass
+
+        def get_watermark_offsets(self, tp, timeout):
+            answer = answers[tp.partition].pop(0)
+            if isinstance(answer, tuple):
+                return answer
+            raise KafkaException(KafkaError(answer))
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(confluent_kafka, "Consumer", Consumer)
+    conn = type("Conn", (), {"client_config": lambda self: {}})()
+    slept = []
+    assert kafka.watermarks(conn, "t", [0, 1], sleep=slept.append) == {0: (0, 5), 1: (0, 7)}
+    assert len(slept) == 2
+    with pytest.raises(KafkaException):
+        kafka.watermarks(conn, "t", [2], sleep=slept.append)
