@@ -153,7 +153,7 @@ def _make_report(base: Path) -> dict:
 
 def test_report_is_self_contained(report):
     page = report["path"].read_text()
-    assert report["result"]["id"] == report["id"] and report["result"]["failures"] == 1  # the failed step; its failed job run is its detail
+    assert report["result"]["id"] == report["id"] and report["result"]["failures"] == 1
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)  # nothing fetched
     assert "<script" not in page  # no JavaScript at all, and record text is escaped
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -227,7 +227,7 @@ def test_chromium_dom_of_a_resumed_runbook_keeps_the_failed_attempt(tmp_path):
         proc = subprocess.run([DEPLAT, "-o", "json", "report", "--out", str(out)], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
-        assert json.loads(proc.stdout)["failures"] == 1  # the failed attempt (its failed job run is its detail)
+        assert json.loads(proc.stdout)["failures"] == 1  # its failed job run is detail
         dom = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
                               out.as_uri()], capture_output=True, text=True, timeout=120).stdout
         gantt = re.search(r'<svg id="gantt".*?</svg>', dom, re.S).group(0)
