@@ -11,7 +11,6 @@ from delta.tables import DeltaTable
 from deplat.pipelines import common
 from deplat.pipelines import snowflake as sf
 from deplat.pipelines.session import get_spark
-from deplat.pipelines.source_specs import parse_snowflake_tables
 from deplat.pipelines.table_schemas import TPCH_TABLES
 
 STEP = "snowflake_bronze_to_silver_merge"
@@ -19,20 +18,9 @@ STEP = "snowflake_bronze_to_silver_merge"
 
 def main(argv=None) -> None:
     parser = common.job_parser(__doc__.splitlines()[0])
-    parser.add_argument("--tables", default=None,
-                        help="comma-separated tables (default: every table in --snowflake-tables)")
-    parser.add_argument("--snowflake-tables", default=None,
-                        help="JSON {table: {tracking, change_column, lookback_seconds, key}} from config")
+    sf.add_table_args(parser)
     args = common.parse_args(parser, argv)
-    try:
-        tracking = parse_snowflake_tables(args.snowflake_tables)
-    except ValueError as exc:
-        parser.error(str(exc))
-    tables = ([t.strip().lower() for t in args.tables.split(",") if t.strip()] if args.tables
-              else list(tracking))
-    unknown = [t for t in tables if t not in TPCH_TABLES and not (t in tracking and tracking[t].key)]
-    if unknown:
-        parser.error(f"unknown tables {unknown}; a table outside TPC-H needs `key:` in config")
+    tracking, tables = sf.selected_tables(parser, args)
 
     spark = get_spark(STEP)
     state_path = common.table_path(args.lake, "_state", sf.STATE_TABLE)

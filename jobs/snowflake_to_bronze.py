@@ -15,7 +15,6 @@ from __future__ import annotations
 from deplat.pipelines import common
 from deplat.pipelines import snowflake as sf
 from deplat.pipelines.session import get_spark
-from deplat.pipelines.source_specs import parse_snowflake_tables
 from deplat.pipelines.table_schemas import TPCH_TABLES
 from deplat.sources import snowflake as source
 
@@ -24,23 +23,11 @@ STEP = "snowflake_to_bronze"
 
 def main(argv=None) -> None:
     parser = common.job_parser(__doc__.splitlines()[0])
-    parser.add_argument("--tables", default=None,
-                        help="comma-separated tables (default: every table in --snowflake-tables)")
-    parser.add_argument("--snowflake-tables", default=None,
-                        help="JSON {table: {tracking, change_column, lookback_seconds, key}} from config")
+    sf.add_table_args(parser)
     parser.add_argument("--chunk-rows", "--chunk-keys", dest="chunk_rows", type=int, default=sf.DEFAULT_CHUNK_ROWS,
                         help="rows per chunk (key ranges follow the key distribution)")
     args = common.parse_args(parser, argv)
-    try:
-        tracking = parse_snowflake_tables(args.snowflake_tables)
-    except ValueError as exc:
-        parser.error(str(exc))
-    tables = ([t.strip().lower() for t in args.tables.split(",") if t.strip()] if args.tables
-              else list(tracking))
-    unknown = [t for t in tables if t not in tracking or (t not in TPCH_TABLES and not tracking[t].key)]
-    if unknown:
-        parser.error(f"unknown tables {unknown}; declared: {sorted(tracking)} (a table outside TPC-H "
-                     "needs `key:` in config)")
+    tracking, tables = sf.selected_tables(parser, args)
 
     from delta.tables import DeltaTable
 

@@ -34,6 +34,27 @@ def local_stack():
     return stack
 
 
+@pytest.fixture
+def salesforce_stand_in():
+    """Start a private Salesforce stand-in on its own port: `start(seed, ...)` -> (org, connected client).
+    Stopped when the test ends."""
+    from deplat.local.salesforce_server import LOCAL_CREDENTIALS, Org, serve_in_thread
+    from deplat.sources import salesforce as source
+
+    servers = []
+
+    def start(seed: int, accounts: int = 12, opportunities: int = 0, page_size: int = 5):
+        org = Org(seed=seed, accounts=accounts, opportunities=opportunities, page_size=page_size)
+        server, _ = serve_in_thread(org)
+        servers.append(server)
+        return org, source.connect(source.SalesforceConfig(login_url=server.instance_url, **LOCAL_CREDENTIALS))
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     """One SparkSession (local[2], Delta, jars from the offline cache) for the whole test session."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from deplat.local.salesforce_server import LOCAL_CREDENTIALS, Org, serve_in_thread
 from deplat.pipelines import salesforce as sfp
 from deplat.pipelines.common import table_path
 from deplat.sources import salesforce as source
@@ -14,12 +13,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
 
 @pytest.fixture
-def org_sf():
-    org = Org(seed=5, accounts=12, opportunities=0, page_size=5)
-    server, _ = serve_in_thread(org)
-    yield org, source.connect(source.SalesforceConfig(login_url=server.instance_url, **LOCAL_CREDENTIALS))
-    server.shutdown()
-    server.server_close()
+def org_sf(salesforce_stand_in):
+    return salesforce_stand_in(seed=5)
 
 
 def _silver_ids(spark, lake, account, describe):

@@ -14,7 +14,6 @@ import pytest
 import responses
 from simple_salesforce import Salesforce
 
-from deplat.local.salesforce_server import LOCAL_CREDENTIALS, Org, serve_in_thread
 from deplat.sources import salesforce as source
 
 INSTANCE = "https://deplat-test.my.salesforce.com"
@@ -71,12 +70,8 @@ def test_fetch_ids_pages_through_next_records_url_with_query_not_query_all():
 
 
 @pytest.fixture
-def stand_in():
-    org = Org(seed=3, accounts=12, opportunities=0, page_size=5)
-    server, _ = serve_in_thread(org)
-    yield org, source.connect(source.SalesforceConfig(login_url=server.instance_url, **LOCAL_CREDENTIALS))
-    server.shutdown()
-    server.server_close()
+def stand_in(salesforce_stand_in):
+    return salesforce_stand_in(seed=3)
 
 
 def test_the_stand_in_answers_get_deleted_as_salesforce_does(stand_in):

@@ -217,15 +217,19 @@ def watermark_path(lake: str, obj_name: str) -> str:
     return table_path(lake, "_state", f"{SOURCE}/{obj_name.lower()}")
 
 
-def read_watermark(spark, lake: str, obj_name: str) -> datetime | None:
-    """The highest SystemModstamp committed to bronze for the object, or None before the first load."""
+def _read_state_time(spark, path: str, column: str) -> datetime | None:
+    """The time held in `column` of a one-row state table, or None when there is none yet."""
     from delta.tables import DeltaTable
 
-    path = watermark_path(lake, obj_name)
     if not DeltaTable.isDeltaTable(spark, path):
         return None
-    rows = spark.read.format("delta").load(path).select("watermark").collect()
-    return parse_sf_datetime(rows[0]["watermark"]) if rows else None
+    rows = spark.read.format("delta").load(path).select(column).collect()
+    return parse_sf_datetime(rows[0][column]) if rows else None
+
+
+def read_watermark(spark, lake: str, obj_name: str) -> datetime | None:
+    """The highest SystemModstamp committed to bronze for the object, or None before the first load."""
+    return _read_state_time(spark, watermark_path(lake, obj_name), "watermark")
 
 
 def write_watermark(spark, lake: str, obj_name: str, watermark: datetime, batch_id: str) -> None:
@@ -246,13 +250,7 @@ def deletes_covered_path(lake: str, obj_name: str) -> str:
 
 def read_deletes_covered(spark, lake: str, obj_name: str) -> datetime | None:
     """Until when deletions of the object have been looked up (getDeleted or ID reconciliation)."""
-    from delta.tables import DeltaTable
-
-    path = deletes_covered_path(lake, obj_name)
-    if not DeltaTable.isDeltaTable(spark, path):
-        return None
-    rows = spark.read.format("delta").load(path).select("covered_until").collect()
-    return parse_sf_datetime(rows[0]["covered_until"]) if rows else None
+    return _read_state_time(spark, deletes_covered_path(lake, obj_name), "covered_until")
 
 
 def write_deletes_covered(spark, lake: str, obj_name: str, until: datetime, batch_id: str) -> None:

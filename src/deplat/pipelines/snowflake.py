@@ -23,7 +23,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from deplat.pipelines.snowflake_types import OFFSET_SUFFIX, source_columns, spark_fields, type_rows
-from deplat.pipelines.table_schemas import INGEST_FIELDS, SourceTable, conform
+from deplat.pipelines.source_specs import parse_snowflake_tables
+from deplat.pipelines.table_schemas import INGEST_FIELDS, TPCH_TABLES, SourceTable, conform
 
 SOURCE = "snowflake"
 STATE_TABLE = "snowflake"  # lake/_state/snowflake: name -> value
@@ -326,3 +327,27 @@ def merge_into(spark: SparkSession, path: str, rows: DataFrame, spec: SourceTabl
         files_added=int(m.get("numTargetFilesAdded", 0)),
         stale=stale,
     )
+
+
+def add_table_args(parser) -> None:
+    """The table selection both Snowflake jobs take: --tables and --snowflake-tables (from config)."""
+    parser.add_argument("--tables", default=None,
+                        help="comma-separated tables (default: every table in --snowflake-tables)")
+    parser.add_argument("--snowflake-tables", default=None,
+                        help="JSON {table: {tracking, change_column, lookback_seconds, key}} from config")
+
+
+def selected_tables(parser, args) -> tuple[dict, list[str]]:
+    """(table -> its declared change tracking, the tables to process, lower-case). A table must be
+    declared, and one outside TPC-H needs its `key:`; otherwise parser.error (exit 2)."""
+    try:
+        tracking = parse_snowflake_tables(args.snowflake_tables)
+    except ValueError as exc:
+        parser.error(str(exc))
+    tables = ([t.strip().lower() for t in args.tables.split(",") if t.strip()] if args.tables
+              else list(tracking))
+    unknown = [t for t in tables if t not in tracking or (t not in TPCH_TABLES and not tracking[t].key)]
+    if unknown:
+        parser.error(f"unknown tables {unknown}; declared: {sorted(tracking)} (a table outside TPC-H "
+                     "needs `key:` in config)")
+    return tracking, tables
