@@ -46,6 +46,7 @@ class JobSpec:
     py_files: tuple[str, ...] = ()
     archives: tuple[str, ...] = ()
     timeout_minutes: int | None = None
+    streaming: bool = False  # a long-running stream (registry Step.streaming)
 
     @property
     def name(self) -> str:

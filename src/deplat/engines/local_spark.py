@@ -41,9 +41,6 @@ BOOTSTRAP = "_deplat_driver.py"
 SCRATCH_DIR = "scratch"  # SPARK_LOCAL_DIRS: spark-*/blockmgr-* folders, removed when the run ends
 WARM_DIR = "_warm"  # runs/_warm/<key>/: a warm driver's code, log, pid and scratch
 WARM_SCRIPT = "warm_driver.py"
-# Steps that always get their own spark-submit: a stream's driver is killed and restarted as a unit
-# (the exactly-once fault tests do exactly that), and it may run for hours.
-COLD_STEPS = frozenset({"kafka_orders_stream"})
 WARM_START_TIMEOUT = 120.0  # seconds for a warm driver's JVM and SparkSession to come up
 _BOOTSTRAP_CODE = '''"""deplat local driver bootstrap: the job's Python stderr goes to the stderr file."""
 import os
@@ -199,7 +196,9 @@ class LocalSparkEngine:
                # Unbuffered: `deplat logs --follow` shows the driver's prints as they happen.
                "PYTHONUNBUFFERED": "1", "SPARK_LOCAL_DIRS": str(run_dir / SCRATCH_DIR)}
         meta = {"ref": ref.to_dict(), "command": command, "env": env, "created_at": _now()}
-        if self.warm_idle_seconds > 0 and spec.step not in COLD_STEPS:
+        # A stream gets its own spark-submit: its driver is killed and restarted as a unit, and it may
+        # run for hours.
+        if self.warm_idle_seconds > 0 and not spec.streaming:
             meta["warm"] = self._warm_spec(spec, python, jars, py_files, deps, entry, run_dir)
         _write_json(run_dir / META_FILE, meta)
         _write_json(run_dir / STATE_FILE, {"state": "SUBMITTED", "details": "", "updated_at": _now()})
@@ -376,10 +375,10 @@ class LocalSparkEngine:
 
 
 def _supervisor_pid(run_dir: Path) -> int | None:
-    return _supervisor_pid_file(run_dir / "supervisor.pid")
+    return _read_pid(run_dir / "supervisor.pid")
 
 
-def _supervisor_pid_file(path: Path) -> int | None:
+def _read_pid(path: Path) -> int | None:
     try:
         return int(path.read_text())
     except (OSError, ValueError):
@@ -449,7 +448,7 @@ def supervise(run_dir: Path) -> int:
     def _on_term(signum, frame):
         nonlocal cancelled
         cancelled = True
-        warm_pid = _supervisor_pid_file(run_dir / "warm_driver.pid")
+        warm_pid = _read_pid(run_dir / "warm_driver.pid")
         if _alive(warm_pid):  # the run is inside a warm driver, outside this process group
             _stop_warm_driver(warm_pid)
 
@@ -582,7 +581,7 @@ def stop_warm_drivers(runs_dir: Path) -> int:
     """Stop every warm driver under `runs_dir` (`deplat local down`); how many were running."""
     stopped = 0
     for pid_file in Path(runs_dir).glob(f"{WARM_DIR}/*/driver.pid"):
-        pid = _supervisor_pid_file(pid_file)
+        pid = _read_pid(pid_file)
         if _alive(pid):
             _stop_warm_driver(pid)
             stopped += 1

@@ -15,6 +15,8 @@ class Step:
     description: str = ""
     # A DQ gate (jobs/dq_check.py): the lake tables whose dq/suites must pass before later steps run.
     gate: tuple[str, ...] = ()
+    # A stream: long-running, killed and restarted as a unit (the local engine gives it its own driver).
+    streaming: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ PIPELINES: dict[str, Pipeline] = {
         Pipeline("dms", (Step("dms_rds_to_bronze"), Step("dms_bronze_to_silver")),
                  "RDS changes via DMS (full load + CDC) -> current rows in silver"),
         # Locally (and in `deplat run`) the stream drains the topic and stops: Trigger.AvailableNow.
-        Pipeline("kafka", (Step("kafka_orders_stream", ("--available-now",)),),
+        Pipeline("kafka", (Step("kafka_orders_stream", ("--available-now",), streaming=True),),
                  "Kafka order events -> bronze.orders_events exactly once, bad events to the DLQ"),
         Pipeline("gold", (Step("orders_silver"), Step("dq_check", gate=GOLD_INPUTS), Step("gold_aggregates")),
                  "silver.orders, the DQ gate on the silver tables gold reads, the gold aggregates"),
