@@ -7,6 +7,7 @@ Standard library only at import time (botocore/boto3 inside the functions that n
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -30,13 +31,35 @@ READ_TIMEOUT_S = 60
 
 def is_loopback(url: str) -> bool:
     """True when the URL's host is localhost or a loopback address (127.0.0.0/8, ::1)."""
-    host = urlparse(url).hostname or ""
+    return is_loopback_host(urlparse(url).hostname or "")
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1; brackets allowed)."""
+    host = host.strip().strip("[]").lower()
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def refuse_plaintext(what: str, hosts: Iterable[str], fix: str) -> None:
+    """The one rule for plain-text transports (http, Kafka PLAINTEXT / SASL_PLAINTEXT): allowed
+    only when every host is loopback (the local stand-ins), because credentials and data would
+    otherwise cross a network unencrypted. Call it when the plain-text option was chosen.
+
+    Raises ConfigError (exit 2) naming `what` and the first non-loopback host; an empty host list
+    counts as not loopback (the client's default host is a remote service).
+    """
+    from deplat.errors import ConfigError
+
+    hosts = list(hosts)
+    remote = [h for h in hosts if not is_loopback_host(h)]
+    if remote or not hosts:
+        where = remote[0] if remote else "the service's default host"
+        raise ConfigError(f"refusing {what} to {where}: plain text is allowed only to a loopback host", fix)
 
 
 def client_config(side: str = "cli") -> Any:

@@ -3,7 +3,9 @@
 The secret (JSON) is `{"bootstrap_servers": "...", "security_protocol": "SASL_SSL",
 "sasl_mechanism": "PLAIN", "sasl_username": "<api key>", "sasl_password": "<api secret>"}` for
 Confluent Cloud, or `{"bootstrap_servers": "127.0.0.1:9092", "security_protocol": "PLAINTEXT"}`
-for the local broker (`deplat kafka topics` publishes that one). The same settings feed Spark's
+for the local broker (`deplat kafka topics` publishes that one). PLAINTEXT and SASL_PLAINTEXT are
+refused unless every bootstrap server is loopback: events and the SASL password would travel in
+clear text. The same settings feed Spark's
 Kafka source (`kafka.`-prefixed consumer properties, JAAS for SASL/PLAIN) and confluent-kafka.
 
 Python 3.9-compatible: the streaming job imports this on the EMR runtime.
@@ -44,6 +46,13 @@ class KafkaConnection:
     def __repr__(self) -> str:  # never show credentials in logs or tracebacks
         return (f"KafkaConnection(bootstrap_servers={self.bootstrap_servers!r}, "
                 f"security_protocol={self.security_protocol!r}, ...)")
+
+    def __post_init__(self) -> None:
+        from deplat.shared import refuse_plaintext
+
+        if "PLAINTEXT" in self.security_protocol.upper():
+            refuse_plaintext(f"Kafka {self.security_protocol.upper()}", _hosts(self.bootstrap_servers),
+                             "use SASL_SSL (or SSL) in the kafka secret; PLAINTEXT is only for the local broker")
 
     @property
     def uses_sasl(self) -> bool:
@@ -87,6 +96,18 @@ class KafkaConnection:
                                            f'username="{user}" password="{password}";'),
             })
         return opts
+
+
+def _hosts(bootstrap_servers: str) -> list[str]:
+    """Hosts of `host:port[,host:port]` (an optional `LISTENER://` prefix, IPv6 in brackets)."""
+    hosts = []
+    for server in bootstrap_servers.split(","):
+        server = server.strip().rpartition("://")[2]
+        if server.startswith("["):
+            hosts.append(server[1:].partition("]")[0])
+        elif server:
+            hosts.append(server.rpartition(":")[0] if ":" in server else server)
+    return hosts
 
 
 def secret_name(env: str) -> str:

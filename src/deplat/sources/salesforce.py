@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from deplat.errors import ConfigError
-from deplat.shared import is_loopback
+from deplat.shared import refuse_plaintext
 from deplat.sources.secret_store import secret_name as _secret_name
 
 DEFAULT_API_VERSION = "59.0"
@@ -91,10 +91,11 @@ def _plain_http_adapter():
 
 def _check_scheme(url: str) -> None:
     scheme = urlparse(url).scheme
-    if scheme == "https" or (scheme == "http" and is_loopback(url)):
-        return
-    raise ConfigError(f"refusing Salesforce URL {url!r}",
-                      "use https (plain http only for the loopback stand-in)")
+    fix = "use https (plain http only for the loopback stand-in)"
+    if scheme == "http":
+        refuse_plaintext(f"Salesforce URL {url!r} over http", [urlparse(url).hostname or ""], fix)
+    elif scheme != "https":
+        raise ConfigError(f"refusing Salesforce URL {url!r}", fix)
 
 
 def connect(config: SalesforceConfig, session: Any = None, timeout: float = 30.0):

@@ -2,7 +2,8 @@
 
 The connection comes from the Secrets Manager secret `deplat/<env>/snowflake` (a JSON object of
 connector arguments: account, user, password and, locally, host/port/protocol; database,
-schema, warehouse, role). It is read inside the job and never logged.
+schema, warehouse, role). It is read inside the job and never logged. `protocol: http` is refused
+unless the host is loopback (the local fakesnow server): the password would travel in clear text.
 """
 
 from __future__ import annotations
@@ -51,11 +52,28 @@ def read_connection(env: str, client=None) -> dict[str, Any]:
         raise RuntimeError(f"secret {name} has no value: store the Snowflake connection JSON in it "
                            "(locally: `deplat local seed`)") from exc
     params = json.loads(raw)
-    return {k: v for k, v in params.items() if k in CONNECT_FIELDS}
+    params = {k: v for k, v in params.items() if k in CONNECT_FIELDS}
+    check_transport(params)
+    return params
+
+
+def check_transport(params: dict[str, Any]) -> None:
+    """ConfigError (exit 2) when the connector arguments select plain http to a non-loopback host;
+    without `host` the connector talks to <account>.snowflakecomputing.com, which is remote."""
+    from deplat.shared import refuse_plaintext
+
+    if str(params.get("protocol") or "https").lower() != "https":
+        host = params.get("host")
+        refuse_plaintext(f"Snowflake over {params.get('protocol')}", [str(host)] if host else [],
+                         "remove `protocol` from the snowflake secret (https is the default); "
+                         "plain http is only for the local stand-in")
 
 
 def connect(params: dict[str, Any]):
+    """A snowflake-connector-python connection; ConfigError for plain http off loopback."""
     import snowflake.connector
+
+    check_transport(params)
 
     return snowflake.connector.connect(
         **params,
