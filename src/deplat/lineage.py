@@ -11,7 +11,8 @@ START and the COMPLETE/FAIL of one run agree), the pipeline batch as the `parent
 Transports: a JSON-lines file per batch under `<lake>/_lineage/` locally, one object per event
 under `s3://<lake>/_lineage/<batch>/` in the cloud, and HTTP POST to `OPENLINEAGE_URL` (+
 `OPENLINEAGE_ENDPOINT`, default `api/v1/lineage`; `OPENLINEAGE_API_KEY` as a bearer token) when set.
-`OPENLINEAGE_DISABLED=true` turns it off. A transport error is a warning: lineage never fails a run.
+`OPENLINEAGE_DISABLED=true` turns it off. A transport error is a warning: lineage never fails a run;
+an API key with a plain-http URL off loopback is refused (exit 2) before the run starts.
 The events are written with the standard library: openlineage-python would add six dependencies
 for one JSON POST.
 """
@@ -99,6 +100,17 @@ class HttpTransport:
     endpoint: str = "api/v1/lineage"
     api_key: str | None = field(default=None, repr=False)
     timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        from urllib.parse import urlparse
+
+        from deplat.shared import refuse_plaintext
+
+        parsed = urlparse(self.url)
+        if self.api_key and parsed.scheme != "https":
+            refuse_plaintext(f"the OpenLineage API key over {parsed.scheme or 'a URL without scheme'}",
+                             [parsed.hostname or ""],
+                             "use an https OPENLINEAGE_URL (plain http only for a loopback collector)")
 
     def emit(self, event: dict[str, Any], batch_id: str) -> None:
         import urllib.request
@@ -215,6 +227,8 @@ def emitter_for(ctx: Any, batch_id: str, pipeline: str) -> LineageEmitter | _Nul
                                             os.environ.get("OPENLINEAGE_ENDPOINT", "api/v1/lineage"),
                                             os.environ.get("OPENLINEAGE_API_KEY")))
         return LineageEmitter(transports, cfg.namespace, lake, ctx.env.name, batch_id, pipeline, ctx.reporter)
+    except ConfigError:
+        raise  # a bearer key about to go out in clear text: refuse the run rather than warn
     except Exception as exc:  # noqa: BLE001 - lineage must never fail a run
         ctx.reporter.warn(f"lineage: disabled for this run ({type(exc).__name__}: {exc})")
         return _Null()
