@@ -7,6 +7,17 @@ from contextlib import contextmanager
 from typing import Protocol
 
 
+def literal(value: object, style: str = ""):
+    """`value` as a rich Text shown exactly as typed: data (cells, DLQ records, names, messages that
+    quote data) never goes through Rich's markup or emoji codes, so `[/]` cannot crash a render and
+    `[link=...]` or `:x:` cannot change what the operator sees. None -> ""."""
+    from rich.text import Text
+
+    if isinstance(value, Text):
+        return value
+    return Text("" if value is None else str(value), style=style)
+
+
 class Reporter(Protocol):
     def info(self, message: str) -> None: ...
     def warn(self, message: str) -> None: ...
@@ -47,10 +58,12 @@ class RichReporter:
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(message)
+            self.console.print(literal(message))
 
     def warn(self, message: str) -> None:
-        self.console.print(f"[yellow]warning:[/] {message}")
+        from rich.text import Text
+
+        self.console.print(Text.assemble(("warning:", "yellow"), " ", literal(message)))
 
     @contextmanager
     def status(self, message: str) -> Iterator[object]:
@@ -61,7 +74,7 @@ class RichReporter:
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         # A spinner, the message and a ticking elapsed time (not just at each poll).
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+        with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
                       console=self.console, transient=True) as progress:
             task = progress.add_task(message, total=None)
             yield _ProgressStatus(progress, task)

@@ -255,7 +255,7 @@ class RunService:
 
     def _skip_gate(self, pipeline: str, step: str, tables: tuple[str, ...], batch_id: str) -> None:
         """--skip-dq: say so loudly and record a SKIPPED gate run in the history."""
-        self.ctx.reporter.warn(f"[bold red]--skip-dq: the DQ gate on {', '.join(tables)} is SKIPPED[/]; "
+        self.ctx.reporter.warn(f"--skip-dq: the DQ gate on {', '.join(tables)} is SKIPPED; "
                                "the next steps run on unchecked data (recorded in the run history)")
         now = _utcnow()
         self.history.append({"run_id": f"skipped-dq-{batch_id}", "pipeline": pipeline, "step": step,
@@ -295,7 +295,7 @@ class RunService:
                 reporter.info(f"{shown}: {state.state} ({elapsed:.0f}s)")
             ui = f" · Spark UI {state.dashboard_url}" if state.dashboard_url else ""
             waited[0] = elapsed
-            live.update(f"{shown} [bold]{state.state}[/] · run {ref.run_id}{ui}")
+            live.update(f"{shown} {state.state} · run {ref.run_id}{ui}")
 
         poller = Poller(lambda: self.engine.get(ref), policy=policy, timeout=timeout, on_update=on_update,
                         clock=self._clock, sleep=self._sleep)

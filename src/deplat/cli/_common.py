@@ -59,23 +59,27 @@ def emit(ctx, data: Any, text: Callable[[], None] | None = None) -> None:
         typer.echo(data)
 
 
-def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    """A Rich table on stdout. Nothing is cut off in a narrow terminal or a pipe: identifiers
-    (columns named "... id", "name") keep their full width on one line, other cells wrap."""
+def table(title: str | None, columns: list[str], rows: list[list[Any]], null: str = "") -> None:
+    """A Rich table on stdout, the one table renderer: title, headers and cells print literally.
+    Nothing is cut off in a narrow terminal or a pipe: identifiers (columns named "... id", "name")
+    keep their full width on one line, other cells wrap. None cells show as `null`."""
     from rich.console import Console
     from rich.table import Table
 
-    cells = [["" if v is None else str(v) for v in row] for row in rows]
-    t = Table(title=title, title_justify="left")
+    from deplat.console import literal
+
+    # Every title, header and cell is literal text: data is never read as Rich markup (console.literal).
+    cells = [[null if v is None else str(v) for v in row] for row in rows]
+    t = Table(title=literal(title) if title else None, title_justify="left")
     for i, col in enumerate(columns):
         if col.endswith("id") or col == "name":
             width = max([len(col), *(len(r[i]) for r in cells)])
-            t.add_column(col, no_wrap=True, min_width=width)
+            t.add_column(literal(col), no_wrap=True, min_width=width)
         else:
-            t.add_column(col, overflow="fold")
+            t.add_column(literal(col), overflow="fold")
     for row in cells:
-        t.add_row(*row)
-    Console(highlight=False).print(t)
+        t.add_row(*(literal(c) for c in row))
+    Console(highlight=False, emoji=False).print(t)
 
 
 def not_built(what: str, issue: str | None = None) -> None:

@@ -28,24 +28,29 @@ def show(
 
     def render() -> None:
         from rich.console import Console
+        from rich.text import Text
         from rich.tree import Tree
 
         colour = {"COMPLETE": "green", "FAIL": "red", "START": "yellow"}
 
+        # Names, states and messages come from recorded events: literal Text, styles set apart.
         def add(branch, node) -> None:
             for job in node["jobs"]:
                 note = f" ({job['message']})" if job["state"] == "FAIL" and job["message"] else ""
                 if job.get("repeated"):
-                    branch.add(f"[dim]job {job['job']} (shown above)[/]")
+                    branch.add(Text(f"job {job['job']} (shown above)", style="dim"))
                     continue
-                sub = branch.add(f"[dim]job[/] {job['job']} [{colour.get(job['state'], 'white')}]"
-                                 f"{job['state']}[/] [dim]{job['time']}[/]{note}")
+                sub = branch.add(Text.assemble(("job", "dim"), f" {job['job']} ",
+                                               (str(job["state"]), colour.get(job["state"], "white")),
+                                               " ", (str(job["time"]), "dim"), note))
                 for ds in job["datasets"]:
-                    leaf = sub.add(f"[bold]{ds['dataset']}[/]" + (" [dim]…[/]" if ds.get("truncated") else ""))
+                    leaf = sub.add(Text.assemble((str(ds["dataset"]), "bold"),
+                                                 (" …", "dim") if ds.get("truncated") else ""))
                     add(leaf, ds)
 
-        root = Tree(f"[bold]{graph['dataset']}[/] [dim]({'upstream' if upstream else 'downstream'})[/]")
+        root = Tree(Text.assemble((str(graph["dataset"]), "bold"),
+                                  (f" ({'upstream' if upstream else 'downstream'})", "dim")))
         add(root, graph)
-        Console(highlight=False).print(root)
+        Console(highlight=False, emoji=False).print(root)
 
     emit(ctx, graph, render)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from deplat.cli._common import OutputOpt, context, emit
+from deplat.cli._common import OutputOpt, context, emit, table
 
 NAME = "query"
 
@@ -49,15 +49,7 @@ def command(
 
 
 def _render(result, limit: int) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(title_justify="left")
-    for col in result.columns:
-        t.add_column(col)
-    for row in result.rows[:limit]:
-        t.add_row(*("NULL" if v is None else str(v) for v in row))
-    Console(highlight=False).print(t)
+    table(None, list(result.columns), [list(row) for row in result.rows[:limit]], null="NULL")
     shown = min(limit, len(result.rows))
     more = "+" if result.truncated else ""
     if shown < len(result.rows) or result.truncated:

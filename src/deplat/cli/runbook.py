@@ -87,13 +87,15 @@ def _render(ctx, result) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from deplat.console import literal
+
     # A log file gets the whole table on one line per step, not wrapped at Rich's 80-column default.
     console = Console(highlight=False)
     if not console.is_terminal:
         console = Console(highlight=False, width=160)
-    t = Table(title=head, title_justify="left")
+    t = Table(title=literal(head), title_justify="left")
     for col in ("step", "status", "duration", "rows written", "DQ", "note"):
         t.add_column(col, justify="right" if col in ("duration", "rows written") else "left")
     for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
+        t.add_row(*(literal(v) for v in row))
     console.print(t)

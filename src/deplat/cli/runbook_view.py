@@ -11,6 +11,8 @@ import time
 from contextlib import contextmanager
 from typing import Any
 
+from deplat.console import literal
+
 STYLE = {"running": "bold cyan", "ok": "green", "ok (earlier)": "green", "failed": "bold red",
          "not built": "yellow", "skipped": "dim"}
 
@@ -73,13 +75,15 @@ class RunbookView:
 
     def info(self, message: str) -> None:
         if self.live_mode:
-            self.console.print(f"[dim]{message}[/]", highlight=False)
+            self.console.print(literal(message, "dim"), highlight=False)
         else:
             self._line(message)
 
     def warn(self, message: str) -> None:
+        from rich.text import Text
+
         if self.live_mode:
-            self.console.print(f"[yellow]warning:[/] {message}", highlight=False)
+            self.console.print(Text.assemble(("warning:", "yellow"), " ", literal(message)), highlight=False)
         else:
             self._line(f"warning: {message}")
 
@@ -97,7 +101,7 @@ class RunbookView:
 
     def _line(self, text: str) -> None:
         # markup=False: service messages may contain [brackets]; no styles in a log file.
-        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        self.console.print(literal(text), highlight=False, soft_wrap=True)
 
     def _table(self):
         from rich.table import Table
@@ -111,10 +115,10 @@ class RunbookView:
                 elapsed, now = time.monotonic() - row["t0"], self.detail
             else:
                 elapsed, now = rec.duration_s, (rec.error or rec.note or "")
-            t.add_row(rec.name, f"[{STYLE.get(rec.status, '')}]{rec.status}[/]",
+            t.add_row(literal(rec.name), literal(rec.status, STYLE.get(rec.status, "")),
                       "" if elapsed is None else f"{elapsed:.0f}s",
-                      "" if rec.rows_written is None else f"{rec.rows_written:,}", rec.dq or "",
-                      _strip_markup(now)[:80])
+                      "" if rec.rows_written is None else f"{rec.rows_written:,}", literal(rec.dq),
+                      literal(now[:80]))
         return t
 
 
@@ -132,12 +136,3 @@ def _figures(record: Any) -> str:
         parts.append(record.note)
     return f" ({', '.join(parts)})" if parts else ""
 
-
-def _strip_markup(text: str) -> str:
-    from rich.markup import escape
-    from rich.text import Text
-
-    try:
-        return escape(Text.from_markup(text).plain)
-    except Exception:  # noqa: BLE001 - not valid markup: show it as it is
-        return escape(text)

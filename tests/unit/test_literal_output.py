@@ -1,0 +1,81 @@
+"""Values from data print literally (issue 25, item 1): Rich markup, links and emoji codes in a cell,
+a DLQ record, a reporter message or a table title are shown as typed, never interpreted. Real Delta
+tables (delta-rs) in a temp lake, read by the commands themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from deplat.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+NASTY = ["[/]", "[link=https://example.com]x[/link]", ":x:", "[bold]b[/bold]", "[red]"]
+
+
+@pytest.fixture()
+def lake(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEPLAT_CONFIG", str(ROOT / "config" / "deplat.yaml"))
+    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DEPLAT_LAKE_URI", str(tmp_path / "lake"))
+    for var in ("DEPLAT_ENV", "DEPLAT_OUTPUT"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path / "lake"
+
+
+def cli(*args: str):
+    return CliRunner().invoke(app, list(args), terminal_width=200)
+
+
+def _assert_literal(text: str) -> None:
+    for value in NASTY:
+        assert value in text, f"{value!r} not shown literally in:\n{text}"
+    assert "❌" not in text and "\x1b]8;" not in text  # no emoji, no terminal hyperlink
+
+
+def test_dlq_shows_malformed_events_as_they_came(lake):
+    from deltalake import write_deltalake
+
+    from deplat.pipelines.streaming import errors_path
+
+    n = len(NASTY)
+    write_deltalake(errors_path(str(lake)), pa.table({
+        "reason": NASTY, "topic": ["orders"] * n, "partition": list(range(n)), "offset": list(range(n)),
+        "timestamp": pa.array([1_700_000_000_000_000 + i for i in range(n)], pa.timestamp("us", "UTC")),
+        "key": NASTY, "raw_value": NASTY}))
+    result = cli("kafka", "dlq")
+    assert result.exit_code == 0, result.output
+    _assert_literal(result.stdout)
+
+
+def test_query_cells_and_column_names_print_literally(lake):
+    from deltalake import write_deltalake
+
+    write_deltalake(str(lake / "silver" / "odd"), pa.table({"v": NASTY}))
+    result = cli("query", "SELECT v, v AS \"[/]\" FROM silver.odd")
+    assert result.exit_code == 0, result.output
+    _assert_literal(result.stdout)
+
+
+def test_shared_table_title_and_cells_are_literal(capsys):
+    from deplat.cli._common import table
+
+    table("title [/] :x:", ["[/]"], [[v] for v in NASTY])
+    out = capsys.readouterr().out
+    _assert_literal(out)
+    assert "title [/] :x:" in out
+
+
+def test_reporter_messages_are_literal(capsys):
+    from deplat.console import RichReporter
+
+    reporter = RichReporter()
+    for v in NASTY:
+        reporter.info(f"value {v}")
+        reporter.warn(f"value {v}")
+    err = capsys.readouterr().err
+    _assert_literal(err)
+    assert "warning:" in err
