@@ -37,7 +37,7 @@ def test_every_shipped_suite_parses_and_gold_inputs_each_have_one():
     ({"table": "silver.t", "expectations": [{"check": "not_null"}]}, "missing ['column']"),
     ({"table": "silver.t", "expectations": [{"check": "not_null", "column": "a", "severity": "fatal"}]},
      "severity must be error or warn"),
-    ({"table": "silver.t", "expectations": [{"check": "regex", "column": "a", "pattern": "("}]}, "bad pattern"),
+    ({"table": "silver.t", "expectations": [{"check": "regex", "column": "a", "pattern": "("}]}, "is not a Java regex"),
     ({"table": "silver.t", "expectations": [{"check": "not_null", "column": "a"}] * 2}, "duplicate"),
     ({"table": "silver.t", "expectations": [{"check": "in_set", "column": "a", "values": "x", "extra": 1}]},
      "unknown ['extra']"),

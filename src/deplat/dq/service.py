@@ -150,15 +150,24 @@ class DqService:
     def validate(self, suites: list[Any]) -> None:
         """Every table and column the suites name exists (Delta schemas); ConfigError naming the first gap."""
         tables = sorted({s.table for s in suites} | {t for s in suites for t in s.ref_tables})
-        schemas = {t: self.schema(t) for t in tables}
+        types = {t: self.column_types(t) for t in tables}
+        schemas = {t: list(cols) for t, cols in types.items()}
         missing = [m for s in suites for m in s.missing_columns(schemas)]
         if missing:
             raise ConfigError(f"the suite names column(s) the table does not have: {', '.join(missing)}",
                               "fix the suite or the table")
+        wrong = [p for s in suites for p in s.type_problems(types)]
+        if wrong:
+            raise ConfigError(f"check(s) that cannot run on their column's type: {'; '.join(wrong)}",
+                              "fix the suite (format: README, section Data quality)")
 
     def schema(self, table: str) -> list[str]:
         """The column names of a lake table, from its Delta log (no data read)."""
         return [f.name for f in self._delta(table).schema().fields]
+
+    def column_types(self, table: str) -> dict[str, str]:
+        """Column name -> Delta type name (`long`, `decimal(10,2)`, `date`, ...; nested types as text)."""
+        return {f.name: str(getattr(f.type, "type", f.type)) for f in self._delta(table).schema().fields}
 
     def _delta(self, table: str, version: int | None = None) -> Any:
         from deltalake import DeltaTable

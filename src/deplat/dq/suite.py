@@ -37,13 +37,24 @@ A suite::
 
 Every check takes `severity: error|warn` (default error) and an optional `name`. Null values are not
 judged by between / in_set / regex / referential (GX's column-map semantics); use not_null for them.
+
+Bounds are read as GX 1.x reads them (its pydantic fields): a quoted number is a number, an ISO date
+string a date; anything else (a word, a boolean, NaN) is refused, as is `min > max`. Unlike GX,
+deplat keeps numbers exact: an integer stays an integer (GX makes 2**53+1 a float), a decimal literal
+a Decimal (GX makes 1.000000000000000001 the float 1.0), `row_count min: 1.5` means at least 2 rows
+(GX truncates it to 1). A `regex` is a Java regex (Spark's `rlike`, what GX runs on Spark too):
+Python-only syntax Java refuses (`(?P<x>...)`, `(?P=x)`, `(?#...)`, `(?(1)a|b)`, `{,n}`, a bare `{`,
+the flags `a` and `L`, `\\U0001F600`) is refused when the suite is read.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +79,178 @@ _TABLE = re.compile(r"^(bronze|silver|gold)\.[A-Za-z_][A-Za-z0-9_]*$")
 
 class SuiteError(ValueError):
     """A suite that cannot run: bad format, unknown check, or a column the table does not have."""
+
+
+_INT = re.compile(r"^[+-]?[0-9]+$")
+_NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+_INF = {"inf": math.inf, "+inf": math.inf, "infinity": math.inf, "+infinity": math.inf, ".inf": math.inf,
+        "-inf": -math.inf, "-infinity": -math.inf, "-.inf": -math.inf}
+SPARK_MAX_DIGITS = 38  # a Spark decimal literal holds at most 38 digits
+
+
+def _exact(value: Decimal, what: str) -> Any:
+    if value.is_nan():
+        raise SuiteError(f"{what} is NaN")
+    if value.is_infinite():
+        return float(value)
+    if value == value.to_integral_value():
+        return int(value)
+    if len(value.as_tuple().digits) > SPARK_MAX_DIGITS:
+        raise SuiteError(f"{what} {value} has more than {SPARK_MAX_DIGITS} digits (Spark's decimal limit)")
+    return value
+
+
+def parse_bound(value: Any, what: str, dates: bool = True) -> Any:
+    """A `between`/`row_count` bound as deplat compares it: int, Decimal, float (only +-inf or a float
+    given as such), date or datetime.
+
+    Coerced as GX 1.x's pydantic fields coerce it (`Comparable = float | date | datetime`): a quoted
+    number is a number, an ISO date or date-time string a date or datetime. Refused (SuiteError) where
+    GX refuses, plus booleans and NaN. Numbers stay exact where GX makes floats of them: an integral
+    value is an int (2**53+1), a decimal literal a Decimal (1.000000000000000001); `dates=False`
+    (row_count) refuses dates.
+    """
+    if isinstance(value, bool) or value is None:
+        raise SuiteError(f"{what} must be a number{' or a date' if dates else ''}, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value):
+            raise SuiteError(f"{what} is NaN")
+        return value if math.isinf(value) else _exact(Decimal(repr(value)), what)
+    if isinstance(value, Decimal):
+        return _exact(value, what)
+    if isinstance(value, (date, datetime)):
+        if not dates:
+            raise SuiteError(f"{what} must be a number, got the date {value}")
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if _INT.match(text):
+            return int(text)
+        if _NUMBER.match(text):
+            return _exact(Decimal(text), what)
+        if text.lower() in _INF:
+            return _INF[text.lower()]
+        if dates:
+            try:
+                return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+            except ValueError:
+                pass
+    kinds = "a number or an ISO date (YYYY-MM-DD[ HH:MM:SS])" if dates else "a number"
+    raise SuiteError(f"{what} must be {kinds}, got {value!r}")
+
+
+def _ordered(lo: Any, hi: Any, where: str) -> None:
+    """SuiteError unless lo <= hi (both numbers, or both dates/date-times)."""
+    if lo is None or hi is None:
+        return
+    if isinstance(lo, (date, datetime)) != isinstance(hi, (date, datetime)):
+        raise SuiteError(f"{where}: `min` {lo!r} and `max` {hi!r} must be both numbers or both dates")
+    a, b = lo, hi
+    if isinstance(a, datetime) != isinstance(b, datetime):  # a date is its midnight
+        a, b = [x if isinstance(x, datetime) else datetime(x.year, x.month, x.day) for x in (a, b)]
+    try:
+        wrong = a > b
+    except TypeError:  # a naive and an aware date-time
+        raise SuiteError(f"{where}: `min` and `max` must both carry a time zone, or neither") from None
+    if wrong:
+        raise SuiteError(f"{where}: `min` {lo} is greater than `max` {hi} (GX refuses such a range)")
+
+
+_PY_ONLY_FLAGS = set("aL")
+
+
+def java_regex_problem(pattern: str) -> str | None:
+    """Why Java's `Pattern.compile` (Spark `rlike`) would refuse a pattern Python's `re` accepts, or None.
+
+    Covers Python-only syntax: named groups and backreferences `(?P<x>...)`, `(?P=x)`; conditionals
+    `(?(1)a|b)`; comments `(?#...)`; the inline flags a and L; `{,n}` and any other `{` that is not a
+    Java quantifier `{n}`, `{n,}`, `{n,m}`; `\\U` escapes; a lone `\\0`. Checked against
+    java.util.regex in tests/unit/test_dq_gx_differential.py.
+    """
+    i, n, depth = 0, len(pattern), 0
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            nxt = pattern[i + 1:i + 2]
+            if nxt == "Q":  # \Q...\E quotes everything up to \E
+                end = pattern.find("\\E", i + 2)
+                i = n if end < 0 else end + 2
+                continue
+            if nxt == "U":
+                return "\\U escapes are Python-only (Java writes \\x{1F600})"
+            if nxt == "0" and not pattern[i + 2:i + 3].isdigit():
+                return "a lone \\0 is Python-only (Java needs an octal digit after it: \\00)"
+            if nxt in ("p", "P", "x", "N") and pattern[i + 2:i + 3] == "{":  # \p{Lu}, \x{1F600}, \N{name}
+                end = pattern.find("}", i + 3)
+                i = n if end < 0 else end + 1
+                continue
+            i += 2
+            continue
+        if depth:
+            if c == "[":
+                depth += 1
+            elif c == "]":
+                depth -= 1
+            i += 1
+            continue
+        if c == "[":
+            depth = 1
+            i += 1
+            if pattern[i:i + 1] == "^":
+                i += 1
+            if pattern[i:i + 1] == "]":  # a leading ] is a literal in Python, an error in Java
+                return "a ] first in a character class is Python-only (Java needs \\])"
+            continue
+        if c == "(" and pattern[i + 1:i + 2] == "?":
+            ext = pattern[i + 2:i + 4]
+            if ext[:1] == "P":
+                return "(?P<name>...) / (?P=name) are Python-only (Java: (?<name>...) and \\k<name>)"
+            if ext[:1] == "(":
+                return "conditional groups (?(id)yes|no) are Python-only"
+            if ext[:1] == "#":
+                return "comments (?#...) are Python-only"
+            m = re.match(r"[a-zA-Z-]+", pattern[i + 2:])
+            if m and set(m.group(0)) & _PY_ONLY_FLAGS:
+                return f"inline flag(s) {sorted(set(m.group(0)) & _PY_ONLY_FLAGS)} are Python-only"
+        if c == "{":
+            m = re.match(r"\{[0-9]+(,[0-9]*)?\}", pattern[i:])
+            if not m:
+                return f"{{ at {i} is not a Java quantifier {{n}}, {{n,}}, {{n,m}} (escape a literal one: \\{{)"
+            i += len(m.group(0))
+            continue
+        i += 1
+    return None
+
+
+_JAVA_ONLY = [  # Java syntax Python's re lacks, rewritten to an equivalent Python shape for the syntax check
+    (re.compile(r"\\[pP]\{[^}]*\}|\\[pP][A-Za-z]"), "x"),
+    (re.compile(r"\(\?<([A-Za-z][A-Za-z0-9]*)>"), r"(?P<\1>"),
+    (re.compile(r"\\k<([A-Za-z][A-Za-z0-9]*)>"), r"(?P=\1)"),
+    (re.compile(r"\\[hHvVRXGze]|\\c[A-Za-z]|\\x\{[0-9a-fA-F]+\}|\\N\{[^}]*\}"), "x"),
+    (re.compile(r"\\Q.*?(\\E|$)", re.S), "x"),
+    (re.compile(r"([*+?}])\+"), r"\1"),  # possessive quantifiers (Python >= 3.11 only)
+    (re.compile(r"\(\?>"), "(?:"),  # atomic groups (Python >= 3.11 only)
+    (re.compile(r"&&"), ""),  # class intersection
+]
+
+
+def regex_problem(pattern: Any) -> str | None:
+    """Why a `regex` check's pattern cannot run as a Java regex, or None (see java_regex_problem)."""
+    if not isinstance(pattern, str) or not pattern:
+        return "the pattern must be a non-empty string"
+    problem = java_regex_problem(pattern)
+    if problem:
+        return problem
+    text = pattern
+    for rx, repl in _JAVA_ONLY:
+        text = rx.sub(repl, text)
+    try:
+        re.compile(text)
+    except re.error as exc:
+        return str(exc)
+    return None
 
 
 @dataclass(frozen=True)
@@ -105,14 +288,17 @@ class Check:
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Check:
-        return cls(doc["kind"], tuple(doc["columns"]), dict(doc["params"]), doc["severity"], doc.get("name", ""))
+        """The Check `to_dict` gave (via the job's JSON: bounds come back exact, see normalize_params)."""
+        params = normalize_params(doc["kind"], dict(doc["params"]), doc.get("name") or doc["kind"])
+        return cls(doc["kind"], tuple(doc["columns"]), params, doc["severity"], doc.get("name", ""))
 
-    def gx_expectation(self, ref_values: list[Any] | None = None):
+    def gx_expectation(self, ref_values: list[Any] | None = None, type_name: str = "", today: Any = None):
         """This check as a GX 1.x expectation (needs great_expectations; imported here, lazily).
 
         referential becomes ExpectColumnValuesToBeInSet over the referenced table's values
-        (`ref_values`, read by the job); freshness becomes ExpectColumnMaxToBeBetween with an ISO
-        date lower bound (today, UTC, minus max_age_days).
+        (`ref_values`, read by the job); freshness becomes ExpectColumnMaxToBeBetween with a date
+        lower bound (today, UTC, minus max_age_days), its midnight on a timestamp column (`type_name`):
+        GX cannot compare a timestamp with a date.
         """
         import great_expectations as gx
 
@@ -137,12 +323,55 @@ class Check:
         if self.kind == "row_count":
             return e.ExpectTableRowCountToBeBetween(min_value=p.get("min"), max_value=p.get("max"), severity=sev)
         if self.kind == "freshness":
-            return e.ExpectColumnMaxToBeBetween(column=self.columns[0], min_value=freshness_floor(self),
-                                                severity=sev)
+            floor = freshness_floor(self, today)
+            if type_family(type_name) == "timestamp":
+                floor = datetime(floor.year, floor.month, floor.day)
+            return e.ExpectColumnMaxToBeBetween(column=self.columns[0], min_value=floor, severity=sev)
         if self.kind == "referential":
             return e.ExpectColumnValuesToBeInSet(column=self.columns[0], value_set=list(ref_values or []),
                                                  severity=sev)
         raise SuiteError(f"unknown check {self.kind!r}")
+
+
+_NUMERIC = ("byte", "tinyint", "short", "smallint", "int", "integer", "long", "bigint", "float", "real", "double")
+
+
+def type_family(type_name: str) -> str:
+    """number | string | date | timestamp | boolean | other, for a Spark (`simpleString`) or Delta
+    log type name (`integer`, `long`, `decimal(10,2)`, `timestamp_ntz`, ...)."""
+    t = (type_name or "").strip().lower()
+    if t in _NUMERIC or t.startswith("decimal"):
+        return "number"
+    if t == "string" or t.startswith(("varchar", "char")):
+        return "string"
+    if t == "date":
+        return "date"
+    if t.startswith("timestamp"):
+        return "timestamp"
+    if t == "boolean":
+        return "boolean"
+    return "other"
+
+
+def type_problem(check: Check, type_name: str) -> str | None:
+    """Why `check` cannot run on a column of this type, or None. A number bound needs a number column
+    or a text one (Spark casts the text, as under GX); a date bound a date, timestamp or text column;
+    freshness a date, timestamp or text column (GX parses the newest text as a date; an integer it
+    cannot read at all)."""
+    family = type_family(type_name)
+    if check.kind == "between":
+        for key in ("min", "max"):
+            bound = check.params.get(key)
+            if bound is None:
+                continue
+            allowed = ("date", "timestamp", "string") if isinstance(bound, (date, datetime)) else ("number", "string")
+            if family not in allowed:
+                what = "date" if isinstance(bound, (date, datetime)) else "number"
+                return f"{check.label}: a {what} bound ({key}: {bound}) on {check.columns[0]!r} of type {type_name}"
+    if check.kind == "freshness" and family not in ("date", "timestamp", "string"):
+        return (f"{check.label}: freshness needs a date, timestamp or date-text column; "
+                f"{check.columns[0]!r} is {type_name}")
+    return None
 
 
 def freshness_floor(check: Check, today: Any = None):
@@ -197,6 +426,13 @@ class Suite:
             missing += [f"{ref}.{c}" for c in cols if c not in schemas.get(ref, [])]
         return missing
 
+    def type_problems(self, types: dict[str, dict[str, str]]) -> list[str]:
+        """Checks that cannot run on their column's type (`types`: table -> column -> type name)."""
+        cols = types.get(self.table, {})
+        problems = (type_problem(c, cols[c.columns[0]]) for c in self.checks
+                    if len(c.columns) == 1 and c.columns[0] in cols)
+        return [p for p in problems if p]
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "table": self.table, "description": self.description,
                 "source": self.source, "checks": [c.to_dict() for c in self.checks]}
@@ -206,15 +442,17 @@ class Suite:
         return cls(doc["name"], doc["table"], tuple(Check.from_dict(c) for c in doc["checks"]),
                    doc.get("description", ""), doc.get("source", ""))
 
-    def gx_suite(self, ref_values: dict[str, list[Any]] | None = None, only: list[str] | None = None):
-        """The GX 1.x ExpectationSuite (labels in each expectation's `meta.deplat_check`)."""
+    def gx_suite(self, ref_values: dict[str, list[Any]] | None = None, only: list[str] | None = None,
+                 types: dict[str, str] | None = None, today: Any = None):
+        """The GX 1.x ExpectationSuite (labels in each expectation's `meta.deplat_check`); `types`:
+        column -> type name of the table (see gx_expectation)."""
         import great_expectations as gx
 
         suite = gx.ExpectationSuite(name=self.name)
         for c in self.checks:
             if only is not None and c.label not in only:
                 continue
-            exp = c.gx_expectation((ref_values or {}).get(c.label))
+            exp = c.gx_expectation((ref_values or {}).get(c.label), (types or {}).get(c.column or "", ""), today)
             exp.meta = {"deplat_check": c.label}
             suite.add_expectation(exp)
         return suite
@@ -268,14 +506,16 @@ def _parse_check(item: Any, where: str) -> Check:
         raise SuiteError(f"{where} (unique): give `column` or `columns`")
     if kind in ("between", "row_count") and params.get("min") is None and params.get("max") is None:
         raise SuiteError(f"{where} ({kind}): give `min`, `max` or both")
+    params = normalize_params(kind, params, where)
     if kind == "in_set" and not isinstance(params["values"], list):
         raise SuiteError(f"{where} (in_set): `values` must be a list")
     if kind == "regex":
-        try:
-            re.compile(params["pattern"])
-        except re.error as exc:
-            raise SuiteError(f"{where} (regex): bad pattern {params['pattern']!r}: {exc}") from None
-    if kind == "freshness" and (not isinstance(params["max_age_days"], int) or params["max_age_days"] < 0):
+        problem = regex_problem(params["pattern"])
+        if problem:
+            raise SuiteError(f"{where} (regex): pattern {params['pattern']!r} is not a Java regex "
+                             f"(Spark rlike): {problem}")
+    if kind == "freshness" and (isinstance(params["max_age_days"], bool) or not isinstance(params["max_age_days"], int)
+                                or params["max_age_days"] < 0):
         raise SuiteError(f"{where} (freshness): `max_age_days` must be a whole number >= 0")
     if kind == "referential":
         if not _TABLE.match(str(params["ref_table"])):
@@ -283,6 +523,51 @@ def _parse_check(item: Any, where: str) -> Check:
         if len(cols) != 1:
             raise SuiteError(f"{where} (referential): one `column`")
     return Check(kind, tuple(cols), params, severity, str(item.get("name") or ""))
+
+
+def _plain(value: Any) -> Any:
+    """YAML's exact decimals back to floats outside bounds (in_set values compare as YAML gave them)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def normalize_params(kind: str, params: dict[str, Any], where: str) -> dict[str, Any]:
+    """A check's parameters as the engine uses them: bounds parsed exactly (parse_bound) and ordered,
+    strict flags booleans. Idempotent, so the job side re-reads the suites' JSON to the same values."""
+    out = {k: (v if k in ("min", "max") else _plain(v)) for k, v in params.items()}
+    if kind in ("between", "row_count"):
+        for key in ("min", "max"):
+            if out.get(key) is not None:
+                try:
+                    out[key] = parse_bound(out[key], f"`{key}`", dates=kind == "between")
+                except SuiteError as exc:
+                    raise SuiteError(f"{where} ({kind}): {exc}") from None
+        _ordered(out.get("min"), out.get("max"), f"{where} ({kind})")
+        for key in ("strict_min", "strict_max"):
+            if key in out and not isinstance(out[key], bool):
+                raise SuiteError(f"{where} ({kind}): `{key}` must be true or false, got {out[key]!r}")
+    return out
+
+
+def _exact_yaml_loader():
+    """yaml.SafeLoader whose floats are Decimals of the literal text (1.000000000000000001 stays exact)."""
+    import yaml
+
+    class ExactLoader(yaml.SafeLoader):
+        pass
+
+    def construct(loader: Any, node: Any) -> Any:
+        text = loader.construct_scalar(node).replace("_", "")
+        try:
+            return Decimal(text)
+        except InvalidOperation:  # .inf, .nan
+            return loader.construct_yaml_float(node)
+
+    ExactLoader.add_constructor("tag:yaml.org,2002:float", construct)
+    return ExactLoader
 
 
 def load_suite(path: Path) -> Suite:
@@ -293,7 +578,7 @@ def load_suite(path: Path) -> Suite:
     if not path.is_file():
         raise SuiteError(f"suite file {path} does not exist")
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = yaml.load(path.read_text(), Loader=_exact_yaml_loader())  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         raise SuiteError(f"{path}: not valid YAML: {exc}") from None
     return parse_suite(doc, path.stem, str(path))
