@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from deplat.cli._common import OutputOpt, YesOpt, context, emit, table
+from deplat.cli._common import OutputOpt, YesOpt, context, emit, finite, table
 from deplat.pipelines.registry import pipeline_names
 
 NAME = "run"
@@ -16,7 +16,7 @@ NAME = "run"
 PipelineArg = Annotated[str, typer.Argument(help=", ".join(pipeline_names()) + ".")]
 WaitOpt = Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for each step (steps run in order).")]
 TimeoutOpt = Annotated[float | None, typer.Option(
-    help="Seconds for the whole pipeline; a step still running then is cancelled.")]
+    help="Seconds for the whole pipeline; a step still running then is cancelled.", callback=finite)]
 FollowOpt = Annotated[bool, typer.Option("--follow", "-f", help="Stream the driver's stdout while waiting.")]
 StepOpt = Annotated[str | None, typer.Option(help="Run only this step of the pipeline.")]
 PartitionOpt = Annotated[str | None, typer.Option(help="YYYY-MM-DD: (re)process one partition.")]
@@ -61,8 +61,10 @@ def command(
               [[s.step, s.run_id, s.state, f"{s.duration_s:.0f}s" if s.duration_s is not None else "",
                 "attached to a live run" if s.attached else ""] for s in result.steps])
         if result.metrics:
-            # read = written + rejected + skipped: each counted by the job on its own.
+            # read = written + rejected + skipped: each counted by the job on its own. late_rows (of
+            # written): Salesforce records its late-row check found past the lookback.
             cols = ["step", "read", "written", "rejected", "skipped"] + (
+                ["late_rows"] if any("late_rows" in m for m in result.metrics) else []) + (
                 ["note"] if any(m.get("note") for m in result.metrics) else [])
             table("metrics", cols, [[m.get(c, "") for c in cols] for m in result.metrics])
         if not result.waited:

@@ -1,0 +1,41 @@
+"""`deplat run` shows the late-row count of Salesforce's bronze step next to read/written/rejected/skipped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from deplat.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_run_metrics_table_shows_late_rows(tmp_path, monkeypatch):
+    import deplat.runs as runs
+    from deplat.runs import RunResult, StepRun
+
+    monkeypatch.setenv("DEPLAT_CONFIG", str(ROOT / "config" / "deplat.yaml"))
+    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DEPLAT_ENV", raising=False)
+    metrics = [{"step": "salesforce_to_bronze", "read": 2, "written": 1, "rejected": 0, "skipped": 1,
+                "late_rows": 1}]
+
+    class FakeRuns:
+        def __init__(self, ctx, **kw):
+            pass
+
+        def run(self, name, **kw):
+            return RunResult(name, "local", "b1", "m", True,
+                             [StepRun(name, "salesforce_to_bronze", "lr-1", "SUCCESS", duration_s=1.0,
+                                      metrics=metrics)])
+
+    monkeypatch.setattr(runs, "RunService", FakeRuns)
+    result = CliRunner().invoke(app, ["run", "salesforce", "--step", "salesforce_to_bronze"],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.output.splitlines() if "rejected" in line and "skipped" in line)
+    assert "late_rows" in header
+    row = next(line for line in result.output.splitlines() if "salesforce_to_bronze" in line and "2" in line
+               and "SUCCESS" not in line)
+    assert row.replace("│", " ").split()[-5:] == ["2", "1", "0", "1", "1"]
