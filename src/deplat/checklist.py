@@ -123,6 +123,38 @@ def error_rows(lake: Path, now: datetime, window: timedelta = timedelta(days=1))
                          "`deplat query \"SELECT reason, count(*) FROM _errors.<source> GROUP BY 1\"`")
 
 
+def late_rows(lake: Path, now: datetime, window: timedelta = timedelta(days=1)) -> ChecklistItem:
+    """Salesforce records that became visible later than the lookback, as the late-row checks of
+    `salesforce_to_bronze` found (and loaded) them within the window
+    (lake/_state/salesforce/late_checks, one row per check)."""
+    name = "late rows (salesforce, 24 h)"
+    path = lake / "_state" / "salesforce" / "late_checks"
+    if not (path / "_delta_log").is_dir():
+        return ChecklistItem(name, "info", "no late-row check has run yet",
+                             "`deplat run salesforce` checks once a day (--late-check-every-seconds)")
+    from deltalake import DeltaTable
+
+    rows = DeltaTable(str(path)).to_pyarrow_table().to_pylist()
+    recent = [r for r in rows if (_parse(r.get("checked_at")) or now - 2 * window) >= now - window]
+    if not recent:
+        last = max((_parse(r.get("checked_at")) for r in rows if r.get("checked_at")), default=None)
+        return ChecklistItem(name, "info", f"no late-row check in 24 h (last: {last and last.isoformat()})",
+                             "the next `deplat run salesforce` runs one")
+    late = [r for r in recent if r.get("late_rows")]
+    if not late:
+        return ChecklistItem(name, "ok", f"{len(recent)} check(s), no late rows")
+    per_object: dict[str, int] = {}
+    for r in late:
+        per_object[r["object"]] = per_object.get(r["object"], 0) + int(r["late_rows"])
+    behind = max(int(r.get("max_behind_seconds") or 0) for r in late)
+    ids = sorted({i for r in late for i in (r.get("late_ids") or "").split(",") if i})
+    detail = (", ".join(f"{k}={v}" for k, v in sorted(per_object.items()))
+              + f" (up to {behind} s behind the watermark; Ids {', '.join(ids)})")
+    return ChecklistItem(name, "attention", detail,
+                         "loaded by the late-row check; raise salesforce_to_bronze's --lookback-seconds "
+                         "above that delay so the regular read sees such rows")
+
+
 def lake_size(lake: Path) -> ChecklistItem:
     """Files and bytes in storage per layer (old versions included)."""
     parts = []
@@ -208,7 +240,7 @@ def run_checklist(ctx: Any, frequency: str, now: datetime | None = None) -> Chec
         result.items.append(ChecklistItem("lake checks", "info", f"{lake_uri} is on S3",
                                           "`deplat dr history <table>`, `deplat query` for the details"))
         return result
-    result.items += [dq_results(local_lake, now), error_rows(local_lake, now)]
+    result.items += [dq_results(local_lake, now), error_rows(local_lake, now), late_rows(local_lake, now)]
     if level >= 1:
         result.items += [lake_size(local_lake), optimize_due(local_lake, now)]
     if level >= 2:
