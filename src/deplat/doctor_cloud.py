@@ -2,8 +2,9 @@
 
 Names come from the Terraform outputs cache; every call is read-only. Checked: the EMR Serverless
 application (state, release, maximum capacity), the job role (trust for emr-serverless, S3 access
-by IAM policy simulation), the log destinations (artifacts bucket, CloudWatch log group), Lake
-Formation data-lake admins, the Glue databases, and the source secrets (by name, never values).
+by IAM policy simulation), the log destinations (artifacts bucket, CloudWatch log group), whether
+Lake Formation governs the lake (admins, no IAMAllowedPrincipals defaults, the lake registered, the
+layer databases), the Glue databases, and the source secrets (by name, never values).
 """
 
 from __future__ import annotations
@@ -119,15 +120,14 @@ def _logs(ctx, out: dict[str, Any]) -> list[Check]:
     return checks
 
 
-def _lake_formation(ctx) -> Check:
-    try:
-        settings = ctx.aws.client("lakeformation").get_data_lake_settings()["DataLakeSettings"]
-    except Exception as exc:  # noqa: BLE001
-        return Check("lake formation admin", False, _error(exc),
-                     "the operator needs lakeformation:GetDataLakeSettings")
-    admins = [a.get("DataLakePrincipalIdentifier") for a in settings.get("DataLakeAdmins", [])]
-    return Check("lake formation admin", bool(admins), ", ".join(admins) or "no data-lake administrator",
-                 "" if admins else "set a data-lake admin (aws_lakeformation_data_lake_settings) and apply")
+def _lake_formation(ctx, out: dict[str, Any]) -> list[Check]:
+    """Is the lake governed by Lake Formation (deplat.governance.governance_status)?"""
+    from deplat.governance import governance_status
+
+    databases = [out[k] for k in ("glue_database_silver", "glue_database_gold") if out.get(k)]
+    status = governance_status(ctx.aws.client("lakeformation"), ctx.aws.client("glue"), out["lake_bucket"],
+                               databases, ctx.env.name)
+    return [Check(c.name, c.ok, c.detail, c.fix) for c in status.checks]
 
 
 def _glue(ctx, out: dict[str, Any]) -> list[Check]:
@@ -164,5 +164,5 @@ def cloud_checks(ctx) -> list[Check]:
     if not out:
         return [Check("terraform outputs", False, f"none cached for '{ctx.env.name}'",
                       f"run `deplat -e {ctx.env.name} infra apply` (or `infra output`)")]
-    return [_emr(ctx, out), *_job_role(ctx, out), *_logs(ctx, out), _lake_formation(ctx),
+    return [_emr(ctx, out), *_job_role(ctx, out), *_logs(ctx, out), *_lake_formation(ctx, out),
             *_glue(ctx, out), *_secrets(ctx, out)]

@@ -377,3 +377,128 @@ def _tags(tags: dict[str, str]) -> list[dict[str, Any]]:
 
 def _expr_text(expr: tuple) -> str:
     return " AND ".join(f"{k} IN ({', '.join(v)})" for k, v in expr)
+
+
+# --- is the lake governed by Lake Formation? --------------------------------------------------
+
+IAM_ALLOWED_PRINCIPALS = "IAM_ALLOWED_PRINCIPALS"
+
+
+@dataclass
+class GovernanceCheck:
+    """One condition of Lake Formation enforcement: `ok`, what was seen, and the fix when not ok."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class GovernanceStatus:
+    """Whether Lake Formation, not IAM alone, decides who reads the lake. `governed` needs every
+    check: data-lake admins set, no IAMAllowedPrincipals default grant for new databases or tables,
+    the lake bucket registered, and no IAMAllowedPrincipals grant on the layer databases."""
+
+    checks: list[GovernanceCheck]
+
+    @property
+    def governed(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"governed": self.governed, "checks": [asdict(c) for c in self.checks]}
+
+
+def _aws_error(exc: Exception) -> str:
+    err = getattr(exc, "response", {}).get("Error", {})
+    return f"{err.get('Code', type(exc).__name__)}: {err.get('Message', exc)}"
+
+
+def _iam_allowed(entries: list[dict[str, Any]]) -> bool:
+    return any(e.get("Principal", {}).get("DataLakePrincipalIdentifier") == IAM_ALLOWED_PRINCIPALS
+               for e in entries or [])
+
+
+def governance_status(lf: Any, glue: Any, lake_bucket: str, databases: list[str], env: str,
+                      partition: str = "aws") -> GovernanceStatus:
+    """Read-only checks of Lake Formation enforcement over the lake (boto3 clients injected).
+
+    Sources of the rules (Lake Formation developer guide, "Changing the default settings for your
+    data lake" and "Registering an Amazon S3 location"): the account's default grants
+    CreateDatabaseDefaultPermissions / CreateTableDefaultPermissions = ALL to
+    IAM_ALLOWED_PRINCIPALS leave IAM alone in charge of new databases and tables; a database keeps
+    that grant (and its own CreateTableDefaultPermissions) if it was created under those defaults;
+    data under an unregistered S3 location is not governed. Each failure carries its fix; API
+    errors (e.g. AccessDenied) become failed checks, never exceptions.
+    """
+    apply = f"run `deplat -e {env} infra apply` (terraform/lakeformation.tf)"
+    checks: list[GovernanceCheck] = []
+    try:
+        settings = lf.get_data_lake_settings()["DataLakeSettings"]
+    except Exception as exc:  # noqa: BLE001 - every failure is a check result
+        detail = _aws_error(exc)
+        fix = "the operator needs lakeformation:GetDataLakeSettings"
+        checks += [GovernanceCheck("lake formation admin", False, detail, fix),
+                   GovernanceCheck("lake formation default grants", False, detail, fix)]
+    else:
+        admins = [a.get("DataLakePrincipalIdentifier") for a in settings.get("DataLakeAdmins", [])]
+        checks.append(GovernanceCheck("lake formation admin", bool(admins),
+                                      ", ".join(admins) or "no data-lake administrator", "" if admins else apply))
+        defaults = [kind for kind, key in (("databases", "CreateDatabaseDefaultPermissions"),
+                                           ("tables", "CreateTableDefaultPermissions"))
+                    if _iam_allowed(settings.get(key, []))]
+        checks.append(GovernanceCheck(
+            "lake formation default grants", not defaults,
+            ("new databases and tables get no IAMAllowedPrincipals grant" if not defaults else
+             f"new {' and '.join(defaults)} grant ALL to IAMAllowedPrincipals: IAM alone decides access"),
+            "" if not defaults else apply))
+    lake_arn = f"arn:{partition}:s3:::{lake_bucket}"
+    try:
+        registered, token = [], None
+        while True:
+            page = lf.list_resources(**({"NextToken": token} if token else {}))
+            registered += [r["ResourceArn"].rstrip("/") for r in page.get("ResourceInfoList", [])]
+            token = page.get("NextToken")
+            if not token:
+                break
+    except Exception as exc:  # noqa: BLE001
+        checks.append(GovernanceCheck("lake location registered", False, _aws_error(exc),
+                                      "the operator needs lakeformation:ListResources"))
+    else:
+        ok = lake_arn in registered
+        checks.append(GovernanceCheck("lake location registered", ok,
+                                      f"{lake_arn} {'is' if ok else 'is not'} registered with Lake Formation",
+                                      "" if ok else apply))
+    for db in databases:
+        checks.append(_database_check(lf, glue, db))
+    return GovernanceStatus(checks)
+
+
+def _database_check(lf: Any, glue: Any, db: str) -> GovernanceCheck:
+    fix = ("revoke it: `aws lakeformation revoke-permissions --principal "
+           f"DataLakePrincipalIdentifier={IAM_ALLOWED_PRINCIPALS} --permissions ALL --resource "
+           f"'{{\"Database\":{{\"Name\":\"{db}\"}}}}'` and clear the database's default table "
+           "permissions (Lake Formation console: Databases > Edit)")
+    try:
+        meta = glue.get_database(Name=db)["Database"]
+        grants = lf.list_permissions(Principal={"DataLakePrincipalIdentifier": IAM_ALLOWED_PRINCIPALS},
+                                     Resource={"Database": {"Name": db}}).get("PrincipalResourcePermissions", [])
+    except Exception as exc:  # noqa: BLE001
+        return GovernanceCheck(f"lake formation database {db}", False, _aws_error(exc),
+                               "the operator needs glue:GetDatabase and lakeformation:ListPermissions")
+    found = []
+    if grants:
+        found.append("the database grants IAMAllowedPrincipals")
+    if _iam_allowed(meta.get("CreateTableDefaultPermissions", [])):
+        found.append("its new tables grant ALL to IAMAllowedPrincipals")
+    return GovernanceCheck(f"lake formation database {db}", not found,
+                           "; ".join(found) or "no IAMAllowedPrincipals grant", fix if found else "")
+
+
+def lake_status(ctx: Any, lf: Any = None, glue: Any = None) -> GovernanceStatus:
+    """`governance_status` for the context's environment (names from the Terraform outputs)."""
+    out = ctx.outputs()
+    databases = [out[k] for k in ("glue_database_silver", "glue_database_gold") if out.get(k)]
+    return governance_status(lf or _lf_client(ctx), glue or ctx.aws.client("glue"), out["lake_bucket"],
+                             databases, ctx.env.name)

@@ -1,4 +1,4 @@
-"""`deplat lf`: Lake Formation tags, assignments and tag-based grants."""
+"""`deplat lf`: Lake Formation tags, assignments and tag-based grants, and whether LF governs the lake."""
 
 from __future__ import annotations
 
@@ -36,13 +36,24 @@ def seed(tctx: typer.Context, dry_run: DryRunOpt = False, output: OutputOpt = No
 @app.command("show")
 def show(
     tctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="<layer>.<table>, e.g. silver.customer_tpch")],
+    name: Annotated[str | None, typer.Argument(
+        help="<layer>.<table>, e.g. silver.customer_tpch; none: whether Lake Formation governs the lake")] = None,
     output: OutputOpt = None,
 ) -> None:
-    """A table's LF-tags (database, table, column) and who may read which columns."""
-    from deplat.governance import LakeFormation
+    """Whether Lake Formation governs the lake; with a table: its LF-tags and who may read which columns."""
+    from deplat.governance import LakeFormation, lake_status
 
     ctx = context(tctx, output)
+    if name is None:
+        status = lake_status(ctx)
+
+        def render_status() -> None:
+            table(f"lake formation ({ctx.env.name}): {'governed' if status.governed else 'NOT governed'}",
+                  ["check", "result", "detail", "fix"],
+                  [[c.name, "[green]pass[/]" if c.ok else "[red]FAIL[/]", c.detail, c.fix] for c in status.checks])
+
+        emit(ctx, status.to_dict(), render_status)
+        return
     info = LakeFormation(ctx).show(name)
 
     def render() -> None:
