@@ -69,6 +69,7 @@ class SafetyError(DeplatError):
 
 
 class LocalStackError(DeplatError):
-    """A local service failed to start or is not healthy."""
+    """A local service failed to start or is not healthy: the local counterpart of an AWS endpoint
+    that does not answer, so an infrastructure error (exit 3) like EndpointUnreachableError."""
 
-    exit_code = ExitCode.UNEXPECTED
+    exit_code = ExitCode.INFRA

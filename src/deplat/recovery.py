@@ -270,7 +270,9 @@ def restore(ctx: Any, name: str, version: int | None = None, timestamp: str | No
 
 # --- reprocess --------------------------------------------------------------------------------
 
-REPROCESSABLE = ("fx", "snowflake", "salesforce", "dms", "gold")
+# The pipelines whose every step's job honours --partition-date (runs._require_partition_support
+# refuses the others); tests/unit/test_oncall_flags.py keeps this list equal to the job scripts.
+REPROCESSABLE = ("fx",)
 
 
 def reprocess(ctx: Any, pipeline: str, partition_date: str, run_service: Any = None):

@@ -116,6 +116,19 @@ class RunHistory:
         return next((r for r in self.records() if r["run_id"] == run_id), None)
 
 
+def _with_local_services(ctx: Any, app: dict[str, Any]) -> dict[str, Any]:
+    """Locally the application is the whole stack: a STARTED engine with a service down (PostgreSQL,
+    Kafka, a stand-in) is DEGRADED, naming the services, so status never says STARTED while a
+    pipeline's source cannot be reached."""
+    from deplat.local.stack import LocalStack
+
+    down = [s.name for s in LocalStack(ctx.local_dir, ctx.settings.local_stack).status() if not s.healthy]
+    if not down:
+        return app
+    return {**app, "state": "DEGRADED", "error": f"local services not answering: {', '.join(down)}",
+            "hint": "run `deplat local up` (`deplat local status` shows each service)"}
+
+
 class RunService:
     """Submits, waits, follows and records runs. Clock, sleep and the engine are injectable."""
 
@@ -392,6 +405,8 @@ class RunService:
             app = self.engine.application_state()
         except EndpointUnreachableError as exc:
             app = {"id": None, "state": "UNREACHABLE", "error": exc.message, "hint": exc.hint}
+        if self.ctx.env.is_local and app.get("state") == "STARTED":
+            app = _with_local_services(self.ctx, app)
         runs = [self._refresh(rec) if rec.get("state") not in TERMINAL_STATES and rec.get("ref") else rec
                 for rec in records]
         try:

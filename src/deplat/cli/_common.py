@@ -22,6 +22,16 @@ OutputOpt = Annotated[
     Output | None,
     typer.Option("--output", "-o", help="text (tables) or json (stdout, for jq).", show_default=False),
 ]
+def finite(value: float | None) -> float | None:
+    """Option callback for every float flag: NaN and +-infinity pass any range check (nan < 168 is
+    False), so they are refused here, at parse time (exit 2 naming the flag), not in a job."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
+
+
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")]
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from deplat.cli._common import DryRunOpt, OutputOpt, YesOpt, context, emit, table
+from deplat.cli._common import DryRunOpt, OutputOpt, YesOpt, context, emit, finite, table
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -14,7 +14,7 @@ TableArg = Annotated[str, typer.Argument(help="The lake table, <layer>.<table> (
 SuiteOpt = Annotated[str | None, typer.Option("--suite", help="A suite file instead of dq/suites' one.")]
 FailOnOpt = Annotated[str, typer.Option("--fail-on", help="error: exit 5 on failed error expectations; "
                                         "warn: also exit 6 when only warnings failed.")]
-TimeoutOpt = Annotated[float | None, typer.Option(help="Seconds for the check job.")]
+TimeoutOpt = Annotated[float | None, typer.Option(help="Seconds for the check job.", callback=finite)]
 
 
 def _sample(value: Any) -> str:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from deplat.cli._common import OutputOpt, YesOpt, context, emit, table
+from deplat.recovery import REPROCESSABLE
 
 app = typer.Typer(no_args_is_help=True)
 replication = typer.Typer(no_args_is_help=True, help="The lake bucket's cross-region replication.")
@@ -25,7 +26,8 @@ def _short(values: dict, keys: int = 4) -> str:
 @app.command("reprocess")
 def reprocess(
     tctx: typer.Context,
-    pipeline: Annotated[str, typer.Argument(help="fx, snowflake, salesforce, dms or gold.")],
+    pipeline: Annotated[str, typer.Argument(help=f"{', '.join(REPROCESSABLE)} (the pipelines whose "
+                                                 "every step takes --partition-date).")],
     partition_date: Annotated[str, typer.Option("--partition-date", help="YYYY-MM-DD to rerun.")],
     output: OutputOpt = None,
 ) -> None:
@@ -48,7 +50,7 @@ def reprocess(
 def history(
     tctx: typer.Context,
     name: TableArg,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Newest N commits.")] = 20,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Newest N commits.", min=1)] = 20,
     output: OutputOpt = None,
 ) -> None:
     """The table's Delta history: version, time, operation, parameters and metrics (no JVM)."""
@@ -82,7 +84,7 @@ def _render_preview(preview) -> None:
 def restore(
     tctx: typer.Context,
     name: TableArg,
-    version: Annotated[int | None, typer.Option("--version", help="Delta version to restore.")] = None,
+    version: Annotated[int | None, typer.Option("--version", help="Delta version to restore.", min=0)] = None,
     timestamp: Annotated[str | None, typer.Option(
         "--timestamp", help="Restore the last version committed at or before this ISO time (UTC).")] = None,
     yes: YesOpt = False,

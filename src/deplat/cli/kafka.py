@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from deplat.cli._common import DryRunOpt, OutputOpt, YesOpt, context, emit, table
+from deplat.cli._common import DryRunOpt, OutputOpt, YesOpt, context, emit, finite, table
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -16,9 +16,11 @@ TopicOpt = Annotated[str | None, typer.Option(help="Topic (default: kafka.topic 
 @app.command("produce")
 def produce(
     tctx: typer.Context,
-    num_orders: Annotated[int, typer.Option("--num-orders", "-n", help="Order events to send.")] = 100,
-    bad_ratio: Annotated[float, typer.Option(help="Share of malformed events (0..1), of five kinds.")] = 0.0,
-    duplicates: Annotated[int, typer.Option(help="Re-send this many valid events (producer duplicates).")] = 0,
+    num_orders: Annotated[int, typer.Option("--num-orders", "-n", help="Order events to send.", min=0)] = 100,
+    bad_ratio: Annotated[float, typer.Option(help="Share of malformed events (0..1), of five kinds.",
+                                              min=0.0, max=1.0, callback=finite)] = 0.0,
+    duplicates: Annotated[int, typer.Option(help="Re-send this many valid events (producer duplicates).",
+                                             min=0)] = 0,
     seed: Annotated[int | None, typer.Option(help="Random seed (repeatable event contents).")] = None,
     topic: TopicOpt = None,
     output: OutputOpt = None,
@@ -79,7 +81,7 @@ def lag(tctx: typer.Context, topic: TopicOpt = None, output: OutputOpt = None) -
 @app.command("dlq")
 def dlq(
     tctx: typer.Context,
-    limit: Annotated[int, typer.Option(help="Records to show (newest first).")] = 20,
+    limit: Annotated[int, typer.Option(help="Records to show (newest first).", min=0)] = 20,
     reason: Annotated[str | None, typer.Option(help="Only reasons starting with this.")] = None,
     output: OutputOpt = None,
 ) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from deplat.cli._common import OutputOpt, YesOpt, context, emit, table
+from deplat.cli._common import OutputOpt, YesOpt, context, emit, finite, table
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -73,7 +73,8 @@ def status(tctx: typer.Context, services: ServicesArg = None, output: OutputOpt 
 @app.command()
 def seed(
     tctx: typer.Context,
-    scale_factor: Annotated[float, typer.Option(help="TPC-H scale factor for the Snowflake stand-in.")] = 0.01,
+    scale_factor: Annotated[float, typer.Option(help="TPC-H scale factor for the Snowflake stand-in.",
+                                                 min=0.0001, callback=finite)] = 0.01,
     output: OutputOpt = None,
 ) -> None:
     """Load the local sources: TPC-H into fakesnow, rows + CDC slot into PostgreSQL, the DMS full
@@ -104,7 +105,7 @@ def seed(
 def dms_capture(
     tctx: typer.Context,
     full: Annotated[bool, typer.Option(help="Write the full load first (skipped if LOAD files exist).")] = False,
-    sample_changes: Annotated[int, typer.Option(help="First make N demo inserts/updates/deletes.")] = 0,
+    sample_changes: Annotated[int, typer.Option(help="First make N demo inserts/updates/deletes.", min=0)] = 0,
     output: OutputOpt = None,
 ) -> None:
     """Capture the RDS stand-in's changes (logical decoding) as DMS S3-target CDC files (Op I/U/D)."""

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from deplat.cli._common import DryRunOpt, OutputOpt, context, emit, table
+from deplat.cli._common import DryRunOpt, OutputOpt, context, emit, finite, table
 
 NAME = "optimize"
 
@@ -16,7 +16,8 @@ TableOpt = Annotated[str | None, typer.Option("--table", help="Only this table: 
 ZorderOpt = Annotated[str | None, typer.Option(
     "--zorder", help="Z-ORDER by this column where a table has it (clustered tables cluster instead).")]
 RetentionOpt = Annotated[float, typer.Option(
-    "--retention-hours", help="VACUUM keeps files removed within this many hours (floor 168).")]
+    "--retention-hours", help="VACUUM keeps files removed within this many hours (floor 168).",
+    min=0.0, callback=finite)]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Allow retention below the 168 h floor.")]
 
 

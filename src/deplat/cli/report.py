@@ -17,7 +17,7 @@ def command(
     tctx: typer.Context,
     run: Annotated[str | None, typer.Option("--run", help="Runbook id, batch id or run id. " + DEFAULT_RULE)
                    ] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Where to write the HTML "
+    out: Annotated[Path | None, typer.Option("--out", dir_okay=False, help="The HTML file to write "
                                                             "(default .deplat/<env>/reports/<id>.html).")] = None,
     open_: Annotated[bool, typer.Option("--open", help="Open it in the default browser.")] = False,
     output: OutputOpt = None,

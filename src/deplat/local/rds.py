@@ -92,8 +92,9 @@ def connect(dsn: str, autocommit: bool = False):
     try:
         conn = psycopg.connect(dsn, autocommit=autocommit)
     except psycopg.OperationalError as exc:
-        raise LocalStackError("cannot connect to the local PostgreSQL",
-                              "run `deplat local up` (postgres on 127.0.0.1:5433)", detail=str(exc)) from exc
+        port = psycopg.conninfo.conninfo_to_dict(dsn).get("port")
+        raise LocalStackError(f"cannot connect to the local PostgreSQL (the RDS stand-in) on port {port}",
+                              "run `deplat local up`, then `deplat local status`", detail=str(exc)) from exc
     conn.execute("SET TimeZone = 'UTC'")  # test_decoding and ::text print timestamptz in this zone
     conn.execute("SET DateStyle = 'ISO, YMD'")
     if not autocommit:
