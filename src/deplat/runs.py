@@ -224,7 +224,7 @@ class RunService:
             own = (*step_args.get(st.name, ()), *step_config_args(self.ctx.settings, st.name))
             spec = JobSpec(pipe, st.name, uris[st.name], (*args, *st.args, *extra_args, *own), uris["wheel"],
                            uris["deps"], math.ceil(timeout / 60) if timeout else None,
-                           streaming=st.streaming)
+                           streaming=st.streaming, secret=st.secret)
             # Different options are a different run: never attach to a live run started with others.
             scope = "\0".join((partition or "", *extra_args, *own)) if extra_args or own else partition
             key = idempotency_key(pipe, st.name, scope, manifest.manifest_hash)

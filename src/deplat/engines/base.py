@@ -47,6 +47,7 @@ class JobSpec:
     archives: tuple[str, ...] = ()
     timeout_minutes: int | None = None
     streaming: bool = False  # a long-running stream (registry Step.streaming)
+    secret: str = ""  # the source secret the job reads (registry Step.secret): it runs as that source's role
 
     @property
     def name(self) -> str:

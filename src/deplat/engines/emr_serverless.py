@@ -100,10 +100,12 @@ class EmrServerlessEngine:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         poll_policy: PollPolicy | None = None,
+        source_roles: dict[str, str] | None = None,
     ):
         self._client = client
         self.application_id = application_id
         self._role = job_role_arn
+        self._source_roles = source_roles
         self._bucket = artifacts_bucket
         self._log_reader = log_reader
         self._log_group = log_group
@@ -124,6 +126,7 @@ class EmrServerlessEngine:
             ctx.output("artifacts_bucket"),
             log_reader=LogReader(ctx.aws.client("s3"), lambda: ctx.aws.client("logs")),
             log_group=log_group,
+            source_roles=outputs.get("emr_source_role_arns"),
         )
 
     # --- JobEngine ---------------------------------------------------------------------------
@@ -218,7 +221,7 @@ class EmrServerlessEngine:
         params: dict[str, Any] = {
             "applicationId": self.application_id,
             "clientToken": token,
-            "executionRoleArn": self._role,
+            "executionRoleArn": self.role_for(spec),
             "name": f"{spec.name}-{key[:12]}",
             "jobDriver": {"sparkSubmit": {
                 "entryPoint": spec.entry_point,
@@ -231,6 +234,18 @@ class EmrServerlessEngine:
         if spec.timeout_minutes:
             params["executionTimeoutMinutes"] = max(5, spec.timeout_minutes)
         return params
+
+    def role_for(self, spec: JobSpec) -> str:
+        """The runtime role of a step: its source's role when it reads a source secret, else the job
+        role. Outputs without `emr_source_role_arns` (`source_roles` None) come from the Terraform
+        whose one job role read every secret; ConfigError when the source has no role."""
+        if not spec.secret or self._source_roles is None:
+            return self._role
+        role = self._source_roles.get(spec.secret)
+        if not role:
+            raise ConfigError(f"no runtime role for the {spec.secret} source (step {spec.step})",
+                              "run `deplat infra apply`: it creates one role per source secret")
+        return role
 
     def _runs(self, states: tuple[str, ...]) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {"applicationId": self.application_id, "states": list(states)}

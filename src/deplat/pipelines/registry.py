@@ -17,6 +17,9 @@ class Step:
     gate: tuple[str, ...] = ()
     # A stream: long-running, killed and restarted as a unit (the local engine gives it its own driver).
     streaming: bool = False
+    # The source whose credentials secret the job reads: the step runs as that source's role (the only
+    # role that may read it); "" = the job role, which reads no secret.
+    secret: str = ""
 
 
 @dataclass(frozen=True)
@@ -35,20 +38,21 @@ PIPELINES: dict[str, Pipeline] = {
     for p in (
         Pipeline("fx", (Step("fx_to_bronze"), Step("fx_bronze_to_silver")),
                  "ECB euro reference rates -> silver.fx_rates"),
-        Pipeline("snowflake", (Step("snowflake_to_bronze"), Step("snowflake_bronze_to_silver_merge")),
+        Pipeline("snowflake", (Step("snowflake_to_bronze", secret="snowflake"),
+                               Step("snowflake_bronze_to_silver_merge")),
                  "TPC-H backfill from Snowflake, MERGE into silver"),
-        Pipeline("salesforce", (Step("salesforce_to_bronze"), Step("salesforce_bronze_to_silver")),
+        Pipeline("salesforce", (Step("salesforce_to_bronze", secret="salesforce"), Step("salesforce_bronze_to_silver")),
                  "Salesforce accounts/opportunities, incremental on SystemModstamp"),
         Pipeline("dms", (Step("dms_rds_to_bronze"), Step("dms_bronze_to_silver")),
                  "RDS changes via DMS (full load + CDC) -> current rows in silver"),
         # Locally (and in `deplat run`) the stream drains the topic and stops: Trigger.AvailableNow.
-        Pipeline("kafka", (Step("kafka_orders_stream", ("--available-now",), streaming=True),),
+        Pipeline("kafka", (Step("kafka_orders_stream", ("--available-now",), streaming=True, secret="kafka"),),
                  "Kafka order events -> bronze.orders_events exactly once, bad events to the DLQ"),
         Pipeline("gold", (Step("orders_silver"), Step("dq_check", gate=GOLD_INPUTS), Step("gold_aggregates")),
                  "silver.orders, the DQ gate on the silver tables gold reads, the gold aggregates"),
         Pipeline("dq", (Step("dq_check", gate=GOLD_INPUTS),), "the DQ gate alone (`deplat dq check` for one table)"),
         Pipeline("maintenance", (Step("delta_maintenance"),), "OPTIMIZE / VACUUM the Delta tables"),
-        Pipeline("reconcile", (Step("dms_key_snapshot"),),
+        Pipeline("reconcile", (Step("dms_key_snapshot", secret="rds"),),
                  "a key snapshot of DMS source tables (`deplat dr reconcile` passes --tables)"),
         Pipeline("restore", (Step("delta_restore"),),
                  "Delta RESTORE of one table (`deplat dr restore` passes --table and --version)"),
