@@ -63,7 +63,8 @@ class QueryResult:
 
     `rows` are lists in `columns` order (Python values locally, Athena's strings in the cloud);
     `truncated` says more rows existed than `max_rows`; `bytes_scanned` and `cost_usd` are Athena's
-    (None locally); `elapsed_s` is wall time in seconds.
+    (None locally); `elapsed_s` is wall time in seconds; `readers` (local) names the reader of each
+    table used (`duckdb-delta` or `delta-rs`).
     """
 
     engine: str
@@ -76,6 +77,7 @@ class QueryResult:
     bytes_scanned: int | None = None
     cost_usd: float | None = None
     tables: list[str] = field(default_factory=list)
+    readers: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "row_count": len(self.rows)}
@@ -192,30 +194,180 @@ class LocalQueryEngine:
         return names
 
     def run(self, sql: str, max_rows: int = DEFAULT_MAX_ROWS) -> QueryResult:
-        """Run `sql`; QueryError (exit 2) on bad SQL or an unknown table."""
+        """Run `sql`, one read-only SELECT over the lake's tables; QueryError (exit 2) on bad SQL, an
+        unknown table, a statement or file access Athena would not allow, or a table neither reader
+        can read (its Delta features named)."""
+        import shutil
+        import tempfile
+
         import duckdb
 
         started = time.perf_counter()
         known = self.tables()
         used = sorted(f"{s}.{t}" for s, t in referenced_tables(sql) if f"{s}.{t}" in known)
         con = duckdb_connect()
+        scratch = tempfile.mkdtemp(prefix="deplat-query-")
         try:
-            for name in used:
-                schema, table = name.split(".", 1)
-                con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-                path = str(known[name].resolve()).replace("'", "''")
-                con.execute(f'CREATE VIEW "{schema}"."{table}" AS SELECT * FROM delta_scan(\'{path}\')')
+            readers = {name: bind_table(con, name, known[name]) for name in used}
+            lock_down(con, [self.lake.resolve()], Path(scratch))
+            check_read_only(con, sql, sorted(known))
             try:
                 cur = con.execute(sql)
+            except duckdb.PermissionException as exc:
+                raise _outside_lake_error(str(exc).strip()) from None
             except duckdb.Error as exc:
                 raise _query_error(str(exc).strip(), sorted(known)) from None
             columns = [d[0] for d in cur.description] if cur.description else []
             rows = [list(r) for r in cur.fetchmany(max_rows + 1)] if columns else []
         finally:
             con.close()
+            shutil.rmtree(scratch, ignore_errors=True)
         truncated = len(rows) > max_rows
         return QueryResult(self.name, sql, columns, rows[:max_rows], truncated,
-                           round(time.perf_counter() - started, 3), tables=used)
+                           round(time.perf_counter() - started, 3), tables=used, readers=readers)
+
+
+# --- binding a Delta table to a view ------------------------------------------------------------
+
+DUCKDB_READER = "duckdb-delta"
+DELTA_RS_READER = "delta-rs"
+
+
+class UnreadableTableError(QueryError):
+    """A Delta table neither local reader can read (exit 2): names the table and its features."""
+
+
+def bind_table(con: Any, name: str, path: Path) -> str:
+    """Create the view `name` (`<schema>.<table>`) over the Delta table at `path`; which reader serves it.
+
+    DuckDB's delta extension first (fast, lazy, reads deletion vectors, column mapping in a legacy
+    protocol, timestamp_ntz, checkpoints, CDF tables). Where its Delta kernel refuses the table (e.g.
+    column mapping under a table-features writer protocol, as Delta Spark 3.3 writes for
+    IcebergCompatV2 or a CDF table: "InvalidProtocolError (21)"), delta-rs's own query engine
+    (`deltalake.QueryBuilder`) reads it into Arrow, in memory. Not delta-rs's pyarrow dataset: on
+    column-mapped tables it returns every value NULL, and it refuses deletion vectors.
+    UnreadableTableError (exit 2) naming the table and its protocol's features when both refuse.
+    """
+    import duckdb
+
+    schema, table = name.split(".", 1)
+    con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    view = f'"{schema}"."{table}"'
+    quoted = str(path.resolve()).replace("'", "''")
+    try:
+        con.execute(f"CREATE VIEW {view} AS SELECT * FROM delta_scan('{quoted}')")
+        return DUCKDB_READER
+    except duckdb.Error as exc:
+        duckdb_refusal = str(exc).strip().partition("\n")[0]
+    try:
+        import pyarrow as pa
+        from deltalake import DeltaTable, QueryBuilder
+
+        reader = QueryBuilder().register("t", DeltaTable(str(path))).execute("SELECT * FROM t")
+        data = pa.table(pa.RecordBatchReader.from_stream(reader))
+    except Exception as exc:  # noqa: BLE001 - delta-rs raises several kinds; all mean "cannot read"
+        features = delta_features(path)
+        raise UnreadableTableError(
+            f"table {name} ({path}) cannot be read locally: Delta features {features}",
+            "read it with Spark (`deplat run`) or Athena; deplat query reads Delta through DuckDB's delta "
+            "extension and delta-rs, and both refuse this table",
+            detail=f"duckdb: {duckdb_refusal}\ndelta-rs: {str(exc).strip()}") from None
+    arrow_name = f"__deplat_{schema}_{table}"
+    con.register(arrow_name, data)
+    con.execute(f'CREATE VIEW {view} AS SELECT * FROM "{arrow_name}"')
+    return DELTA_RS_READER
+
+
+def delta_features(path: Path) -> str:
+    """The table's protocol as text, e.g. "reader v2, writer v7 [columnMapping, icebergCompatV2]",
+    from its newest protocol action in `_delta_log/*.json` (Delta's PROTOCOL.md "Protocol Evolution")."""
+    import json
+
+    log = Path(path) / "_delta_log"
+    for commit in sorted(log.glob("*.json"), reverse=True):
+        for line in commit.read_text(errors="replace").splitlines():
+            try:
+                protocol = json.loads(line).get("protocol")
+            except ValueError:
+                continue
+            if protocol:
+                names = sorted({*protocol.get("readerFeatures", []), *protocol.get("writerFeatures", [])})
+                return (f"reader v{protocol.get('minReaderVersion')}, writer v{protocol.get('minWriterVersion')}"
+                        + (f" [{', '.join(names)}]" if names else ""))
+    checkpoints = sorted(log.glob("*.checkpoint*.parquet"))
+    return f"unknown (protocol in checkpoint {checkpoints[-1].name})" if checkpoints else "unknown (no protocol)"
+
+
+# --- staying in the lake -------------------------------------------------------------------------
+
+# Table functions a query may call: they read no file and no catalog. Every other one (read_csv, glob,
+# delta_scan, read_text, duckdb_settings, ...) would reach past the lake's tables, which Athena cannot.
+ALLOWED_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
+
+
+def lock_down(con: Any, directories: list[Path], scratch: Path) -> None:
+    """Lock `con` once its views exist: files only under `directories` (the lake) and `scratch`
+    (DuckDB's spill folder, which it always allows), no other external access (no INSTALL/LOAD,
+    ATTACH, COPY or file readers elsewhere), and no further configuration changes (SET, RESET,
+    PRAGMA). Settings as documented in "Securing DuckDB" (duckdb.org, 1.4): `allowed_directories`,
+    `enable_external_access`, `lock_configuration`; the order matters, as each later one freezes more."""
+    dirs = ", ".join("'" + (str(d).rstrip("/") + "/").replace("'", "''") + "'" for d in directories)
+    con.execute(f"SET temp_directory = '{str(scratch).replace(chr(39), chr(39) * 2)}'")
+    con.execute(f"SET allowed_directories = [{dirs}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def check_read_only(con: Any, sql: str, known: list[str] | None = None) -> None:
+    """QueryError (exit 2) unless `sql` is SELECT statements calling only ALLOWED_TABLE_FUNCTIONS.
+
+    DuckDB's lock (lock_down) already refuses files outside the lake and any setting change; this
+    check names the reason plainly and also closes what the lock leaves open: the delta extension
+    reads a `_delta_log` itself, outside DuckDB's file system, so `DESCRIBE ... delta_scan('/x')`
+    would show any table's schema, and metadata functions would show the engine's settings."""
+    import json
+
+    import duckdb
+
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise _query_error(str(exc).strip(), known or []) from None
+    for statement in statements:
+        kind = statement.type.name
+        if kind != "SELECT":
+            raise QueryError(f"query refused: {kind} statements are not allowed; deplat query runs SELECT "
+                             "queries over the lake's tables only",
+                             "Athena runs no COPY, ATTACH, INSTALL, LOAD, SET or PRAGMA either; "
+                             "select from <layer>.<table>")
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [statement.query]).fetchone()[0])
+        if tree.get("error"):
+            raise QueryError(f"query refused: {tree.get('error_message', 'not a plain SELECT')}",
+                             "deplat query runs SELECT queries over the lake's tables only")
+        for name in sorted(_table_functions(tree) - ALLOWED_TABLE_FUNCTIONS):
+            raise QueryError(f"query refused: the table function {name}() reads outside the lake's tables",
+                             "select from <layer>.<table>; only "
+                             f"{', '.join(sorted(ALLOWED_TABLE_FUNCTIONS))} may be called in FROM")
+
+
+def _table_functions(node: Any) -> set[str]:
+    """Names of every table function in a json_serialize_sql tree (subqueries and CTEs included)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        if node.get("type") == "TABLE_FUNCTION":
+            found.add(str((node.get("function") or {}).get("function_name", "")).lower())
+        for value in node.values():
+            found |= _table_functions(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _table_functions(value)
+    return found
+
+
+def _outside_lake_error(message: str) -> QueryError:
+    first = message.partition("\n")[0]
+    return QueryError(f"query refused: {first}",
+                      "deplat query reads the lake's tables only (as Athena does); select from <layer>.<table>")
 
 
 _MISSING_TABLE = re.compile(r"Table with name (\S+) does not exist")

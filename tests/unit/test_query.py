@@ -361,3 +361,97 @@ def test_athena_cost():
     assert athena_cost_usd(0) == 0.0
     assert athena_cost_usd(1) == pytest.approx(10 * 1024 * 1024 / 1e12 * 5)  # 10 MB minimum
     assert athena_cost_usd(10**12) == pytest.approx(5.0, rel=1e-3)
+
+
+# --- staying in the lake (issue 23 part 4): what Athena cannot do, the local engine refuses (exit 2) --
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A folder outside the lake with a readable CSV and a Delta table in it."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    out = tmp_path / "outside"
+    out.mkdir()
+    (out / "secret.csv").write_text("user,password\nroot,hunter2\n")
+    write_deltalake(str(out / "other_table"), pa.table({"secret_column": [1]}))
+    return out
+
+
+ESCAPES = {
+    "read_csv": "SELECT * FROM read_csv('{out}/secret.csv')",
+    "read_csv_etc_passwd": "SELECT * FROM read_csv('/etc/passwd')",
+    "read_text": "SELECT * FROM read_text('/etc/hostname')",
+    "replacement_scan": "SELECT * FROM '{out}/secret.csv'",
+    "glob": "SELECT * FROM glob('/etc/*')",
+    "glob_in_subquery": "SELECT 1 WHERE EXISTS (SELECT * FROM glob('{out}/*'))",
+    "glob_in_cte": "WITH f AS (SELECT * FROM glob('{out}/*')) SELECT count(*) FROM f",
+    "copy_to": "COPY (SELECT 1 AS x) TO '{out}/written.csv'",
+    "copy_table_to": "COPY silver.fx_rates TO '{out}/written.csv'",
+    "export_database": "EXPORT DATABASE '{out}/written'",
+    "attach": "ATTACH '{out}/written.db'",
+    "install": "INSTALL httpfs",
+    "load": "LOAD httpfs",
+    "set": "SET threads = 1",
+    "set_external_access": "SET enable_external_access = true",
+    "reset_lock": "RESET lock_configuration",
+    "pragma": "PRAGMA profiling_output = '{out}/written.txt'",
+    "delta_scan_outside": "DESCRIBE SELECT * FROM delta_scan('{out}/other_table')",
+    "settings": "SELECT * FROM duckdb_settings()",
+    "second_statement": "SELECT 1; COPY (SELECT 1 AS x) TO '{out}/written.csv'",
+    "create_view": "CREATE VIEW v AS SELECT * FROM read_csv('{out}/secret.csv')",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ESCAPES))
+def test_query_cannot_leave_the_lake(engine, outside, name):
+    sql = ESCAPES[name].format(out=outside)
+    with pytest.raises(QueryError) as err:
+        engine.run(sql)
+    assert err.value.exit_code == ExitCode.USAGE
+    text = f"{err.value.message} {err.value.hint}"
+    assert "refused" in err.value.message and "lake" in text, text
+    assert "hunter2" not in text and "secret_column" not in text
+    assert sorted(p.name for p in outside.iterdir()) == ["other_table", "secret.csv"]  # nothing written
+
+
+def test_escapes_exit_2_on_the_cli_with_a_clear_message(cli_env, outside):
+    for sql in (f"SELECT * FROM read_csv('{outside}/secret.csv')", f"COPY (SELECT 1) TO '{outside}/w.csv'",
+                "INSTALL httpfs", "SET threads = 1"):
+        r = _cli("query", sql)
+        assert r.exit_code == 2, r.output
+        assert "query refused" in r.output and "unexpected error" not in r.output and "hunter2" not in r.output
+    assert not (outside / "w.csv").exists()
+
+
+def test_duckdb_lock_holds_without_the_statement_check(lake, outside, tmp_path):
+    """The lock alone (as `deplat query` sets it) keeps DuckDB in the lake, should a statement pass
+    the read-only check: defence in depth."""
+    import duckdb
+
+    from deplat.query import bind_table, duckdb_connect, lock_down
+
+    con = duckdb_connect()
+    bind_table(con, "silver.fx_rates", lake / "silver" / "fx_rates")
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    lock_down(con, [lake.resolve()], spill)
+    assert con.execute("SELECT count(*) FROM silver.fx_rates").fetchone() == (len(FX_ROWS),)
+    for sql in (f"SELECT * FROM read_csv('{outside}/secret.csv')", "SELECT * FROM glob('/etc/*')",
+                f"COPY (SELECT 1) TO '{outside}/w.csv'", f"ATTACH '{outside}/w.db'", "INSTALL httpfs"):
+        with pytest.raises(duckdb.PermissionException):
+            con.execute(sql)
+    for sql in ("SET threads = 1", "SET enable_external_access = true", "RESET allowed_directories"):
+        with pytest.raises(duckdb.InvalidInputException, match="configuration has been locked"):
+            con.execute(sql)
+    assert sorted(p.name for p in outside.iterdir()) == ["other_table", "secret.csv"]
+
+
+def test_lake_queries_still_work_under_the_lock(engine):
+    """range(), unnest() and generate_series() read no file; every runbook example still runs."""
+    assert engine.run("SELECT sum(range) FROM range(4)").rows == [[6]]
+    assert engine.run("SELECT unnest([1, 2])").rows == [[1], [2]]
+    assert engine.run("SELECT count(*) FROM generate_series(1, 3)").rows == [[3]]
+    for sql in RUNBOOK.values():
+        assert engine.run(sql).readers == {t: "duckdb-delta" for t in engine.run(sql).tables}
