@@ -1,8 +1,10 @@
 """Disaster recovery: Delta history, RESTORE to a version or time, partition reprocessing, and the
 lake's S3 replication status.
 
-Reading (history, the restore preview) uses delta-rs (`deltalake`): it reads the transaction log
-without a JVM, in about a second, from a local lake or from S3. Writing the RESTORE commit runs
+Reading (history, the restore preview) reads the transaction log itself (`deplat.delta_log`):
+no JVM and no table reader, so deletion vectors (which delta-rs 1.6 refuses to read) and a data
+file lost from the current version do not stop it; row counts are the log's per-file numRecords
+minus deletion-vector cardinalities. Writing the RESTORE commit runs
 Delta's own `RESTORE` (`DeltaTable.restoreToVersion/restoreToTimestamp`) in the `delta_restore`
 job on the environment's engine (EMR Serverless in the cloud, spark-submit locally), the same
 Delta implementation that wrote the tables: RESTORE only commits add/remove actions for files
@@ -43,14 +45,16 @@ class HistoryEntry:
 class TableState:
     version: int
     timestamp: str
-    rows: int
+    rows: int | None  # from the log (numRecords - deletion vectors); None when a file has no stats
     files: int
     bytes: int
+    note: str = ""  # why rows is None
 
 
 @dataclass
 class RestorePreview:
-    """What a restore would do: the table now and at the target, and the commits it undoes."""
+    """What a restore would do: the table now and at the target, the commits it undoes, and the data
+    files the current version references that storage lacks (a restore away from them repairs it)."""
 
     table: str
     uri: str
@@ -58,6 +62,7 @@ class RestorePreview:
     target: TableState
     undone: list[HistoryEntry]
     missing_files: int = 0
+    current_missing: list[str] = field(default_factory=list)
 
     @property
     def no_op(self) -> bool:
@@ -72,7 +77,7 @@ class RestoreResult:
     preview: RestorePreview
     run_id: str | None
     version_after: int
-    rows_after: int
+    rows_after: int | None
     files_after: int
 
     def to_dict(self) -> dict[str, Any]:
@@ -154,47 +159,83 @@ def _entry(raw: dict[str, Any]) -> HistoryEntry:
                         {k: v for k, v in metrics.items() if v not in (None, "")})
 
 
+def _s3(ctx: Any, uri: str) -> Any:
+    return ctx.aws.client("s3") if urlparse(uri).scheme in ("s3", "s3a") else None
+
+
+def _commits(ctx: Any, name: str) -> dict[int, dict[str, Any]]:
+    """version -> commitInfo from the table's log (delta_log: no table reader, so no reader feature
+    such as deletion vectors and no lost data file can stop it)."""
+    from deplat.delta_log import commit_infos
+
+    uri = table_uri(ctx, name)
+    commits = commit_infos(uri, _s3(ctx, uri))
+    if not commits:
+        raise ConfigError(f"no Delta table {name} at {uri}",
+                          "check the name (`deplat query` lists tables) and that its pipeline ran")
+    return commits
+
+
 def history(ctx: Any, name: str, limit: int | None = None) -> list[HistoryEntry]:
-    """The table's commits, newest first (version, time, operation, parameters, metrics)."""
-    dt = open_table(ctx, name)
-    return [_entry(h) for h in dt.history(limit)]
+    """The table's commits, newest first (version, time, operation, parameters, metrics), read from
+    its log's commitInfo actions."""
+    commits = _commits(ctx, name)
+    versions = sorted(commits, reverse=True)[:limit]
+    return [_entry({**commits[v], "version": v}) for v in versions]
 
 
 # --- restore ----------------------------------------------------------------------------------
 
-def _state(dt, commit_times: dict[int, Any]) -> TableState:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    actions = pa.table(dt.get_add_actions(flatten=True))  # arro3 -> pyarrow (Arrow C stream)
-    size = pc.sum(actions.column("size_bytes")).as_py() if actions.num_rows else 0
-    rows = dt.to_pyarrow_dataset().count_rows()
-    version = int(dt.version())
-    stamp = _iso(commit_times.get(version)) if commit_times.get(version) else ""
-    return TableState(version, stamp, int(rows), actions.num_rows, int(size or 0))
+def _state(snap: Any, commits: dict[int, dict[str, Any]]) -> TableState:
+    """A version's rows, files and bytes from its log: rows are the files' numRecords statistics
+    (what the writer counted into each file) minus their deletion vectors' cardinality."""
+    stamp = _iso(commits.get(snap.version, {}).get("timestamp"))
+    note = f"{snap.unstated} of {len(snap.files)} files have no row count in the log" if snap.rows is None else ""
+    return TableState(snap.version, stamp, snap.rows, len(snap.files), snap.bytes, note)
 
 
-def _missing(ctx: Any, uris: list[str]) -> int:
-    """How many of these data files no longer exist (VACUUM removed them)."""
+def existing(ctx: Any, uris: list[str]) -> set[str]:
+    """Those of these data-file URIs that storage holds (a local lake, or one S3 listing per prefix)."""
     if not uris:
-        return 0
+        return set()
     scheme = urlparse(uris[0]).scheme
     if scheme in ("", "file"):
-        return sum(not os.path.exists(urlparse(u).path if scheme else u) for u in uris)
+        return {u for u in uris if os.path.exists(urlparse(u).path if scheme else u)}
     s3 = ctx.aws.client("s3")
     bucket = urlparse(uris[0]).netloc
     keys: set[str] = set()
     prefix = os.path.commonpath([urlparse(u).path.lstrip("/") for u in uris])
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys.update(o["Key"] for o in page.get("Contents", []))
-    return sum(urlparse(u).path.lstrip("/") not in keys for u in uris)
+    return {u for u in uris if urlparse(u).path.lstrip("/") in keys}
 
 
-def _resolve_version(dt, version: int | None, timestamp: str | None) -> int:
+def snapshot(ctx: Any, name: str, version: int | None = None) -> Any:
+    """The delta_log.Snapshot of `layer.table` (at `version`); ConfigError if there is no Delta table."""
+    from deplat.delta_log import read_snapshot
+
+    uri = table_uri(ctx, name)
+    try:
+        return read_snapshot(uri, version, _s3(ctx, uri))
+    except ConfigError as exc:
+        if exc.message.startswith("no Delta table"):
+            raise ConfigError(f"no Delta table {name} at {uri}",
+                              "check the name (`deplat query` lists tables) and that its pipeline ran") from None
+        raise
+
+
+def missing_data_files(ctx: Any, name: str, version: int | None = None) -> list[str]:
+    """Data files (URIs) that `name`'s version (default: current) references but storage lacks."""
+    from deplat.delta_log import missing_files
+
+    return missing_files(snapshot(ctx, name, version), lambda uris: existing(ctx, uris))
+
+
+def _resolve_version(commits: dict[int, dict[str, Any]], version: int | None, timestamp: str | None) -> int:
     """The target version: `version`, or the last commit at or before `timestamp` (Delta's rule)."""
     if (version is None) == (timestamp is None):
         raise ConfigError("give exactly one of --version N or --timestamp T")
-    entries = dt.history()
+    entries = [{**info, "version": v} for v, info in commits.items()]
     if version is not None:
         versions = {int(h["version"]) for h in entries}
         if version not in versions:
@@ -219,32 +260,38 @@ def preview_restore(ctx: Any, name: str, version: int | None = None, timestamp: 
                     ) -> RestorePreview:
     """Rows and files now vs at the target, the commits a restore would undo, missing files.
 
-    Raises RestoreImpossibleError when VACUUM already deleted files the target version needs.
+    Everything comes from the Delta log (delta_log), never from a scan: the preview needs no data
+    file and no reader feature, so it works on a table with deletion vectors and on a current
+    version that lost a data file (those files are listed in `current_missing`: the restore drops
+    them). Raises RestoreImpossibleError when VACUUM already deleted files the target version needs,
+    or when the log no longer covers it.
     """
-    current = open_table(ctx, name)
-    target_version = _resolve_version(current, version, timestamp)
-    undone = [_entry(h) for h in current.history() if int(h["version"]) > target_version]
+    from deplat.delta_log import LogUnreadableError
+
+    commits = _commits(ctx, name)
+    current = snapshot(ctx, name)
+    target_version = _resolve_version(commits, version, timestamp)
+    undone = [_entry({**commits[v], "version": v}) for v in sorted(commits, reverse=True) if v > target_version]
     try:
-        old = open_table(ctx, name, version=target_version)
-    except DeplatError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - delta-rs: the log checkpoint of that version is gone
-        raise RestoreImpossibleError(f"{name} version {target_version} can no longer be read: {exc}",
+        old = snapshot(ctx, name, target_version)
+    except LogUnreadableError as exc:
+        raise RestoreImpossibleError(f"{name} version {target_version} can no longer be read: {exc.message}",
                                      "its log entries were cleaned up; pick a newer version") from exc
-    missing = _missing(ctx, old.file_uris())
+    old_uris = [old.file_uri(f) for f in old.files]
+    missing = len(old_uris) - len(existing(ctx, old_uris))
     if missing:
         vacuums = [e for e in undone if e.operation.startswith("VACUUM")]
         when = f" (VACUUM at {vacuums[-1].timestamp})" if vacuums else ""
         raise RestoreImpossibleError(
-            f"{name} version {target_version}: {missing} of {len(old.file_uris())} data files were "
+            f"{name} version {target_version}: {missing} of {len(old_uris)} data files were "
             f"vacuumed{when}; RESTORE would produce a table with missing data",
             "restore a version newer than the last VACUUM's retention window, or recover the files "
             "from S3 object versions / the replica bucket first")
-    # Row counts are counted (a scan of each version), never taken from commit metrics.
-    # Commit times from the current table's log: delta-rs 1.6 numbers a time-travelled table's history()
-    # from its loaded version while reading the newest commits, so v1 would show v2's time.
-    times = {int(h["version"]): h.get("timestamp") for h in current.history()}
-    return RestorePreview(name, table_uri(ctx, name), _state(current, times), _state(old, times), undone, missing)
+    from deplat.delta_log import missing_files
+
+    lost_now = missing_files(current, lambda uris: existing(ctx, uris))
+    return RestorePreview(name, table_uri(ctx, name), _state(current, commits), _state(old, commits), undone,
+                          missing, lost_now)
 
 
 def restore(ctx: Any, name: str, version: int | None = None, timestamp: str | None = None,
@@ -263,8 +310,7 @@ def restore(ctx: Any, name: str, version: int | None = None, timestamp: str | No
         run = run_service.run(RESTORE_PIPELINE, extra_args=(
             "--table", name, "--version", str(preview.target.version)))
         run_id = run.steps[-1].run_id
-    table = open_table(ctx, name)
-    after = _state(table, {int(h["version"]): h.get("timestamp") for h in table.history(1)})
+    after = _state(snapshot(ctx, name), _commits(ctx, name))
     return RestoreResult(preview, run_id, after.version, after.rows, after.files)
 
 

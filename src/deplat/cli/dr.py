@@ -71,13 +71,20 @@ def history(
 
 def _render_preview(preview) -> None:
     now, then = preview.current, preview.target
-    table(f"restore {preview.table}: version {now.version} -> {then.version}",
-          ["", "version", "commit time (UTC)", "rows", "files", "bytes"],
-          [["now", now.version, now.timestamp, now.rows, now.files, now.bytes],
-           ["after restore", then.version, then.timestamp, then.rows, then.files, then.bytes]])
+    table(f"restore {preview.table}: version {now.version} -> {then.version} (counts from the Delta log)",
+          ["", "version", "commit time (UTC)", "rows", "files", "bytes", "note"],
+          [["now", now.version, now.timestamp, _rows(now.rows), now.files, now.bytes, now.note],
+           ["after restore", then.version, then.timestamp, _rows(then.rows), then.files, then.bytes, then.note]])
+    if preview.current_missing:
+        table(f"{len(preview.current_missing)} data file(s) of version {now.version} missing from storage "
+              "(the restore drops them)", ["missing file"], [[u] for u in preview.current_missing])
     if preview.undone:
         table("commits undone", ["version", "time (UTC)", "operation", "metrics"],
               [[e.version, e.timestamp, e.operation, _short(e.metrics, 3)] for e in preview.undone])
+
+
+def _rows(rows) -> str:
+    return "not counted" if rows is None else str(rows)
 
 
 @app.command("restore")

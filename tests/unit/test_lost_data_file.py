@@ -1,0 +1,77 @@
+"""A data file the Delta log references but storage lacks (issue 25, item 2), without a JVM: tables
+written by delta-rs in a temp lake, one referenced Parquet file deleted as the fault."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from deplat.cli import app
+from deplat.errors import ExitCode
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def lake(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEPLAT_CONFIG", str(ROOT / "config" / "deplat.yaml"))
+    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DEPLAT_LAKE_URI", str(tmp_path / "lake"))
+    for var in ("DEPLAT_ENV", "DEPLAT_OUTPUT"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path / "lake"
+
+
+def cli(*args: str):
+    return CliRunner().invoke(app, list(args), terminal_width=250)
+
+
+def damaged(path: Path) -> Path:
+    """v0: 3 rows (one file); v1: +2 rows (a second file), which is then lost from storage."""
+    from deltalake import DeltaTable, write_deltalake
+
+    write_deltalake(str(path), pa.table({"id": [1, 2, 3]}))
+    write_deltalake(str(path), pa.table({"id": [4, 5]}), mode="append")
+    v0 = {Path(u).name for u in DeltaTable(str(path), version=0).file_uris()}
+    lost = next(Path(u) for u in DeltaTable(str(path)).file_uris() if Path(u).name not in v0)
+    lost.unlink()
+    return lost
+
+
+def test_restore_preview_survives_a_lost_file_in_the_current_version(lake):
+    lost = damaged(lake / "silver" / "t")
+    result = cli("-o", "json", "dr", "restore", "silver.t", "--version", "0")
+    assert result.exit_code == ExitCode.REFUSED, result.output  # the preview, then "rerun with --yes"
+    assert "unexpected error" not in result.output
+    preview = json.JSONDecoder().raw_decode(result.stdout)[0]["preview"]  # then the error object
+    assert preview["target"]["rows"] == 3 and preview["target"]["files"] == 1
+    assert preview["current"]["rows"] == 5 and preview["current"]["files"] == 2  # from the log's stats
+    assert preview["current_missing"] == [str(lost)]
+
+
+def test_restore_preview_text_names_the_lost_file(lake):
+    lost = damaged(lake / "silver" / "t")
+    result = cli("dr", "restore", "silver.t", "--version", "0")
+    assert result.exit_code == ExitCode.REFUSED, result.output
+    assert lost.name in result.output and "missing" in result.output
+
+
+def test_preview_counts_come_from_the_log_stats_minus_deleted_rows(lake):
+    from deplat.delta_log import read_snapshot
+
+    path = lake / "silver" / "t"
+    damaged(path)
+    snap = read_snapshot(str(path))
+    assert (snap.version, snap.rows, len(snap.files)) == (1, 5, 2)
+    assert read_snapshot(str(path), 0).rows == 3
+
+
+def test_history_reads_the_log_without_a_table_reader(lake):
+    damaged(lake / "silver" / "t")
+    result = cli("-o", "json", "dr", "history", "silver.t")
+    assert result.exit_code == 0, result.output
+    assert [e["version"] for e in json.loads(result.stdout)] == [1, 0]
