@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,19 @@ from deplat.engines.base import TERMINAL_STATES, JobEngine, JobSpec, PollPolicy,
 from deplat.errors import ConfigError, DeplatError, EndpointUnreachableError, JobFailedError, NotBuiltError
 
 HISTORY_FILE = "runs.jsonl"
+# A local run is `lr-` + 12 hex digits (LocalSparkEngine.submit; any 12 of [0-9a-z] pass); an EMR Serverless jobRunId is
+# 1-64 of [0-9a-z] (the service's API model). Either way never a path: no '/', '.' or whitespace.
+RUN_ID = re.compile(r"lr-[0-9a-z]{12}|[0-9a-z]{1,64}")
+
+
+def check_run_id(run_id: str) -> str:
+    """`run_id` if it has a run id's format (RUN_ID), else ConfigError (exit 2). Run ids become parts of
+    local paths (`runs/<id>/state.json`, whose supervisor.pid `cancel` signals), so nothing else may pass."""
+    if not RUN_ID.fullmatch(run_id):
+        raise ConfigError(f"{run_id!r} is not a run id",
+                          "a run id is lr-<12 characters> (local) or an EMR Serverless job run id; "
+                          "`deplat status` lists them")
+    return run_id
 
 
 def idempotency_key(pipeline: str, step: str, partition: str | None, manifest_hash: str) -> str:
@@ -448,7 +462,8 @@ class RunService:
         return self.history.find(ref.run_id) or rec
 
     def ref(self, run_id: str) -> RunRef:
-        rec = self.history.find(run_id)
+        """The run's reference (from the history, else the engine); ConfigError for a malformed id."""
+        rec = self.history.find(check_run_id(run_id))
         return RunRef.from_dict(rec["ref"]) if rec and rec.get("ref") else self.engine.ref(run_id)
 
     def logs(self, run_id: str, stream: str = "stdout", follow: bool | None = None) -> LogView:
