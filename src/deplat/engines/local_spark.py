@@ -199,7 +199,10 @@ class LocalSparkEngine:
         # A stream gets its own spark-submit: its driver is killed and restarted as a unit, and it may
         # run for hours.
         if self.warm_idle_seconds > 0 and not spec.streaming:
-            meta["warm"] = self._warm_spec(spec, python, jars, py_files, deps, entry, run_dir)
+            try:
+                meta["warm"] = self._warm_spec(spec, python, jars, py_files, deps, entry, run_dir)
+            except UnsafeRuntimeDirError as exc:  # the run goes cold rather than through a socket others reach
+                meta["warm_refused"] = str(exc)
         _write_json(run_dir / META_FILE, meta)
         _write_json(run_dir / STATE_FILE, {"state": "SUBMITTED", "details": "", "updated_at": _now()})
         with (run_dir / "supervisor.log").open("wb") as log:
@@ -317,10 +320,10 @@ class LocalSparkEngine:
                 os.replace(staging, warm_dir)
             except OSError:  # another run set it up first
                 shutil.rmtree(staging, ignore_errors=True)
-        socket_path = str(Path(tempfile.gettempdir()) / f"deplat-warm-{os.getuid()}-{key}.sock")
+        socket_path = str(private_runtime_dir() / f"warm-{key}.sock")
         command = spark_submit_command(
             f"deplat-warm-driver-{key}", self._master, python, code / WARM_SCRIPT,
-            [socket_path, str(self.warm_idle_seconds)], jars=jars,
+            [socket_path, str(self.warm_idle_seconds), str(self.runs_dir.resolve())], jars=jars,
             py_files=[*(str(code / Path(p).name) for p in py_files), *_delta_python_jar(jars)], deps=deps)
         env = {**self._env_vars, **job_python_env(python, deps), "DEPLAT_SPARK_MASTER": self._master,
                "DEPLAT_SPARK_WAREHOUSE": str(warm_dir / "warehouse"), "PYTHONUNBUFFERED": "1",
@@ -372,6 +375,33 @@ class LocalSparkEngine:
             if ref.key == key and not self.get(ref).terminal:
                 return ref
         return None
+
+
+class UnsafeRuntimeDirError(Exception):
+    """The per-user socket folder exists but is not private (another owner, a symlink, or group/other
+    permissions): a warm driver's socket there could be reached or replaced by someone else."""
+
+
+def private_runtime_dir(base: str | None = None) -> Path:
+    """`<base>/deplat-<uid>/`, created 0700 if absent: where warm drivers' sockets live.
+
+    `base` defaults to $XDG_RUNTIME_DIR (per-user, 0700 already) or the temp folder. A Unix socket path
+    must fit in 108 bytes (unix(7)), which rules out the (deep) runs folder. An existing folder must be
+    a real directory owned by this uid with no group/other bits, else UnsafeRuntimeDirError: someone
+    who made it first could read or replace the sockets in it."""
+    import stat
+
+    root = Path(base or os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()) / f"deplat-{os.getuid()}"
+    try:
+        root.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(root)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise UnsafeRuntimeDirError(
+            f"{root} is not a private folder of uid {os.getuid()} (owner {info.st_uid}, "
+            f"mode {stat.filemode(info.st_mode)}): warm drivers are off; remove it to turn them back on")
+    return root
 
 
 def _supervisor_pid(run_dir: Path) -> int | None:
@@ -528,7 +558,11 @@ def _run_warm(run_dir: Path, warm: dict[str, Any], cancelled: Callable[[], bool]
         finally:
             conn.close()
         if reply:
-            return int(json.loads(reply)["exit_code"])
+            answer = json.loads(reply)
+            if answer.get("error"):  # refused by the driver: the run's own log says why
+                with (run_dir / "stderr").open("a") as err:
+                    err.write(f"warm driver refused the run: {answer['error']}\n")
+            return int(answer["exit_code"])
         # The driver died under the run (killed, out of memory, or cancelled by us).
         _stop_warm_driver(pid)
         return -signal.SIGTERM if cancelled() else -signal.SIGKILL

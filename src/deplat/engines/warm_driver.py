@@ -15,26 +15,34 @@ state behind: temporary views, runtime SQL settings, cached data and Delta's log
 after it. When the supervisor goes away mid-run (cancel, kill) the whole driver exits, so a run
 never goes on unobserved. After `idle_seconds` without a run it stops.
 
+Only its owner may use it: the socket lives in a private (0700) folder of the user's (see
+private_runtime_dir), a client whose SO_PEERCRED uid is not this process's is closed unserved, and a
+request runs only a script inside a run's deployed job package folder (`<runs>/<run-id>/code/`)
+and writes only that run's `stdout`/`stderr` (check_request).
+
 Runs as a script under spark-submit on the job's Python (3.9 on EMR's image): standard library
-and the job package only. Usage: warm_driver.py <socket path> <idle seconds>.
+and the job package only. Usage: warm_driver.py <socket path> <idle seconds> <runs folder>.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import runpy
 import socket
+import struct
 import sys
 import threading
 import traceback
 
 READY_FILE = "ready"
+RUN_DIR_NAME = re.compile(r"lr-[0-9a-z]{12}")  # LocalSparkEngine.submit's run ids
 _BROKEN = threading.Event()  # a run left the session in a state this driver could not reset
 
 
 def main(argv: list[str]) -> int:
-    sock_path, idle_seconds = argv[0], float(argv[1])
+    sock_path, idle_seconds, runs_root = argv[0], float(argv[1]), argv[2]
     from deplat.pipelines.session import get_spark
 
     spark = get_spark("deplat-warm-driver")
@@ -48,7 +56,11 @@ def main(argv: list[str]) -> int:
     if os.path.exists(sock_path):
         os.unlink(sock_path)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(sock_path)
+    old_umask = os.umask(0o177)  # the socket file itself 0600, whatever folder it is in
+    try:
+        server.bind(sock_path)
+    finally:
+        os.umask(old_umask)
     server.listen(4)
     server.settimeout(idle_seconds)
     with open(READY_FILE, "w") as fh:  # cwd is the warm driver's folder
@@ -67,10 +79,10 @@ def main(argv: list[str]) -> int:
                 except OSError:
                     return 0
                 with conn:
-                    _serve(conn, spark, baseline)
+                    _serve(conn, spark, baseline, runs_root)
                 return 0
             with conn:
-                _serve(conn, spark, baseline)
+                _serve(conn, spark, baseline, runs_root)
             if _BROKEN.is_set() or spark.sparkContext._jsc.sc().isStopped():
                 return 0
     finally:
@@ -80,12 +92,21 @@ def main(argv: list[str]) -> int:
                 os.unlink(path)
 
 
-def _serve(conn: socket.socket, spark, baseline: dict[str, str]) -> None:
+def _serve(conn: socket.socket, spark, baseline: dict[str, str], runs_root: str) -> None:
+    uid = peer_uid(conn)
+    if uid is not None and uid != os.getuid():
+        print(f"warm driver: refused a client of uid {uid}", file=sys.stderr, flush=True)
+        return
     conn.settimeout(None)
     line = conn.makefile("rb").readline()
     if not line.strip():
         return  # a readiness probe
-    request = json.loads(line)
+    try:
+        request = check_request(json.loads(line), runs_root)
+    except ValueError as exc:
+        print(f"warm driver: refused a request: {exc}", file=sys.stderr, flush=True)
+        conn.sendall((json.dumps({"exit_code": 126, "error": str(exc)}) + "\n").encode())
+        return
     done = threading.Event()
 
     def watch() -> None:
@@ -101,6 +122,35 @@ def _serve(conn: socket.socket, spark, baseline: dict[str, str]) -> None:
     code = run_job(request, spark, baseline)
     done.set()
     conn.sendall((json.dumps({"exit_code": code}) + "\n").encode())
+
+
+def peer_uid(conn: socket.socket) -> int | None:
+    """The uid of the process at the other end of a Unix socket (Linux SO_PEERCRED: pid, uid, gid as
+    three C ints, see unix(7)); None where the platform has no SO_PEERCRED (the 0700 folder still holds)."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        return None
+    _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i")))
+    return uid
+
+
+def check_request(request: dict, runs_root: str) -> dict:
+    """`request` if its script is a `.py` file in a run's deployed job package folder
+    (`<runs_root>/<run-id>/code/`, symlinks resolved) and its stdout/stderr are that run's own files;
+    ValueError naming what is wrong otherwise."""
+    root = os.path.realpath(runs_root)
+    entry = os.path.realpath(str(request.get("entry", "")))
+    parts = os.path.relpath(entry, root).split(os.sep)
+    if (len(parts) != 3 or not RUN_DIR_NAME.fullmatch(parts[0]) or parts[1] != "code"
+            or not parts[2].endswith(".py") or not os.path.isfile(entry)):
+        raise ValueError(f"{request.get('entry')!r} is not a job script in a run's code folder under {root}")
+    run_dir = os.path.join(root, parts[0])
+    for key in ("stdout", "stderr"):
+        if os.path.realpath(str(request.get(key, ""))) != os.path.join(run_dir, key):
+            raise ValueError(f"{key} {request.get(key)!r} is not {os.path.join(run_dir, key)}")
+    if not isinstance(request.get("args", []), list) or not isinstance(request.get("env") or {}, dict):
+        raise ValueError("args must be a list and env a mapping")
+    return {**request, "entry": entry}
 
 
 def run_job(request: dict, spark, baseline: dict[str, str]) -> int:
