@@ -303,7 +303,8 @@ class LocalSparkEngine:
         import hashlib
 
         digest = hashlib.sha256()
-        for path in py_files:
+        # The driver script too: a folder set up by an older deplat keeps the driver it copied then.
+        for path in [*py_files, Path(__file__).with_name(WARM_SCRIPT)]:
             digest.update(Path(path).read_bytes())
         digest.update(json.dumps([python, self._master, jars, deps, sorted(self._env_vars.items()),
                                   str(self.runs_dir.resolve())]).encode())
