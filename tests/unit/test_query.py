@@ -455,3 +455,25 @@ def test_lake_queries_still_work_under_the_lock(engine):
     assert engine.run("SELECT count(*) FROM generate_series(1, 3)").rows == [[3]]
     for sql in RUNBOOK.values():
         assert engine.run(sql).readers == {t: "duckdb-delta" for t in engine.run(sql).tables}
+
+
+def test_a_table_neither_reader_reads_is_refused_naming_table_and_feature(tmp_path):
+    """Every feature Delta Spark 3.3 writes is read by one of the two readers
+    (tests/integration/test_query_delta_features.py), so the refusal is shown on a table whose newest
+    commit declares a reader feature from the future, as a newer writer would."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from deplat.query import UnreadableTableError
+
+    table = tmp_path / "silver" / "from_the_future"
+    write_deltalake(str(table), pa.table({"id": [1]}))
+    protocol = {"minReaderVersion": 3, "minWriterVersion": 7, "readerFeatures": ["futureFeature"],
+                "writerFeatures": ["futureFeature"]}
+    (table / "_delta_log" / f"{1:020d}.json").write_text(
+        json.dumps({"protocol": protocol}) + "\n" + json.dumps({"commitInfo": {"operation": "UPGRADE"}}) + "\n")
+    with pytest.raises(UnreadableTableError) as err:
+        LocalQueryEngine(tmp_path).run("SELECT count(*) FROM silver.from_the_future")
+    assert err.value.exit_code == ExitCode.USAGE
+    assert "silver.from_the_future" in err.value.message and "futureFeature" in err.value.message
+    assert "unexpected" not in err.value.message.lower()
