@@ -3,6 +3,8 @@ ghost keys removed), typed, partitioned by a business date. Bad rows go to _erro
 
 Args: --lake --batch-id --env [--partition-date D] [--tables app.customers,app.orders].
 A key snapshot of the source (`deplat dr reconcile <table>`) is applied when one was landed.
+A source column whose values no longer fit the declared type is reported as schema drift (the
+metrics' `note` and each table's `schema_drift`), with the keys it holds back.
 """
 
 from __future__ import annotations
@@ -26,7 +28,11 @@ def main(argv=None) -> None:
                         lambda bronze, t=t: dms.current_rows(bronze, t, dms.key_snapshot(spark, args.lake, t)))
              for t in tables]
     totals, per_table = bronze_to_silver(spark, args.lake, dms.SOURCE, items, args.batch_id, args.partition_date)
-    emit_metrics(STEP, **totals, tables=per_table)
+    # A source type change shows in `deplat run`'s note column, not only as a rejected count.
+    notes = [dms.drift_note(name, counts.get("schema_drift") or [])
+             for name, counts in per_table.items() if isinstance(counts, dict)]
+    notes = [n for n in notes if n]
+    emit_metrics(STEP, **totals, tables=per_table, **({"note": " | ".join(notes)} if notes else {}))
 
 
 if __name__ == "__main__":

@@ -168,3 +168,48 @@ def test_commit_order_wins_over_timestamps_across_full_load_and_cdc(spark, tmp_p
            f"{HEADER}\nU,2025-03-01 10:00:00.500000,00000000000400000000000000000000000,1,7,OLDER,1.00,"
            "2025-03-01,2025-03-01 09:00:00+00\n")
     assert _rows(_silver(spark, tmp_path))[1]["status"] == "FINAL"
+
+
+def test_case_full_load_with_empty_sequence_orders_before_every_cdc_change(spark, tmp_path):
+    _land(tmp_path, _case("dms-full-load-empty-seq") / "landing")
+    result = _silver(spark, tmp_path)
+    rows = _rows(result)
+    assert {k: (r["status"], str(r["amount"])) for k, r in rows.items()} == {
+        1: ("PAID", "12.00"), 3: ("SHIPPED", "33.00"), 4: ("NEW", "40.00"), 5: ("NEW", "50.00")}
+    assert result.rejected.count() == 0
+    assert dms.count_fates(result.classified) == {"current": 4, "rejected": 0, "superseded": 4,
+                                                  "deleted": 1, "ghost": 0}
+
+
+def test_empty_sequence_in_a_cdc_change_is_still_rejected(spark, tmp_path):
+    # Only full-load rows may lack a sequence: a CDC change without one cannot be put in commit order.
+    _write(tmp_path, "LOAD00000001.csv",
+           f"{HEADER}\nI,2025-03-01 10:05:00.000000,,1,7,NEW,1.00,2025-03-01,2025-03-01 10:00:00+00\n")
+    _write(tmp_path, "20250301-110000000000.csv",
+           f"{HEADER}\nU,2025-03-01 11:00:00.000000,,1,7,PAID,1.00,2025-03-01,2025-03-01 11:00:00+00\n")
+    result = _silver(spark, tmp_path)
+    [bad] = result.rejected.collect()
+    assert bad["status"] == "PAID" and "unparsable _dms_seq" in bad["_error_reason"]
+
+
+def test_source_type_widened_is_reported_as_drift_with_the_keys_held_back(spark, tmp_path):
+    # amount numeric(12,2) -> numeric(14,4) at the source: PostgreSQL now writes four decimals.
+    # 30.5000 still fits decimal(12,2) exactly; 12.3456 does not and holds order 1 back.
+    _write(tmp_path, "LOAD00000001.csv",
+           f"{HEADER}\nI,2025-03-01 10:00:00.000000,00000000000100000000000000000000000,1,7,NEW,12.00,"
+           "2025-03-01,2025-03-01 10:00:00+00\n"
+           "I,2025-03-01 10:00:00.000000,00000000000100000000000000000000001,2,7,NEW,30.00,"
+           "2025-03-01,2025-03-01 10:00:00+00\n")
+    _write(tmp_path, "20250302-120000000000.csv",
+           f"{HEADER}\nU,2025-03-02 12:00:00.000000,00000000000200000000000000000000000,1,7,PAID,12.3456,"
+           "2025-03-01,2025-03-02 12:00:00+00\n"
+           "U,2025-03-02 12:00:00.000000,00000000000200000000000000000000001,2,7,PAID,30.5000,"
+           "2025-03-01,2025-03-02 12:00:00+00\n")
+    result = _silver(spark, tmp_path)
+    assert {k: str(r["amount"]) for k, r in _rows(result).items()} == {2: "30.50"}
+    assert result.report()["schema_drift"] == [
+        {"column": "amount", "declared": "decimal(12,2)", "needed": "decimal(14,4)", "rejected_changes": 1,
+         "held_back": 1, "held_back_keys": ["1"]}]
+    assert dms.drift_note("app.orders", result.report()["schema_drift"]) == (
+        "schema drift in app.orders: amount values need decimal(14,4) (declared decimal(12,2)); "
+        "1 key held back from silver: 1")

@@ -289,7 +289,6 @@ def bronze_to_silver(spark, lake: str, source: str, items, batch_id: str,
         write = write_silver(result.current, table_path(lake, "silver", item.silver_table),
                              item.partition_column, partition_date, item.key)
         rejected = write_errors(result.rejected, lake, source, batch_id)
-        bronze.unpersist()
         skipped = sum(n for fate, n in fates.items() if fate not in (CURRENT, REJECTED))
         outside = fates.get(CURRENT, 0) - write.written if partition_date else 0
         counts = {"read": read, "written": write.written, "rejected": rejected, "skipped": skipped + outside,
@@ -298,7 +297,8 @@ def bronze_to_silver(spark, lake: str, source: str, items, batch_id: str,
             counts["outside_partition"] = outside
         report = getattr(result, "report", None)
         if callable(report):
-            counts.update(report())
+            counts.update(report())  # while bronze is still cached
+        bronze.unpersist()
         per_item[item.name] = counts
         for k in totals:
             totals[k] += counts[k]

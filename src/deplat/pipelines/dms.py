@@ -7,13 +7,20 @@ the source is added to bronze and silver (schema evolution) and reported.
 
 Silver is the source's last committed change per key, in the source's own commit order: the
 change sequence (`_dms_seq`, AR_H_CHANGE_SEQ: commit order across full load and CDC), then the
-commit timestamp, then the file name. Full-load files without an Op column are inserts. A delete
+commit timestamp, then the file name. Full-load files without an Op column are inserts. DMS leaves
+AR_H_CHANGE_SEQ empty in full-load rows and puts the transfer time, not a commit time, in their
+timestamp column (S3Settings.TimestampColumnName), so a full-load row without a sequence orders
+before every CDC change of its key by rule (CDC covers every change from the task's start, the
+ones cached during the load included); an empty sequence in a CDC change is still an error. A delete
 removes the key; a later insert/update re-creates it. A latest change whose values do not type
 (after mapping the documented special values, source_specs.DMS_SPECIAL_VALUES) holds its key back
 from silver and is reported as an error row: an older version never silently becomes current.
 A key snapshot of the source (sources.dms.keys_dir, written by `deplat dr reconcile`) removes
 ghost keys: keys whose last change is older than the snapshot and that the source no longer has
 (a primary-key change that DMS's S3 target delivers as an update of the new key only).
+A rejected change whose numeric value is well formed but does not fit the declared type (the
+source column was widened, e.g. numeric(12,2) -> numeric(14,4): DMS's CSV carries no types) is
+reported as schema drift: the column, the type its values need, and the keys held back.
 
 Python 3.9-compatible: this module runs on the EMR runtime.
 """
@@ -34,6 +41,9 @@ OPS = ("I", "U", "D")
 METADATA = {DMS_OP, DMS_TS, DMS_SEQ, "_file", "_ingest_ts", "_source", "_batch_id", source.CORRUPT}
 # Fates of a change row in the silver step; every bronze row gets exactly one.
 WRITTEN, REJECTED, SUPERSEDED, DELETED, GHOST = "current", "rejected", "superseded", "deleted", "ghost"
+_NUMBER_TEXT = r"^[+-]?[0-9]+([.][0-9]+)?$"
+_INTEGRAL = {"tinyint", "smallint", "int", "integer", "bigint"}
+DRIFT_KEYS_KEPT = 20  # keys named per drifted column (the count is always whole)
 _KEYS_FILE = re.compile(r"^KEYS-(?P<ts>\d{8}-\d{12})-(?P<seq>\d+)\.csv$")
 
 
@@ -52,9 +62,21 @@ class SilverResult:
     rejected: Any  # DataFrame: bad change rows with _error_reason
     classified: Any  # DataFrame: every change row with its `_fate`, for counting
     new_columns: list[str] = field(default_factory=list)  # source columns not declared (strings)
+    drift_rows: Any = None  # DataFrame: rejected changes with the digits of each too-wide number
+    drift_columns: list[Any] = field(default_factory=list)  # source_specs.Column checked for drift
+    _drift: list[dict[str, Any]] | None = None
+
+    def schema_drift(self) -> list[dict[str, Any]]:
+        """Per numeric column whose rejected values are numbers too wide for the declared type:
+        {"column", "declared", "needed" (the narrowest type holding the declared and seen values),
+        "rejected_changes", "held_back" (keys whose latest change it is), "held_back_keys" (the
+        first DRIFT_KEYS_KEPT, sorted)}. One Spark aggregate, computed once."""
+        if self._drift is None:
+            self._drift = _schema_drift(self.drift_rows, self.drift_columns)
+        return self._drift
 
     def report(self) -> dict[str, Any]:
-        return {"new_columns": self.new_columns}
+        return {"new_columns": self.new_columns, "schema_drift": self.schema_drift()}
 
 
 @dataclass
@@ -154,6 +176,8 @@ def current_rows(changes, table: DmsTable, key_snapshot=None) -> SilverResult:
     df = df.withColumn("_op", op)
     ts = F.expr(f"try_cast(`{DMS_TS}` AS timestamp)")
     seq = F.expr(f"try_cast(`{DMS_SEQ}` AS decimal(38,0))")
+    unsequenced_load = (F.coalesce(F.col("_file").startswith("LOAD"), F.lit(False))
+                        & (F.col(DMS_SEQ).isNull() | (F.trim(F.col(DMS_SEQ)) == "")))
     key_cols = [c for c in table.columns if c.source in table.key]
     value_cols = [c for c in table.columns if c.source not in table.key]
     _, key_reasons = typed_columns(key_cols, lambda s: s)
@@ -165,7 +189,8 @@ def current_rows(changes, table: DmsTable, key_snapshot=None) -> SilverResult:
         F.when(F.col("_op").isNull() | ~F.col("_op").isin(*OPS),
                F.concat(F.lit("unknown Op: "), F.coalesce(F.col(DMS_OP), null))),
         F.when(F.col(DMS_TS).isNotNull() & ts.isNull(), F.concat(F.lit(f"unparsable {DMS_TS}: "), F.col(DMS_TS))),
-        F.when(F.col(DMS_SEQ).isNotNull() & seq.isNull(), F.concat(F.lit(f"unparsable {DMS_SEQ}: "), F.col(DMS_SEQ))),
+        F.when(F.col(DMS_SEQ).isNotNull() & seq.isNull() & ~unsequenced_load,
+               F.concat(F.lit(f"unparsable {DMS_SEQ}: "), F.col(DMS_SEQ))),
         F.when(ts.isNull() & seq.isNull(), F.lit(f"no {DMS_SEQ} or {DMS_TS}: the change cannot be ordered")),
     ] + [F.when(F.col(k).isNull() | (F.trim(F.col(k)) == ""), F.lit(f"missing key {k}")) for k in table.key]
     checked = with_error_reason(df, structural + key_reasons)
@@ -174,10 +199,11 @@ def current_rows(changes, table: DmsTable, key_snapshot=None) -> SilverResult:
 
     ordered = checked.filter(~F.col("_unorderable")).select(
         "*", *[typed_value(c.source, c.type).alias(f"_k_{c.name}") for c in key_cols],
-        ts.alias("_ts"), seq.alias("_seq"))
+        ts.alias("_ts"), seq.alias("_seq"), F.when(unsequenced_load, 0).otherwise(1).alias("_phase"))
     kcols = [f"_k_{c.name}" for c in key_cols]
     order = Window.partitionBy(*kcols).orderBy(
-        F.col("_seq").desc_nulls_last(), F.col("_ts").desc_nulls_last(), F.col("_file").desc())
+        F.col("_phase").desc(), F.col("_seq").desc_nulls_last(), F.col("_ts").desc_nulls_last(),
+        F.col("_file").desc())
     ranked = ordered.withColumn("_rank", F.row_number().over(order))
     is_latest = F.col("_rank") == 1
     ghost = F.lit(False)
@@ -194,6 +220,20 @@ def current_rows(changes, table: DmsTable, key_snapshot=None) -> SilverResult:
             .when(ghost, F.lit(GHOST))
             .otherwise(F.lit(WRITTEN)))
     ranked = ranked.withColumn("_fate", fate)
+    drift_columns = [c for c in value_cols if _numeric_base(c.type)]
+    drift_rows = None
+    if drift_columns:
+        too_wide = []
+        for i, c in enumerate(drift_columns):
+            text = F.trim(F.col(c.source))
+            bad = (text.rlike(_NUMBER_TEXT) & typed_value(c.source, c.type, DMS_SPECIAL_VALUES).isNull()
+                   & (F.col("_op") != "D"))
+            digits = F.length(F.regexp_replace(F.regexp_extract(text, r"^[+-]?([0-9]+)", 1), "^0+", ""))
+            too_wide += [F.when(bad, digits).alias(f"_int_{i}"),
+                         F.when(bad, F.length(F.regexp_extract(text, r"[.]([0-9]+)$", 1))).alias(f"_scale_{i}")]
+        drift_rows = ranked.filter(F.col("_fate") == REJECTED).select(
+            F.concat_ws("|", *[F.col(k) for k in table.key]).alias("_key"), (F.col("_rank") == 1).alias("_latest"),
+            *too_wide)
     # A superseded change is bad only as a report; the key's latest change decides what is current.
     current = ranked.filter(F.col("_fate") == WRITTEN).select(
         *[F.col(k).alias(c.name) for k, c in zip(kcols, key_cols)], *typed,
@@ -211,7 +251,62 @@ def current_rows(changes, table: DmsTable, key_snapshot=None) -> SilverResult:
                 .unionByName(ranked.filter(F.col("_fate") == REJECTED)
                              .select(*_present(payload, ranked.columns))))
     classified = unorderable.select("_fate").unionByName(ranked.select("_fate"))
-    return SilverResult(current, rejected, classified, new_columns)
+    return SilverResult(current, rejected, classified, new_columns, drift_rows, drift_columns)
+
+
+def _numeric_base(type_: str) -> str:
+    base = type_.split("(")[0].strip().lower()
+    return base if base == "decimal" or base in _INTEGRAL else ""
+
+
+def _needed_type(declared: str, int_digits: int, scale: int) -> str:
+    m = re.match(r"decimal\((\d+),(\d+)\)", declared.replace(" ", "").lower())
+    if m:
+        precision, declared_scale = int(m.group(1)), int(m.group(2))
+        scale = max(scale, declared_scale)
+        int_digits = max(int_digits, precision - declared_scale)
+    elif scale == 0 and int_digits <= 18:
+        return "bigint"
+    return f"decimal({int_digits + scale},{scale})" if int_digits + scale <= 38 else "wider than decimal(38)"
+
+
+def _schema_drift(rows, columns) -> list[dict[str, Any]]:
+    if rows is None or not columns:
+        return []
+    from pyspark.sql import functions as F
+
+    def held(i: int):
+        return F.col(f"_int_{i}").isNotNull() & F.col("_latest")
+
+    aggs = []
+    for i in range(len(columns)):
+        aggs += [F.count(F.col(f"_int_{i}")).alias(f"n_{i}"), F.max(f"_int_{i}").alias(f"int_{i}"),
+                 F.max(f"_scale_{i}").alias(f"scale_{i}"),
+                 F.countDistinct(F.when(held(i), F.col("_key"))).alias(f"held_{i}")]
+    found = rows.agg(*aggs).collect()[0]
+    out = []
+    for i, c in enumerate(columns):
+        if not found[f"n_{i}"]:
+            continue
+        n_held = int(found[f"held_{i}"])
+        # Only a few keys are named: the driver never holds a data-sized set.
+        keys = [r["_key"] for r in rows.filter(held(i)).select("_key").distinct().orderBy("_key")
+                .limit(DRIFT_KEYS_KEPT).collect()] if n_held else []
+        out.append({"column": c.name, "declared": c.type,
+                    "needed": _needed_type(c.type, int(found[f"int_{i}"] or 0), int(found[f"scale_{i}"] or 0)),
+                    "rejected_changes": int(found[f"n_{i}"]), "held_back": n_held, "held_back_keys": keys})
+    return out
+
+
+def drift_note(table: str, drift: list[dict[str, Any]]) -> str:
+    """One line for the run summary from SilverResult.schema_drift() ('' when there is none)."""
+    parts = []
+    for d in drift:
+        n = d["held_back"]
+        keys = ", ".join(d["held_back_keys"]) + (", ..." if n > len(d["held_back_keys"]) else "")
+        held = f"{n} key{'' if n == 1 else 's'} held back from silver: {keys}" if n else "no key held back"
+        parts.append(f"{d['column']} values need {d['needed']} (declared {d['declared']}); {held}")
+    return f"schema drift in {table}: " + "; ".join(parts) if parts else ""
 
 
 def _present(wanted: list[str], available: list[str]) -> list[str]:
