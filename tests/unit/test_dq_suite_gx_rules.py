@@ -27,6 +27,8 @@ def _one(check: dict):
     ({"check": "between", "column": "a", "min": float("nan")}, "NaN"),
     ({"check": "between", "column": "a", "min": 1, "max": "2024-01-01"}, "both numbers or both dates"),
     ({"check": "between", "column": "a", "min": 1, "strict_min": "yes"}, "true or false"),
+    ({"check": "between", "column": "a", "max": 10 ** 40}, "more than 38 digits"),
+    ({"check": "between", "column": "a", "max": "1e400"}, "more than 38 digits"),
     ({"check": "row_count", "min": "many"}, "must be a number"),
     ({"check": "row_count", "min": date(2024, 1, 1)}, "must be a number"),
     ({"check": "freshness", "column": "d", "max_age_days": True}, "whole number"),

@@ -94,7 +94,7 @@ def _exact(value: Decimal, what: str) -> Any:
     if value.is_infinite():
         return float(value)
     if value == value.to_integral_value():
-        return int(value)
+        return parse_bound(int(value), what)
     if len(value.as_tuple().digits) > SPARK_MAX_DIGITS:
         raise SuiteError(f"{what} {value} has more than {SPARK_MAX_DIGITS} digits (Spark's decimal limit)")
     return value
@@ -113,6 +113,8 @@ def parse_bound(value: Any, what: str, dates: bool = True) -> Any:
     if isinstance(value, bool) or value is None:
         raise SuiteError(f"{what} must be a number{' or a date' if dates else ''}, got {value!r}")
     if isinstance(value, int):
+        if len(str(abs(value))) > SPARK_MAX_DIGITS:
+            raise SuiteError(f"{what} {value} has more than {SPARK_MAX_DIGITS} digits (Spark's decimal limit)")
         return value
     if isinstance(value, float):
         if math.isnan(value):
