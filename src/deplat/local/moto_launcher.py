@@ -1,6 +1,9 @@
 """Start moto's server with EMR Serverless applications created in state CREATED, as AWS does.
 
-Usage: python -m deplat.local.moto_launcher <port>
+Usage: python -m deplat.local.moto_launcher <port> [--emr-standin <dir> [--minute-seconds <s>]]
+
+With --emr-standin, EMR Serverless is the stand-in that runs real Spark
+(`deplat.local.emr_serverless_standin`), its run folders under <dir>.
 """
 
 from __future__ import annotations
@@ -9,14 +12,23 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    port = argv[0] if argv else "5050"
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="moto_launcher")
+    parser.add_argument("port", nargs="?", default="5050")
+    parser.add_argument("--emr-standin", default=None)
+    parser.add_argument("--minute-seconds", type=float, default=60.0)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     import moto.emrserverless.models as emr_models
     from moto.server import main as moto_main
 
     # moto's default is STARTED; real AWS creates applications CREATED and starts them on demand.
     emr_models.APPLICATION_STATUS = "CREATED"
-    moto_main(["-H", "127.0.0.1", "-p", str(port)])
+    if args.emr_standin:
+        from deplat.local.emr_serverless_standin.backend import install
+
+        install(args.emr_standin, f"http://127.0.0.1:{args.port}", minute_seconds=args.minute_seconds)
+    moto_main(["-H", "127.0.0.1", "-p", str(args.port)])
 
 
 if __name__ == "__main__":
