@@ -8,7 +8,8 @@ No Salesforce emulator exists, so this is the one hand-written stand-in of the l
 - queryMore paging: responses hold `pageSize` records and a `nextRecordsUrl` while not `done`;
 - sObject create/update/delete: POST /sobjects/<Object>/, PATCH and DELETE /sobjects/<Object>/<Id>,
   so tests change records through the real client; every change bumps SystemModstamp and a delete
-  only flags IsDeleted (the recycle bin: visible to queryAll only);
+  only flags IsDeleted (the recycle bin: visible to queryAll only); `Org.create_late` makes a
+  record visible with a SystemModstamp from the past (a long transaction committing late);
 - describe: GET /sobjects/<Object>/describe (name, type, soapType, precision, scale per field);
 - getDeleted: GET /sobjects/<Object>/deleted/?start=..&end=.. (the delete log, which outlives the
   recycle bin: `Org.purge` empties the bin as Salesforce does after 15 days or on demand); the
@@ -262,6 +263,21 @@ class Org:
         obj = _object_name(obj)
         with self._lock:
             stamp = self._stamp()
+            rec = {f: None for f in FIELDS[obj]}
+            rec.update({"Id": self._new_id(obj), "CreatedDate": stamp, "IsDeleted": False})
+            self._apply(obj, rec, data, stamp)
+            self.records[obj][rec["Id"]] = rec
+            return rec["Id"]
+
+    def create_late(self, obj: str, data: dict[str, Any], began_at: datetime) -> str:
+        """Create a record that becomes visible only now with SystemModstamp `began_at`: what a
+        long transaction or a sharing recalculation does on a real org (the stamp is taken when
+        the work starts, the record is queryable once it commits), so a poller whose window has
+        moved past `began_at` never sees it in its regular window."""
+        obj = _object_name(obj)
+        stamp = began_at.astimezone(timezone.utc)
+        stamp = stamp.replace(microsecond=stamp.microsecond // 1000 * 1000)
+        with self._lock:
             rec = {f: None for f in FIELDS[obj]}
             rec.update({"Id": self._new_id(obj), "CreatedDate": stamp, "IsDeleted": False})
             self._apply(obj, rec, data, stamp)

@@ -7,7 +7,13 @@ The watermark (highest SystemModstamp loaded) lives in lake/_state/salesforce/<o
 only after the bronze commit succeeded; each read starts `lookback` before it, because a record's
 SystemModstamp can be older than its commit, and the MERGE drops what was already loaded.
 Deletions the recycle bin no longer shows (purged) come from getDeleted over the same window and
-land as deletion versions. The object's describe (field precision and scale) is kept in
+land as deletion versions. A record can become visible later than the lookback (a long transaction
+or a sharing recalculation stamps it when the work starts); a periodic late-row check (once per
+`late_check_every`) reads a wider window, from the last check's watermark minus `late_window`, and
+counts the versions bronze lacks that the regular window could not see (`late`); each check is
+appended to lake/_state/salesforce/late_checks for `deplat checklist daily`. Any record that
+becomes visible at most `late_window` after its SystemModstamp is caught by the next check.
+The object's describe (field precision and scale) is kept in
 lake/_state/salesforce/describe_<object>, and sizes silver's decimals.
 Silver is the latest version per Id, deleted records removed, typed, partitioned by created date.
 
@@ -43,6 +49,11 @@ SOURCE = "salesforce"
 # The default window therefore reaches back one recommended polling period plus the truncated
 # minute: a record committed late by up to that much is read by the next run.
 DEFAULT_LOOKBACK_SECONDS = 5 * 60 + 60
+# Salesforce bounds neither a long transaction nor a sharing recalculation (getUpdated's
+# latestDateCovered only says one is still running), so late rows are looked for once a day over a day.
+DEFAULT_LATE_WINDOW_SECONDS = 24 * 3600
+DEFAULT_LATE_CHECK_EVERY_SECONDS = 24 * 3600
+LATE_IDS_KEPT = 20  # Ids named per check in the state table (the count is always whole)
 _SF_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%f%z"
 SUPERSEDED, DELETED = "superseded", "deleted"
 
@@ -59,6 +70,10 @@ class IngestResult:
     deletions: int = 0  # of `read`: deletion versions (from getDeleted, or from ID reconciliation)
     reconciled: int = 0  # of `deletions`: Ids found gone by ID reconciliation (getDeleted could not answer)
     deletes_from: str = ""  # "getDeleted", "id_reconciliation" or "" (first load / not asked)
+    late: int = 0  # of `written`: versions the regular window could not see (found by the late-row check)
+    late_check_from: datetime | None = None  # start of the late-row check's window; None: no check ran
+    late_behind_seconds: int | None = None  # the latest late version's distance behind the watermark
+    late_ids: tuple[str, ...] = ()
 
 
 @dataclass
@@ -259,6 +274,73 @@ def write_deletes_covered(spark, lake: str, obj_name: str, until: datetime, batc
      .write.format("delta").mode("overwrite").save(deletes_covered_path(lake, obj_name)))
 
 
+def late_checks_path(lake: str) -> str:
+    return table_path(lake, "_state", f"{SOURCE}/late_checks")
+
+
+@dataclass(frozen=True)
+class LateCheck:
+    checked_at: datetime
+    watermark: datetime | None  # the object's watermark after the checking run
+
+
+def read_last_late_check(spark, lake: str, obj_name: str) -> LateCheck | None:
+    """The object's latest late-row check (lake/_state/salesforce/late_checks), or None."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    path = late_checks_path(lake)
+    if not DeltaTable.isDeltaTable(spark, path):
+        return None
+    rows = (spark.read.format("delta").load(path).filter(F.col("object") == obj_name)
+            .orderBy(F.col("checked_at").desc()).limit(1).collect())
+    if not rows:
+        return None
+    at = rows[0]["checked_at"].astimezone(timezone.utc)  # PySpark gives a naive local time
+    return LateCheck(at, parse_sf_datetime(rows[0]["watermark"]) if rows[0]["watermark"] else None)
+
+
+def write_late_check(spark, lake: str, obj_name: str, batch_id: str, checked_at: datetime, window_start: datetime,
+                     regular_start: datetime, watermark: datetime | None, late: list[tuple[str, datetime]],
+                     behind_seconds: int | None) -> None:
+    """Append one late-row check (UTC times; `late`: (Id, SystemModstamp) of each late version)."""
+    from pyspark.sql.types import (
+        LongType,
+        StringType,
+        StructField,
+        StructType,
+        TimestampType,
+    )
+
+    schema = StructType([
+        StructField("object", StringType(), False), StructField("batch_id", StringType(), True),
+        StructField("checked_at", TimestampType(), False), StructField("window_start", StringType(), False),
+        StructField("regular_start", StringType(), False), StructField("watermark", StringType(), True),
+        StructField("late_rows", LongType(), False), StructField("late_ids", StringType(), True),
+        StructField("max_behind_seconds", LongType(), True),
+    ])
+    ids = ",".join(sorted({i for i, _ in late})[:LATE_IDS_KEPT])
+    row = (obj_name, batch_id, checked_at, format_sf_datetime(window_start), format_sf_datetime(regular_start),
+           watermark and format_sf_datetime(watermark), len(late), ids or None, behind_seconds)
+    (spark.createDataFrame([row], schema).coalesce(1).write.format("delta").mode("append")
+     .save(late_checks_path(lake)))
+
+
+def _versions_not_in_bronze(spark, bronze_path: str, records: list[dict[str, Any]]) -> list[tuple[str, datetime]]:
+    """(Id, SystemModstamp) of the record versions bronze does not hold (same key as the MERGE)."""
+    from delta.tables import DeltaTable
+
+    versions = sorted({(r["Id"], r["SystemModstamp"], _raw(r.get("IsDeleted"))) for r in records})
+    if DeltaTable.isDeltaTable(spark, bronze_path):
+        df = spark.createDataFrame(versions, "Id STRING, SystemModstamp STRING, IsDeleted STRING")
+        held = (spark.read.format("delta").load(bronze_path)
+                .filter(f"SystemModstamp >= '{min(v[1] for v in versions)}'"))
+        cond = [df["Id"] == held["Id"], df["SystemModstamp"] == held["SystemModstamp"],
+                df["IsDeleted"].eqNullSafe(held["IsDeleted"])]
+        versions = [(r["Id"], r["SystemModstamp"], None) for r in df.join(held, cond, "left_anti").collect()]
+    return sorted({(i, parse_sf_datetime(stamp)) for i, stamp, _ in versions})
+
+
 def ingest_increment(
     spark,
     lake: str,
@@ -270,6 +352,8 @@ def ingest_increment(
     fetch_deleted: Callable[[datetime, datetime], list[dict[str, Any]]] | None = None,
     now: datetime | None = None,
     fetch_ids: Callable[[], Iterable[str]] | None = None,
+    late_window_seconds: int = DEFAULT_LATE_WINDOW_SECONDS,
+    late_check_every_seconds: int = DEFAULT_LATE_CHECK_EVERY_SECONDS,
 ) -> IngestResult:
     """Read what changed since the watermark, commit it to bronze, then advance the watermark.
 
@@ -280,6 +364,13 @@ def ingest_increment(
     latest version is live in bronze or this batch and that the source no longer has gets a
     deletion version (`reconciled`). `writer` (default write_bronze) commits them. If any raises,
     the watermark is left where it was and the next run reads the same window again.
+
+    Late-row check: when the object's last check is `late_check_every_seconds` old (or there is
+    none; 0 = every run; late_window_seconds 0 = never), `fetch` reads from the last check's
+    watermark (else this run's) minus `late_window_seconds` instead, and the versions older than
+    the regular window that bronze lacks are counted as `late` (they are loaded like any other)
+    and the check is recorded. A record visible at most `late_window_seconds` after its
+    SystemModstamp is caught by the first check after it became visible.
     """
     end = now or datetime.now(timezone.utc)  # before the reads: a later deletion is the next window's
     before = read_watermark(spark, lake, obj.name)
@@ -288,7 +379,26 @@ def ingest_increment(
     # stays old while its deletions keep coming); state from before this existed: the watermark.
     covered = read_deletes_covered(spark, lake, obj.name) if fetch_deleted is not None else None
     start = covered - timedelta(seconds=lookback_seconds) if covered is not None else since
-    records: list[dict[str, Any]] = list(fetch(since))
+    late_start = None
+    if before is not None and late_window_seconds > 0:
+        last = read_last_late_check(spark, lake, obj.name)
+        if last is None or end - last.checked_at >= timedelta(seconds=late_check_every_seconds):
+            base = last.watermark if last is not None and last.watermark is not None else before
+            late_start = min(base - timedelta(seconds=late_window_seconds), since)
+    records: list[dict[str, Any]] = list(fetch(late_start or since))
+    late: list[tuple[str, datetime]] = []
+    if late_start is not None:
+        # What the regular query (SystemModstamp > since, whole seconds) could not have returned.
+        cutoff = since.replace(microsecond=0)
+        old = [r for r in records if r.get("Id") and _readable(r.get("SystemModstamp"))
+               and parse_sf_datetime(r["SystemModstamp"]) <= cutoff]
+        if old:
+            late = _versions_not_in_bronze(spark, table_path(lake, "bronze", obj.bronze_table), old)
+    behind = int(max((before - s).total_seconds() for _, s in late)) if late else None
+
+    def record_check(watermark: datetime | None) -> None:
+        if late_start is not None:
+            write_late_check(spark, lake, obj.name, batch_id, end, late_start, since, watermark, late, behind)
     deletions: list[dict[str, Any]] = []
     deletes_from, reconciled = "", 0
     if fetch_deleted is not None and start is not None and before is not None:
@@ -310,7 +420,8 @@ def ingest_increment(
     if not read:
         if fetch_deleted is not None:
             write_deletes_covered(spark, lake, obj.name, end, batch_id)
-        return IngestResult(obj.name, 0, 0, before, before, deletes_from=deletes_from)
+        record_check(before)
+        return IngestResult(obj.name, 0, 0, before, before, deletes_from=deletes_from, late_check_from=late_start)
     batch = records_to_bronze(spark, obj, records + deletions, batch_id)
     rejected = 0
     if batch.rejected:
@@ -328,9 +439,11 @@ def ingest_increment(
         write_watermark(spark, lake, obj.name, after, batch_id)
     if fetch_deleted is not None:
         write_deletes_covered(spark, lake, obj.name, end, batch_id)
+    record_check(after)
     return IngestResult(obj.name, read, written, before, after, skipped=already + batch.duplicates,
                         rejected=rejected, deletions=len(deletions), reconciled=reconciled,
-                        deletes_from=deletes_from)
+                        deletes_from=deletes_from, late=len(late), late_check_from=late_start,
+                        late_behind_seconds=behind, late_ids=tuple(i for i, _ in late))
 
 
 def reconcile_ids(spark, bronze_path: str, records: list[dict[str, Any]],
