@@ -268,7 +268,7 @@ def bind_table(con: Any, name: str, path: Path) -> str:
     except Exception as exc:  # noqa: BLE001 - delta-rs raises several kinds; all mean "cannot read"
         features = delta_features(path)
         raise UnreadableTableError(
-            f"table {name} ({path}) cannot be read locally: Delta features {features}",
+            f"table {name} ({path}) cannot be read locally; its Delta protocol: {features}",
             "read it with Spark (`deplat run`) or Athena; deplat query reads Delta through DuckDB's delta "
             "extension and delta-rs, and both refuse this table",
             detail=f"duckdb: {duckdb_refusal}\ndelta-rs: {str(exc).strip()}") from None
