@@ -38,17 +38,27 @@ class Environment(_Strict):
     # seconds (the local counterpart of EMR Serverless pre-initialized capacity); 0 = a fresh
     # spark-submit per step.
     warm_driver_idle_seconds: float = Field(default=120, ge=0)
+    # Which engine runs jobs: unset = local Spark for a local env, EMR Serverless in AWS.
+    # `emr-serverless` in a local env: the cloud's engine against moto's EMR Serverless stand-in.
+    engine: Literal["local-spark", "emr-serverless"] | None = None
     protected: bool = False
 
     @model_validator(mode="after")
     def _local_needs_endpoint(self) -> Environment:
         if self.kind == "local" and not self.endpoint_url:
             raise ValueError("a local environment needs endpoint_url (the moto server)")
+        if self.kind == "aws" and self.engine == "local-spark":
+            raise ValueError("engine: local-spark is for local environments only")
         return self
 
     @property
     def is_local(self) -> bool:
         return self.kind == "local"
+
+    @property
+    def job_engine(self) -> str:
+        """`local-spark` or `emr-serverless`: the engine this environment's jobs run on."""
+        return self.engine or ("local-spark" if self.is_local else "emr-serverless")
 
 
 class LocalStackSettings(_Strict):
@@ -58,6 +68,9 @@ class LocalStackSettings(_Strict):
     kafka_controller_port: int = 9093
     snowflake_port: int = 5060
     salesforce_port: int = 5058
+    # moto serves EMR Serverless through the stand-in that runs real Spark; on by itself when a
+    # local environment sets `engine: emr-serverless`.
+    emr_serverless_standin: bool = False
 
 
 class KafkaSettings(_Strict):
@@ -258,6 +271,8 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         except ValidationError as exc:
             raise _format_validation(f"{source} (with DEPLAT_* overrides)", exc) from None
     _check_moto_port(settings)
+    if any(e.is_local and e.engine == "emr-serverless" for e in settings.environments.values()):
+        settings.local_stack.emr_serverless_standin = True
     return settings
 
 

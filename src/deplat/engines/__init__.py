@@ -10,11 +10,28 @@ __all__ = ["JobEngine", "JobSpec", "RunRef", "RunState", "engine_for"]
 
 
 def engine_for(ctx: Any) -> JobEngine:
-    """The engine of ctx's environment: local Spark for `kind: local`, EMR Serverless otherwise."""
-    if ctx.env.is_local:
+    """The engine of ctx's environment (`Environment.job_engine`): local Spark, or EMR Serverless,
+    in a local env against moto's EMR Serverless stand-in (ConfigError when moto runs without it:
+    its plain EMR Serverless would report every run SUCCESS without running it)."""
+    if ctx.env.job_engine == "local-spark":
         from deplat.engines.local_spark import LocalSparkEngine
 
         return LocalSparkEngine.from_context(ctx)
     from deplat.engines.emr_serverless import EmrServerlessEngine
 
-    return EmrServerlessEngine.from_context(ctx)
+    if not ctx.env.is_local:
+        return EmrServerlessEngine.from_context(ctx)
+    from deplat.engines.base import PollPolicy
+    from deplat.errors import ConfigError
+    from deplat.local.emr_serverless_standin import serving
+    from deplat.local.services import EMR_STANDIN_DIR
+
+    if not serving(ctx.local_dir / EMR_STANDIN_DIR, ctx.env.endpoint_url or ""):
+        raise ConfigError(
+            f"environment '{ctx.env.name}' runs jobs on EMR Serverless, but the moto server at "
+            f"{ctx.env.endpoint_url} runs without the EMR Serverless stand-in",
+            "restart moto with it: `deplat local down moto && deplat local up` (moto's state is "
+            "in memory: then `deplat infra apply` and `deplat deploy`)")
+    engine = EmrServerlessEngine.from_context(ctx)
+    engine.poll_policy = PollPolicy(initial=0.5, factor=1.5, maximum=2.0)  # a local run's states change fast
+    return engine

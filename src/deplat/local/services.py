@@ -62,8 +62,14 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
 
 # --- moto (AWS APIs) ---------------------------------------------------------------------------
 
+EMR_STANDIN_DIR = "emr-serverless"  # the EMR Serverless stand-in's runs, under .deplat/local/
+
+
 def _moto_cmd(paths: Paths, s: LocalStackSettings) -> list[str]:
-    return [sys.executable, "-m", "deplat.local.moto_launcher", str(s.moto_port)]
+    cmd = [sys.executable, "-m", "deplat.local.moto_launcher", str(s.moto_port)]
+    if s.emr_serverless_standin:
+        cmd += ["--emr-standin", str(paths.data(EMR_STANDIN_DIR))]
+    return cmd
 
 
 MOTO = Service(

@@ -53,6 +53,7 @@ DEFAULT_GRACE_SECONDS = 120  # CancelJobRun's documented default for batch runs
 DEFAULT_TIMEOUT_MINUTES = 720
 DETAILS_MAX = 256
 NAME = re.compile(r".*\S.*")
+_LOG_LINE = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d ")  # log4j's default layout
 
 _LOCK = threading.RLock()
 _BACKENDS: weakref.WeakSet = weakref.WeakSet()
@@ -434,9 +435,14 @@ def _failure_details(run: JobRun, state: dict[str, Any]) -> str:
     text = {s: (run.run_dir / s).read_text(errors="replace") if (run.run_dir / s).is_file() else ""
             for s in ("stdout", "stderr")}
     lines = [x.strip() for x in driver_error(text["stdout"], text["stderr"])[0].splitlines() if x.strip()]
-    last = lines[-1] if lines else (state.get("details") or "")
-    return ("Job failed, please check complete logs in configured logging destination. "
-            f"ExitCode: {state.get('exit_code', 1)}. Last few exceptions: {last}")
+    last = lines[-1] if lines else ""
+    code = state.get("exit_code", 1)
+    if isinstance(code, int) and code < 0:  # killed: the supervisor names the signal and its likely cause
+        return f"Job failed: {state.get('details') or ''}"
+    head = f"Job failed, please check complete logs in configured logging destination. ExitCode: {code}."
+    if not last or _LOG_LINE.match(last):  # no exception, only Spark's own log lines
+        return head
+    return f"{head} Last few exceptions: {last}"
 
 
 def _finish(run: JobRun, final: str, details: str) -> None:

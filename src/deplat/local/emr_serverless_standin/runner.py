@@ -208,13 +208,16 @@ def prepare_run(runtime: Runtime, application_id: str, run_id: str, job_driver: 
     code = run_dir / "code"
     code.mkdir(parents=True)
     jars = engine._jars() if engine._jars else []
-    entry = engine._fetch(submit["entryPoint"], code)
+    entry = _fetch(engine, submit["entryPoint"], code)
     py_files = [_local(engine, uri, code, jars) for uri in params.py_files]
     extra_jars = [_local(engine, uri, code, jars) for uri in params.jars
                   if not uri.startswith(EMR_IMAGE_DELTA_DIR)]
     deps = []
     for uri, alias in params.archives:
-        unpacked = engine._unpacked(uri)
+        try:
+            unpacked = engine._unpacked(uri)
+        except Exception as exc:
+            raise ValueError(f"cannot fetch {uri}: {exc}") from exc
         (run_dir / alias).symlink_to(unpacked, target_is_directory=True)
         deps.append(str(unpacked))
     (code / ls.BOOTSTRAP).write_text(ls._BOOTSTRAP_CODE)
@@ -250,7 +253,14 @@ def _local(engine: ls.LocalSparkEngine, uri: str, folder: Path, jars: list[str])
         return next(iter(ls._delta_python_jar(jars)), "") if "delta-spark" in uri else ""
     if urlparse(uri).scheme != "s3":
         raise ValueError(f"{uri}: the stand-in fetches s3:// URIs and the EMR image's Delta jars only")
-    return str(engine._fetch(uri, folder))
+    return str(_fetch(engine, uri, folder))
+
+
+def _fetch(engine: ls.LocalSparkEngine, uri: str, folder: Path) -> Path:
+    try:
+        return engine._fetch(uri, folder)
+    except Exception as exc:  # S3's own error names no object: say which one
+        raise ValueError(f"cannot fetch {uri}: {exc}") from exc
 
 
 def _absolute_paths(value: str, run_dir: Path) -> str:

@@ -1,0 +1,108 @@
+"""The EMR Serverless stand-in's pure parts (no JVM, no server): how it reads a StartJobRun request,
+sizes and bills a run, validates as the API does; and the opt-in switch that selects it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from deplat.config import load_settings
+from deplat.engines.base import JobSpec
+from deplat.engines.emr_serverless import spark_submit_parameters
+from deplat.errors import ConfigError
+from deplat.local.emr_serverless_standin import runner, serving
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_engines_own_submit_parameters_are_read_back_whole():
+    spec = JobSpec("fx", "fx_to_bronze", "s3://b/artifacts/e/fx_to_bronze.py", ("--lake", "/l"),
+                   ("s3://b/artifacts/w/deplat.zip",), ("s3://b/artifacts/d/deps.tar.gz",))
+    params = runner.parse_submit_parameters(spark_submit_parameters(spec))
+    assert params.py_files == ("s3://b/artifacts/w/deplat.zip", "/usr/share/aws/delta/lib/delta-spark.jar")
+    assert params.jars == ("/usr/share/aws/delta/lib/delta-spark.jar", "/usr/share/aws/delta/lib/delta-storage.jar")
+    assert params.archives == (("s3://b/artifacts/d/deps.tar.gz", "deps"),)
+    assert dict(params.driver_env) == {"PYTHONPATH": "./deps"}
+    conf = params.conf_dict
+    assert conf["spark.executorEnv.PYTHONPATH"] == "./deps"
+    assert conf["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    assert "spark.jars" not in conf and "spark.archives" not in conf
+
+
+def test_an_option_the_stand_in_cannot_honour_is_refused():
+    with pytest.raises(ValueError, match="--class"):
+        runner.parse_submit_parameters("--class com.example.Main")
+    with pytest.raises(ValueError, match="needs a value"):
+        runner.parse_submit_parameters("--conf")
+
+
+def test_driver_worker_sizes_as_emr_serverless_defaults_and_overrides():
+    assert runner.driver_worker({}) == runner.Worker(4.0, 16.0, 20.0)
+    # 7g heap + max(384 MB, 10 %) overhead = 7.7 -> an 8 GB worker
+    worker = runner.driver_worker({"spark.driver.cores": "2", "spark.driver.memory": "7g",
+                                   "spark.emr-serverless.driver.disk": "50G"})
+    assert worker == runner.Worker(2.0, 8.0, 50.0)
+    assert runner.size("4 vCPU", "vCPU") == 4.0 and runner.size("2048 MB", "GB") == 2.0
+
+
+def test_billing_counts_a_minute_per_worker_at_least_and_only_disk_above_20_gb():
+    used, billed = runner.utilization([runner.Worker(4, 16, 20)], 30.0)
+    assert used == {"vCPUHour": round(4 * 30 / 3600, 6), "memoryGBHour": round(16 * 30 / 3600, 6),
+                    "storageGBHour": round(20 * 30 / 3600, 6)}
+    assert billed == {"vCPUHour": round(4 / 60, 6), "memoryGBHour": round(16 / 60, 6), "storageGBHour": 0.0}
+    _, long_run = runner.utilization([runner.Worker(4, 16, 50)], 7200.0)
+    assert long_run == {"vCPUHour": 8.0, "memoryGBHour": 32.0, "storageGBHour": 60.0}
+
+
+@pytest.mark.parametrize("token,ok", [("a", True), ("A.b_c-9" * 9, True), ("x" * 64, True), ("x" * 65, False),
+                                      ("", False), ("has space", False), ("semi;colon", False)])
+def test_client_token_pattern_is_the_apis(token, ok):
+    assert bool(runner.CLIENT_TOKEN.match(token)) is ok
+
+
+def test_engine_emr_serverless_in_a_local_env_turns_the_stand_in_on(tmp_path):
+    config = tmp_path / "config" / "deplat.yaml"
+    config.parent.mkdir()
+    doc = (ROOT / "config" / "deplat.yaml").read_text()
+    config.write_text(doc)
+    settings = load_settings(config, environ={})
+    assert settings.env("local").job_engine == "local-spark"
+    assert not settings.local_stack.emr_serverless_standin
+    from deplat.local.services import MOTO, Paths
+
+    assert "--emr-standin" not in MOTO.command(Paths(tmp_path), settings.local_stack)
+
+    settings = load_settings(config, environ={"DEPLAT_LOCAL_ENGINE": "emr-serverless"})
+    assert settings.env("local").job_engine == "emr-serverless"
+    assert settings.env("dev").job_engine == "emr-serverless"
+    assert settings.local_stack.emr_serverless_standin
+    cmd = MOTO.command(Paths(tmp_path), settings.local_stack)
+    assert cmd[cmd.index("--emr-standin") + 1] == str(tmp_path / "emr-serverless")
+
+
+def test_a_cloud_env_cannot_run_on_local_spark(tmp_path):
+    config = tmp_path / "config" / "deplat.yaml"
+    config.parent.mkdir()
+    config.write_text((ROOT / "config" / "deplat.yaml").read_text())
+    with pytest.raises(ConfigError, match="local-spark"):
+        load_settings(config, environ={"DEPLAT_DEV_ENGINE": "local-spark"})
+
+
+def test_engine_selection_refuses_a_moto_without_the_stand_in(tmp_path):
+    from deplat.engines import engine_for
+
+    env = SimpleNamespace(name="local", is_local=True, job_engine="emr-serverless",
+                          endpoint_url="http://127.0.0.1:5050")
+    ctx = SimpleNamespace(env=env, local_dir=tmp_path)
+    with pytest.raises(ConfigError, match="without the EMR Serverless stand-in"):
+        engine_for(ctx)
+    marker = tmp_path / "emr-serverless" / "standin.json"
+    marker.parent.mkdir()
+    marker.write_text(json.dumps({"pid": os.getpid(), "endpoint_url": "http://127.0.0.1:5999"}))
+    assert not serving(marker.parent, env.endpoint_url)  # another port: another moto
+    marker.write_text(json.dumps({"pid": os.getpid(), "endpoint_url": "http://127.0.0.1:5050"}))
+    assert serving(marker.parent, env.endpoint_url)
