@@ -118,7 +118,8 @@ class EmrServerlessEngine:
     @classmethod
     def from_context(cls, ctx: Any) -> EmrServerlessEngine:
         outputs = ctx.outputs()
-        log_group = outputs.get("log_group_name") if not ctx.env.is_local else None
+        # Locally this engine runs only against the EMR Serverless stand-in, which writes CloudWatch Logs.
+        log_group = outputs.get("log_group_name")
         return cls(
             ctx.aws.client("emr-serverless"),
             ctx.output("emr_application_id"),

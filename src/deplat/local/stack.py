@@ -127,10 +127,15 @@ class LocalStack:
                               f"see {log_path}", detail=tail)
 
     def live_runs(self) -> list[str]:
-        """Local Spark runs still going (the local env's runs live under this stack's folder)."""
+        """Local Spark runs still going (the local env's runs live under this stack's folder; the
+        EMR Serverless stand-in's under its own, one folder per application)."""
         from deplat.engines.local_spark import live_run_ids
+        from deplat.local.services import EMR_STANDIN_DIR
 
-        return live_run_ids(self.paths.root / "runs")
+        live = live_run_ids(self.paths.root / "runs")
+        for runs in sorted((self.paths.root / EMR_STANDIN_DIR / "applications").glob("*/runs")):
+            live += live_run_ids(runs)
+        return live
 
     def down(self, names: list[str] | None = None, confirmed: bool = False) -> list[ServiceStatus]:
         """Stop the selected services this stack started. With a local run still going, refuse

@@ -15,7 +15,8 @@ job runs through their states; request threads only create, read and flag them, 
 - clientToken: 1-64 of [A-Za-z0-9._-]; the same token on the same application within 8 hours
   returns the earlier run and starts nothing.
 - Driver logs go to `<logUri>applications/<app>/jobs/<run>/SPARK_DRIVER/{stdout,stderr}.gz` while
-  the run goes (every LOG_INTERVAL seconds) and completely before the end state shows.
+  the run goes (every LOG_INTERVAL seconds) and completely before the end state shows; with
+  cloudWatchLoggingConfiguration, also line by line to CloudWatch Logs (the same moto server).
 - totalExecutionDurationSeconds, totalResourceUtilization and billedResourceUtilization from the
   run's RUNNING time and its driver worker (runner.utilization).
 
@@ -48,7 +49,9 @@ HOLDS_CAPACITY = ("SCHEDULED", "RUNNING", "CANCELLING")
 TOKEN_WINDOW = timedelta(hours=8)  # StartJobRun's clientToken is honoured for 8 hours
 STARTING_SECONDS = 1.0
 TICK_SECONDS = 0.25
-LOG_INTERVAL = 5.0
+LOG_INTERVAL = 5.0  # S3 log objects are rewritten whole: not too often
+CLOUDWATCH_INTERVAL = 1.0  # CloudWatch gets only the new lines
+DEFAULT_LOG_GROUP = "/aws/emr-serverless"
 DEFAULT_GRACE_SECONDS = 120  # CancelJobRun's documented default for batch runs
 DEFAULT_TIMEOUT_MINUTES = 720
 DETAILS_MAX = 256
@@ -135,6 +138,8 @@ class JobRun(moto_models.JobRun):
         self.kill_at: float | None = None
         self.logs_sent: dict[str, int] = {}
         self.logs_at = 0.0
+        self.cloudwatch_sent: dict[str, int] = {}  # stream -> bytes of the file already sent
+        self.cloudwatch_at = 0.0
 
     def set_state(self, state: str, details: str | None = None) -> None:
         self.state, self.updated_at = state, _utcnow()
@@ -148,6 +153,12 @@ class JobRun(moto_models.JobRun):
     def log_uri(self) -> str:
         monitoring = (self.configuration_overrides or {}).get("monitoringConfiguration") or {}
         return ((monitoring.get("s3MonitoringConfiguration") or {}).get("logUri")) or ""
+
+    def cloudwatch(self) -> dict[str, Any] | None:
+        """cloudWatchLoggingConfiguration when enabled (group, prefix, which driver streams)."""
+        monitoring = (self.configuration_overrides or {}).get("monitoringConfiguration") or {}
+        config = monitoring.get("cloudWatchLoggingConfiguration") or {}
+        return config if config.get("enabled") else None
 
 
 class StandinBackend(moto_models.EMRServerlessBackend):
@@ -384,11 +395,13 @@ def _watch(run: JobRun, now: float) -> None:
     current = state.get("state")
     if current in TERMINAL:
         _send_logs(run)
+        _send_cloudwatch(run)
         _end(run, state)
         return
     if run.proc.poll() is not None:
         state = ls._read_json(run.run_dir / ls.STATE_FILE)  # it may have finished between the reads
         _send_logs(run)
+        _send_cloudwatch(run)
         if state.get("state") in TERMINAL:
             _end(run, state)
         elif run.cancel_requested:
@@ -411,6 +424,9 @@ def _watch(run: JobRun, now: float) -> None:
     if now - run.logs_at >= LOG_INTERVAL:
         run.logs_at = now
         _send_logs(run)
+    elif now - run.cloudwatch_at >= CLOUDWATCH_INTERVAL:
+        run.cloudwatch_at = now
+        _send_cloudwatch(run)
 
 
 def _end(run: JobRun, state: dict[str, Any]) -> None:
@@ -494,6 +510,54 @@ def _send_logs(run: JobRun) -> None:
             continue
 
 
+def _send_cloudwatch(run: JobRun) -> None:
+    """Append the driver's new whole lines to its CloudWatch streams
+    (`<prefix>/applications/<app>/jobs/<run>/SPARK_DRIVER/<stdout|stderr>`)."""
+    config = run.cloudwatch()
+    if not config or run.run_dir is None:
+        return
+    from deplat.engines.base import RunRef
+    from deplat.logs import log_stream_name
+
+    group = config.get("logGroupName") or DEFAULT_LOG_GROUP
+    wanted = [t.upper() for t in (config.get("logTypes") or {"SPARK_DRIVER": ["STDOUT", "STDERR"]})
+              .get("SPARK_DRIVER", [])]
+    ref = RunRef(run.id, run.application_id, "emr-serverless")
+    client = None
+    for stream in ("stdout", "stderr"):
+        path = run.run_dir / stream
+        if stream.upper() not in wanted or not path.is_file():
+            continue
+        with path.open("rb") as fh:
+            fh.seek(run.cloudwatch_sent.get(stream, 0))
+            data = fh.read()
+        data = data[: data.rfind(b"\n") + 1]
+        if not data and stream in run.cloudwatch_sent:
+            continue
+        client = client or _runtime().client("logs")
+        name = log_stream_name(ref, stream, config.get("logStreamNamePrefix") or "emr-serverless")
+        try:
+            if stream not in run.cloudwatch_sent:
+                _create_stream(client, group, name)
+            now_ms = int(time.time() * 1000)
+            lines = data.decode("utf-8", errors="replace").splitlines()
+            for start in range(0, len(lines), 1000):  # PutLogEvents' batch limit is 10,000 events, 1 MB
+                client.put_log_events(logGroupName=group, logStreamName=name, logEvents=[
+                    {"timestamp": now_ms, "message": line or " "} for line in lines[start:start + 1000]])
+            run.cloudwatch_sent[stream] = run.cloudwatch_sent.get(stream, 0) + len(data)
+        except Exception:  # noqa: BLE001, S112 - logs are best effort; the run's states are not
+            continue
+
+
+def _create_stream(client: Any, group: str, name: str) -> None:
+    for create, kwargs in ((client.create_log_group, {"logGroupName": group}),
+                           (client.create_log_stream, {"logGroupName": group, "logStreamName": name})):
+        try:
+            create(**kwargs)
+        except client.exceptions.ResourceAlreadyExistsException:
+            pass
+
+
 def _scheduler() -> None:
     while True:
         time.sleep(TICK_SECONDS)
@@ -522,6 +586,19 @@ def _patch_cancel_response() -> None:
     EMRServerlessResponse.cancel_job_run = cancel_job_run
 
 
+def _shutdown(signum: int, frame: Any) -> None:
+    """moto is stopping (`deplat local down`): the runs and warm drivers it started go with it."""
+    with _LOCK:
+        for backend in list(_BACKENDS):
+            for runs in backend.job_runs.values():
+                for run in runs:
+                    if run.state in LIVE:
+                        _signal(run, signal.SIGKILL)
+            for app_id in backend.applications:
+                ls.stop_warm_drivers(_runtime().runs_dir(app_id))
+    raise SystemExit(0)
+
+
 def install(root: Path, endpoint_url: str, minute_seconds: float = 60.0, master: str = "local[2]") -> None:
     """Make this (moto server) process's EMR Serverless the stand-in; call before serving.
 
@@ -539,6 +616,7 @@ def install(root: Path, endpoint_url: str, minute_seconds: float = 60.0, master:
     responses.emrserverless_backends = backends
     package.emrserverless_backends = backends
     _patch_cancel_response()
+    signal.signal(signal.SIGTERM, _shutdown)
     Path(root).mkdir(parents=True, exist_ok=True)
     (Path(root) / "standin.json").write_text(json.dumps(
         {"pid": os.getpid(), "endpoint_url": endpoint_url, "minute_seconds": _MINUTE}))

@@ -172,13 +172,17 @@ class Runtime:
                 "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": self.region,
                 "AWS_REGION": self.region}
 
-    def s3(self) -> Any:
+    def client(self, service: str) -> Any:
+        """A boto3 client of this moto server (the stand-in's own S3 and CloudWatch Logs)."""
         import boto3
         from botocore.config import Config
 
-        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.region,
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region,
                             aws_access_key_id="testing", aws_secret_access_key="testing",
                             config=Config(s3={"addressing_style": "path"}, retries={"mode": "standard"}))
+
+    def s3(self) -> Any:
+        return self.client("s3")
 
     def runs_dir(self, application_id: str) -> Path:
         return self.root / "applications" / application_id / "runs"
