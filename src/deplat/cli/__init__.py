@@ -111,6 +111,7 @@ def _root(
 
 def _register() -> None:
     from deplat.cli import (
+        backfill,
         cancel,
         catalog,
         checklist,
@@ -147,7 +148,7 @@ def _register() -> None:
     for name, (module, help_text) in groups.items():
         app.add_typer(module.app, name=name, help=help_text)
     # Single-verb nouns are plain commands: `deplat run fx`, not `deplat run run fx`.
-    for module in (deploy, run, logs, status, cancel, query, optimize, doctor, runbook, report, checklist):
+    for module in (deploy, run, backfill, logs, status, cancel, query, optimize, doctor, runbook, report, checklist):
         app.command(name=module.NAME)(module.command)
 
 _register()
