@@ -247,6 +247,7 @@ class RunService:
             submitted = _utcnow()
             self._record(ref, "SUBMITTED", submitted_at=submitted, batch_id=batch_id,
                          partition_date=partition, manifest_hash=manifest.manifest_hash,
+                         invoked=pipeline if step is None else f"{pipeline} --step {step}",
                          **({"dq_skipped": True} if skip_dq else {}))
             if ref.attached:
                 self.ctx.reporter.warn(f"{pipe}/{st.name}: attached to live run {ref.run_id} "
@@ -277,7 +278,12 @@ class RunService:
             if st.gate and dq_verdict:
                 from deplat.dq.service import DqService
 
-                DqService(self.ctx, runs=self).verdict(step_run.metrics, batch_id, ref.run_id)
+                try:
+                    DqService(self.ctx, runs=self).verdict(step_run.metrics, batch_id, ref.run_id)
+                except DeplatError:
+                    self._record(ref, state.state, gate="failed")  # `deplat promote` refuses this batch
+                    raise
+                self._record(ref, state.state, gate="passed")
         return result
 
     def _skip_gate(self, pipeline: str, step: str, tables: tuple[str, ...], batch_id: str) -> None:
