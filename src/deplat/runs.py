@@ -86,6 +86,8 @@ class StatusResult:
     application: dict[str, Any]
     runs: list[dict[str, Any]]
     alarms: list[dict[str, Any]] = field(default_factory=list)
+    # The deployed manifest and where it came from (deplat.promote.provenance); None: nothing deployed.
+    deployed: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -433,7 +435,10 @@ class RunService:
             alarms = [] if app["state"] == "UNREACHABLE" else self._alarms()
         except EndpointUnreachableError:  # e.g. the local stack is down: the application says STOPPED
             alarms = []
-        return StatusResult(self.ctx.env.name, app, runs, alarms)
+        from deplat.promote import provenance
+
+        deployed = None if app["state"] == "UNREACHABLE" else provenance(self.ctx)
+        return StatusResult(self.ctx.env.name, app, runs, alarms, deployed)
 
     def _alarms(self) -> list[dict[str, Any]]:
         """The CloudWatch alarms that notify the platform's alerts topic: name, state, since, reason."""

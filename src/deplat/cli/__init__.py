@@ -126,6 +126,7 @@ def _register() -> None:
         local,
         logs,
         optimize,
+        promote,
         query,
         report,
         run,
@@ -148,7 +149,8 @@ def _register() -> None:
     for name, (module, help_text) in groups.items():
         app.add_typer(module.app, name=name, help=help_text)
     # Single-verb nouns are plain commands: `deplat run fx`, not `deplat run run fx`.
-    for module in (deploy, run, backfill, logs, status, cancel, query, optimize, doctor, runbook, report, checklist):
+    for module in (deploy, promote, run, backfill, logs, status, cancel, query, optimize, doctor, runbook, report,
+                   checklist):
         app.command(name=module.NAME)(module.command)
 
 _register()

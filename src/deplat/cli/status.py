@@ -28,6 +28,8 @@ def command(
         typer.echo(application_line(result.env, app) + (f" — {app['error']}" if app.get("error") else ""))
         if app.get("hint"):
             typer.echo(f"  {app['hint']}")
+        if result.deployed:
+            typer.echo(deployed_line(result.deployed))
         if not result.runs:
             typer.echo("recent runs: none yet")
         else:
@@ -49,3 +51,15 @@ def application_line(env: str, app: dict) -> str:
         return f"{env}: no application ({app.get('state') or 'unknown'})"
     name = f" ({app['name']})" if app.get("name") else ""
     return f"{env}: application {app['id']}{name} {app.get('state')}"
+
+
+def deployed_line(deployed: dict) -> str:
+    """`deployed: manifest <hash12> (promoted from dev, green batch <id>, <when>)` or `(deplat deploy, git <sha>)`."""
+    where = deployed.get("source", "deplat deploy")
+    if deployed.get("source_env"):
+        where += f", green batch {deployed.get('batch_id')}, promoted {deployed.get('promoted_at')}"
+    else:
+        git = (deployed.get("git_sha") or "")[:12]
+        when = deployed.get("deployed_at")
+        where += (f", git {git}" if git else "") + (f", {when}" if when else "")
+    return f"deployed: manifest {deployed['manifest_hash'][:12]} ({where})"
