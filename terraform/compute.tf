@@ -11,7 +11,7 @@ module "emr" {
   artifacts_bucket_arn = module.artifacts_bucket.arn
   kms_key_arn          = aws_kms_key.platform.arn
   glue_database_names  = [for db in aws_glue_catalog_database.layer : db.name]
-  secret_arns          = [for s in aws_secretsmanager_secret.source : s.arn]
+  source_secret_arns   = { for k, s in aws_secretsmanager_secret.source : k => s.arn }
   log_group_arn        = module.monitoring.log_group_arn
   metrics_namespace    = local.metrics_namespace
 }

@@ -72,6 +72,10 @@ resource "aws_iam_role" "dms_s3" {
       Effect    = "Allow"
       Principal = { Service = "dms.amazonaws.com" }
       Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = local.account_id }
+        ArnLike      = { "aws:SourceArn" = "arn:${local.partition}:dms:${var.region}:${local.account_id}:*" }
+      }
     }]
   })
 }

@@ -62,6 +62,17 @@ data "aws_iam_policy_document" "kms" {
       variable = "kms:EncryptionContext:aws:logs:arn"
       values   = ["arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:*"]
     }
+    # Confused-deputy guard: only CloudWatch Logs acting for this account's log groups.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:logs:${var.region}:${local.account_id}:*"]
+    }
   }
 
   statement {
@@ -83,6 +94,9 @@ resource "aws_glue_catalog_database" "layer" {
 
   name        = "${local.glue_prefix}_${each.key}"
   description = "${each.key} layer of the ${local.prefix} lake"
+
+  # Created under the Lake Formation settings (lakeformation.tf): no IAMAllowedPrincipals grant.
+  depends_on = [aws_lakeformation_data_lake_settings.this]
 }
 
 resource "aws_athena_workgroup" "platform" {

@@ -48,6 +48,11 @@ output "emr_job_role_arn" {
   value = module.emr.job_role_arn
 }
 
+output "emr_source_role_arns" {
+  description = "Source -> the runtime role of the steps that read its secret (only that one)."
+  value       = module.emr.source_role_arns
+}
+
 output "emr_logs_uri" {
   description = "S3 log destination for job runs (monitoringConfiguration.s3MonitoringConfiguration.logUri)."
   value       = local.emr_logs_uri

@@ -94,6 +94,11 @@ data "aws_iam_policy_document" "scheduler_trust" {
       variable = "aws:SourceAccount"
       values   = [local.account_id]
     }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:scheduler:${var.region}:${local.account_id}:schedule-group/default"]
+    }
   }
 }
 

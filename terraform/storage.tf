@@ -110,6 +110,16 @@ data "aws_iam_policy_document" "replication_trust" {
       type        = "Service"
       identifiers = ["s3.amazonaws.com"]
     }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [module.lake_bucket.arn]
+    }
   }
 }
 

@@ -169,6 +169,57 @@ def test_names_are_real_resources_in_moto(applied):
     assert json.loads(schedule["Target"]["Input"])["ApplicationId"] == out["emr_application_id"]
 
 
+def test_lake_formation_governs_the_applied_lake(applied):
+    """What the provider sent to moto: admins, both default-permission lists empty (no
+    IAM_ALLOWED_PRINCIPALS), the lake registered, the job role's grants; and `deplat lf show` says
+    the lake is governed."""
+    out = applied["outputs"]
+    lf = aws("lakeformation")
+    settings = lf.get_data_lake_settings()["DataLakeSettings"]
+    assert [a["DataLakePrincipalIdentifier"] for a in settings["DataLakeAdmins"]] == out["lf_admins"]
+    # The provider omits both default-permission lists, which AWS reads as empty (Lake Formation
+    # guide, "Changing the default settings for your data lake"); moto stores the request as sent,
+    # so its own IAM_ALLOWED_PRINCIPALS defaults are gone.
+    assert settings.get("CreateDatabaseDefaultPermissions", []) == []
+    assert settings.get("CreateTableDefaultPermissions", []) == []
+    assert "IAM_ALLOWED_PRINCIPALS" not in json.dumps(settings)
+    lake_arn = f"arn:aws:s3:::{out['lake_bucket']}"
+    assert out["lf_lake_location"] == lake_arn
+    (registered,) = [r for r in lf.list_resources()["ResourceInfoList"] if r["ResourceArn"] == lake_arn]
+    assert registered["RoleArn"].endswith("role/deplat-local-lf-location")
+    grants = [g for g in lf.list_permissions()["PrincipalResourcePermissions"]  # Principal needs Resource
+              if g["Principal"]["DataLakePrincipalIdentifier"] == out["emr_job_role_arn"]]
+    by_kind = {next(iter(g["Resource"])): g["Permissions"] for g in grants}
+    assert by_kind["DataLocation"] == ["DATA_LOCATION_ACCESS"]
+    assert "CREATE_TABLE" in by_kind["Database"] and "SELECT" in by_kind["Table"]
+    result = deplat("-o", "json", "lf", "show")
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["governed"] is True, status
+
+
+def test_each_source_role_reads_only_its_secret(applied):
+    out = applied["outputs"]
+    iam, secrets = aws("iam"), aws("secretsmanager")
+
+    def secret_resources(role_arn):
+        name = role_arn.rsplit("/", 1)[1]
+        docs = [iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"]
+                for p in iam.list_role_policies(RoleName=name)["PolicyNames"]]
+        statements = [s for d in docs for s in (json.loads(d) if isinstance(d, str) else d)["Statement"]]
+        return sorted(r for s in statements if any(str(a).startswith("secretsmanager:") for a in s["Action"])
+                      for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"]))
+
+    assert secret_resources(out["emr_job_role_arn"]) == []
+    assert sorted(out["emr_source_role_arns"]) == sorted(out["secret_names"])
+    for source, role in out["emr_source_role_arns"].items():
+        arn = secrets.describe_secret(SecretId=out["secret_names"][source])["ARN"]
+        assert secret_resources(role) == [arn], source
+        trust = iam.get_role(RoleName=role.rsplit("/", 1)[1])["Role"]["AssumeRolePolicyDocument"]
+        condition = (json.loads(trust) if isinstance(trust, str) else trust)["Statement"][0]["Condition"]
+        assert condition["StringEquals"]["aws:SourceAccount"] and condition["ArnLike"]["aws:SourceArn"]
+
+
 def test_unknown_environment_fails_with_terraforms_message(scratch):
     result = deplat("-e", "staging", "infra", "plan", env=scratch["env"])
     assert result.returncode == 3, result.stderr

@@ -186,7 +186,7 @@ module "emr" {
   artifacts_bucket_arn = "arn:aws:s3:::%(name)s-artifacts"
   kms_key_arn          = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
   glue_database_names  = ["silver"]
-  secret_arns          = ["arn:aws:secretsmanager:us-east-1:123456789012:secret:deplat/x/y-AbCdEf"]
+  source_secret_arns   = { y = "arn:aws:secretsmanager:us-east-1:123456789012:secret:deplat/x/y-AbCdEf" }
   log_group_arn        = "arn:aws:logs:us-east-1:123456789012:log-group:/deplat/x"
   metrics_namespace    = "deplat/x"
 }

@@ -50,7 +50,7 @@ def show(
         def render_status() -> None:
             table(f"lake formation ({ctx.env.name}): {'governed' if status.governed else 'NOT governed'}",
                   ["check", "result", "detail", "fix"],
-                  [[c.name, "[green]pass[/]" if c.ok else "[red]FAIL[/]", c.detail, c.fix] for c in status.checks])
+                  [[c.name, "pass" if c.ok else "FAIL", c.detail, c.fix] for c in status.checks])
 
         emit(ctx, status.to_dict(), render_status)
         return

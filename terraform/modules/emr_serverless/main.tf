@@ -58,12 +58,24 @@ resource "aws_iam_role" "job" {
   assume_role_policy = data.aws_iam_policy_document.trust.json
 }
 
+# Only this account's application may assume the roles (confused-deputy guard: EMR Serverless
+# sets aws:SourceAccount and aws:SourceArn = the application's ARN when it assumes a runtime role).
 data "aws_iam_policy_document" "trust" {
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
       identifiers = ["emr-serverless.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [aws_emrserverless_application.this.arn, "${aws_emrserverless_application.this.arn}/*"]
     }
   }
 }
@@ -72,6 +84,42 @@ resource "aws_iam_role_policy" "job" {
   name   = "platform-access"
   role   = aws_iam_role.job.id
   policy = data.aws_iam_policy_document.job.json
+}
+
+# One role per source: a step that reads a source's credentials runs as that source's role, which
+# may read that one secret and nothing else; every other step runs as the job role, which reads
+# none. A role per source rather than one role with per-secret conditions: nothing in a job run's
+# request tells the secrets apart (EMR Serverless passes no session tags), so only the identity can.
+resource "aws_iam_role" "source" {
+  for_each = var.source_secret_arns
+
+  name               = "${var.name}-${each.key}"
+  description        = "Assumed by ${var.name} job runs that read the ${each.key} secret"
+  assume_role_policy = data.aws_iam_policy_document.trust.json
+}
+
+resource "aws_iam_role_policy" "source_platform" {
+  for_each = var.source_secret_arns
+
+  name   = "platform-access"
+  role   = aws_iam_role.source[each.key].id
+  policy = data.aws_iam_policy_document.job.json
+}
+
+resource "aws_iam_role_policy" "source_secret" {
+  for_each = var.source_secret_arns
+
+  name = "read-${each.key}-secret"
+  role = aws_iam_role.source[each.key].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "SourceCredentials"
+      Effect   = "Allow"
+      Action   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+      Resource = [each.value]
+    }]
+  })
 }
 
 data "aws_iam_policy_document" "job" {
@@ -117,12 +165,6 @@ data "aws_iam_policy_document" "job" {
     sid       = "PlatformKey"
     actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
     resources = [var.kms_key_arn]
-  }
-
-  statement {
-    sid       = "SourceCredentials"
-    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
-    resources = var.secret_arns
   }
 
   statement {

@@ -13,3 +13,8 @@ output "job_role_arn" {
 output "job_role_name" {
   value = aws_iam_role.job.name
 }
+
+output "source_role_arns" {
+  description = "Source -> the runtime role of the steps that read that source's secret."
+  value       = { for k, r in aws_iam_role.source : k => r.arn }
+}

@@ -54,9 +54,10 @@ variable "glue_database_names" {
   type        = list(string)
 }
 
-variable "secret_arns" {
-  description = "Secrets the jobs may read (source credentials)."
-  type        = list(string)
+variable "source_secret_arns" {
+  description = "Source -> ARN of its credentials secret: one runtime role per source reads only its secret."
+  type        = map(string)
+  default     = {}
 }
 
 variable "log_group_arn" {
