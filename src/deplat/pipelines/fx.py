@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from deplat.pipelines.conflicts import retry_on_conflict
 from deplat.pipelines.table_schemas import ECB_RATE, FX_BRONZE_RAW, FX_PARTITION, FX_RATES, RATE, conform
 
 SOURCE = "ecb_fx"
@@ -118,19 +119,19 @@ def write_silver(rates: DataFrame, path: str, partition_date: str | None = None,
     day = FX_PARTITION
     if partition_date is None:
         out = rates.repartitionByRange(max(1, files), F.col(day)).sortWithinPartitions(day, "ccy")
-        out.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+        writer = out.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
     else:
         # replaceWhere fails the write if a row falls outside the predicate: scope is enforced.
         out = rates.repartition(1).sortWithinPartitions(day, "ccy")
-        (out.write.format("delta").mode("overwrite")
-         .option("replaceWhere", f"{day} = DATE'{partition_date}'").save(path))
+        writer = out.write.format("delta").mode("overwrite").option("replaceWhere", f"{day} = DATE'{partition_date}'")
+    # Dates of a backfill run at once and rewrite the same files: a conflict is retried (conflicts.py).
+    retry_on_conflict(lambda: writer.save(path), "silver.fx_rates")
 
 
 def write_bronze(df: DataFrame, path: str, partition_date: str | None = None) -> None:
     """The ECB history is a full snapshot: overwrite; one date replaces only that date's rows."""
     writer = df.write.format("delta").mode("overwrite")
-    if partition_date is None:
-        writer.save(path)
-    else:
-        writer.option("replaceWhere", f"rate_date = '{partition_date}'").save(path)
+    if partition_date is not None:
+        writer = writer.option("replaceWhere", f"rate_date = '{partition_date}'")
+    retry_on_conflict(lambda: writer.save(path), "bronze.fx_rates")
 
