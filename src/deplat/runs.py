@@ -232,18 +232,8 @@ class RunService:
 
                 # Resolved when the gate is reached: the earlier steps of this run write its tables.
                 step_args[st.name] = DqService(self.ctx, runs=self).gate_args(st.gate)
-            args = ["--lake", self.ctx.lake_uri, "--batch-id", batch_id, "--env", self.ctx.env.name]
-            if partition:
-                args += ["--partition-date", partition]
-            from deplat.config import step_config_args
-
-            own = (*step_args.get(st.name, ()), *step_config_args(self.ctx.settings, st.name))
-            spec = JobSpec(pipe, st.name, uris[st.name], (*args, *st.args, *extra_args, *own), uris["wheel"],
-                           uris["deps"], math.ceil(timeout / 60) if timeout else None,
-                           streaming=st.streaming, secret=st.secret)
-            # Different options are a different run: never attach to a live run started with others.
-            scope = "\0".join((partition or "", *extra_args, *own)) if extra_args or own else partition
-            key = idempotency_key(pipe, st.name, scope, manifest.manifest_hash)
+            spec, key = step_spec(self.ctx, pipe, st, uris, batch_id, manifest.manifest_hash, partition,
+                                  extra_args, tuple(step_args.get(st.name, ())), timeout)
             with self.ctx.reporter.status(f"{pipe}/{st.name}: submitting..."):
                 ref = self.engine.submit(spec, key)
             submitted = _utcnow()
@@ -427,8 +417,8 @@ class RunService:
             app = self.engine.application_state()
         except EndpointUnreachableError as exc:
             app = {"id": None, "state": "UNREACHABLE", "error": exc.message, "hint": exc.hint}
-        if self.ctx.env.is_local and app.get("state") == "STARTED":
-            app = _with_local_services(self.ctx, app)
+        if self._engine is None and self.ctx.env.is_local and app.get("state") == "STARTED":
+            app = _with_local_services(self.ctx, app)  # the env's own engine: the local stack is its platform
         runs = [self._refresh(rec) if rec.get("state") not in TERMINAL_STATES and rec.get("ref") else rec
                 for rec in records]
         try:
@@ -515,6 +505,26 @@ class RunService:
             if rec.get("state") not in TERMINAL_STATES:
                 live.append(rec)
         return live
+
+
+def step_spec(ctx: Any, pipe: str, st: Any, uris: dict[str, Any], batch_id: str, manifest_hash: str,
+              partition: str | None = None, extra_args: tuple[str, ...] = (), step_args: tuple[str, ...] = (),
+              timeout: float | None = None) -> tuple[JobSpec, str]:
+    """The JobSpec of one registry step and its idempotency key: what `deplat run` submits, and what
+    the Airflow DAG (deplat.airflow_dag) renders, so a scheduled run and `deplat run` are one job.
+    `uris` come from _step_uris; `step_args` are the step's own (a gate's suites)."""
+    from deplat.config import step_config_args
+
+    args = ["--lake", ctx.lake_uri, "--batch-id", batch_id, "--env", ctx.env.name]
+    if partition:
+        args += ["--partition-date", partition]
+    own = (*step_args, *step_config_args(ctx.settings, st.name))
+    spec = JobSpec(pipe, st.name, uris[st.name], (*args, *st.args, *extra_args, *own), uris["wheel"],
+                   uris["deps"], math.ceil(timeout / 60) if timeout else None,
+                   streaming=st.streaming, secret=st.secret)
+    # Different options are a different run: never attach to a live run started with others.
+    scope = "\0".join((partition or "", *extra_args, *own)) if extra_args or own else partition
+    return spec, idempotency_key(pipe, st.name, scope, manifest_hash)
 
 
 def engine_times(state: RunState) -> dict[str, Any]:
