@@ -79,3 +79,12 @@ def test_reporter_messages_are_literal(capsys):
     err = capsys.readouterr().err
     _assert_literal(err)
     assert "warning:" in err
+
+
+def test_a_styled_cell_keeps_its_style_and_shows_no_markup(capsys):
+    from deplat.cli._common import table
+    from deplat.console import literal
+
+    table("checks", ["check", "result"], [["python", literal("pass", "green")], ["[red]", literal("FAIL", "red")]])
+    out = capsys.readouterr().out
+    assert "pass" in out and "FAIL" in out and "[green]" not in out and "[red]" in out

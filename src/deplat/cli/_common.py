@@ -72,14 +72,17 @@ def emit(ctx, data: Any, text: Callable[[], None] | None = None) -> None:
 def table(title: str | None, columns: list[str], rows: list[list[Any]], null: str = "") -> None:
     """A Rich table on stdout, the one table renderer: title, headers and cells print literally.
     Nothing is cut off in a narrow terminal or a pipe: identifiers (columns named "... id", "name")
-    keep their full width on one line, other cells wrap. None cells show as `null`."""
+    keep their full width on one line, other cells wrap. None cells show as `null`; a rich Text cell
+    keeps its style."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from deplat.console import literal
 
-    # Every title, header and cell is literal text: data is never read as Rich markup (console.literal).
-    cells = [[null if v is None else str(v) for v in row] for row in rows]
+    # Titles, headers and cells are literal text, never Rich markup (console.literal); a styled cell
+    # is a Text the command built with console.literal(value, style).
+    cells = [[null if v is None else v if isinstance(v, Text) else str(v) for v in row] for row in rows]
     t = Table(title=literal(title) if title else None, title_justify="left")
     for i, col in enumerate(columns):
         if col.endswith("id") or col == "name":

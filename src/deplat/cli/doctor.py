@@ -18,7 +18,10 @@ def command(tctx: typer.Context, output: OutputOpt = None) -> None:
 
     ctx = context(tctx, output)
     checks = run_checks(ctx)
-    rows = [[c.name, "[green]pass[/]" if c.ok else ("[red]FAIL[/]" if c.required else "[yellow]warn[/]"),
+    from deplat.console import literal
+
+    rows = [[c.name, literal("pass", "green") if c.ok else (literal("FAIL", "red") if c.required else
+                                                            literal("warn", "yellow")),
              c.detail, "" if c.ok else c.fix] for c in checks]
     emit(ctx, {"env": ctx.env.name, "ok": all(c.ok for c in checks if c.required),
                "checks": [c.to_dict() for c in checks]},

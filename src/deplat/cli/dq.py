@@ -30,10 +30,13 @@ def _cell(value: Any, width: int = 40) -> str:
 
 def render_report(report: Any) -> None:
     """A Rich table per suite: one row per expectation."""
+    from deplat.console import literal
+
     for s in report.suites:
         rows = []
         for r in s["results"]:
-            state = "pass" if r["success"] else ("[red]FAIL[/]" if r["severity"] == "error" else "[yellow]WARN[/]")
+            state = "pass" if r["success"] else (literal("FAIL", "red") if r["severity"] == "error"
+                                                 else literal("WARN", "yellow"))
             pct = r.get("unexpected_percent")
             rows.append([r["expectation"], r["severity"], state, _cell(r.get("observed")),
                          r.get("unexpected_count"), "" if pct is None else f"{pct:.2f}%",
