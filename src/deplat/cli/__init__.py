@@ -111,6 +111,7 @@ def _root(
 
 def _register() -> None:
     from deplat.cli import (
+        airflow,
         backfill,
         cancel,
         catalog,
@@ -145,6 +146,7 @@ def _register() -> None:
         "dr": (dr, "Disaster recovery: reprocess partitions, restore table versions."),
         "kafka": (kafka, "Kafka topics, the streaming job and its dead-letter queue."),
         "secrets": (secrets, "Source credentials into Secrets Manager (stdin/--from-file, never argv)."),
+        "airflow": (airflow, "The platform's Airflow (MWAA) DAG, rendered from the pipeline registry."),
     }
     for name, (module, help_text) in groups.items():
         app.add_typer(module.app, name=name, help=help_text)

@@ -1,0 +1,37 @@
+"""`deplat airflow render`: the platform's Airflow (MWAA) DAG from the registry and the deployed manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deplat.cli._common import OutputOpt, context, emit
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("render")
+def render(
+    tctx: typer.Context,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the DAG file here (default: stdout).")] = None,
+    output: OutputOpt = None,
+) -> None:
+    """Render the DAG: one EMR Serverless task per step of `deplat run all` with exactly its request, the DQ
+    gate's verdict before gold, a clientToken per (DAG, task, logical date, manifest); daily, no catch-up."""
+    from deplat.airflow_dag import dag_spec
+    from deplat.airflow_dag import render as render_dag
+
+    ctx = context(tctx, output)
+    spec = dag_spec(ctx)
+    source = render_dag(spec)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(source)
+    if ctx.output_format == "json":
+        emit(ctx, {**spec.to_dict(), "file": str(out) if out else None})
+    elif out is None:
+        typer.echo(source, nl=False)
+    else:
+        typer.echo(f"wrote {out}: {len(spec.tasks)} job tasks for manifest {spec.manifest_hash[:12]} ({spec.env})")
