@@ -223,6 +223,21 @@ def dependency_drift(root: Path) -> ChecklistItem:
                          "reinstall the project with pip, then `deplat deploy` so the jobs get the same")
 
 
+def lost_data_files(ctx: Any) -> ChecklistItem:
+    """Data files the current version of a lake table references in its Delta log but storage lacks
+    (recovery.lost_data_files: the logs and one listing per table), local or S3."""
+    from deplat.recovery import LOST_FILE_FIX, lake_tables
+    from deplat.recovery import lost_data_files as find
+
+    tables = lake_tables(ctx)
+    lost = find(ctx, tables)
+    check = "data files missing from storage"
+    if not lost:
+        return ChecklistItem(check, "ok", f"{len(tables)} table(s): every data file their current version "
+                                          "references is in storage")
+    return ChecklistItem(check, "attention", "; ".join(x.describe() for x in lost), LOST_FILE_FIX)
+
+
 def run_checklist(ctx: Any, frequency: str, now: datetime | None = None) -> ChecklistResult:
     """The checks of one frequency (weekly includes daily; monthly includes both)."""
     from deplat.errors import ConfigError
@@ -236,6 +251,7 @@ def run_checklist(ctx: Any, frequency: str, now: datetime | None = None) -> Chec
     local_lake = None if lake_uri.startswith("s3://") else Path(lake_uri)
     level = FREQUENCIES.index(frequency)
     result.items.append(failed_runs(RunHistory(ctx.state_dir / HISTORY_FILE).records(), now))
+    result.items.append(lost_data_files(ctx))
     if local_lake is None:
         result.items.append(ChecklistItem("lake checks", "info", f"{lake_uri} is on S3",
                                           "`deplat dr history <table>`, `deplat query` for the details"))

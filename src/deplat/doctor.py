@@ -164,6 +164,17 @@ def _local_secret_ports(ctx) -> list[Check]:
     return checks
 
 
+def _lake_files(ctx) -> Check:
+    """Every data file the lake tables' current versions reference is in storage (recovery.lost_data_files)."""
+    from deplat.recovery import LOST_FILE_FIX, lake_tables, lost_data_files
+
+    tables = lake_tables(ctx)
+    lost = lost_data_files(ctx, tables)
+    if not lost:
+        return Check("lake data files", True, f"{len(tables)} table(s): every referenced data file is in storage")
+    return Check("lake data files", False, "; ".join(x.describe() for x in lost), LOST_FILE_FIX)
+
+
 def run_checks(ctx) -> list[Check]:
     checks = [_python(), _java(), *_terraform()]
     if ctx.env.is_local:
@@ -173,8 +184,11 @@ def run_checks(ctx) -> list[Check]:
         checks.append(_postgres_reachable(ctx))
         if checks[-2].ok:
             checks += _local_secret_ports(ctx)
-    if not ctx.env.is_local and checks[-1].ok:
+    aws_ok = next(c.ok for c in checks if c.name == "aws credentials")
+    if not ctx.env.is_local and aws_ok:
         from deplat.doctor_cloud import cloud_checks
 
         checks += cloud_checks(ctx)
+    if ctx.env.is_local or aws_ok:
+        checks.append(_lake_files(ctx))
     return checks

@@ -231,6 +231,63 @@ def missing_data_files(ctx: Any, name: str, version: int | None = None) -> list[
     return missing_files(snapshot(ctx, name, version), lambda uris: existing(ctx, uris))
 
 
+@dataclass
+class LostFiles:
+    """Data files a table's current version references that storage lacks."""
+
+    table: str
+    version: int
+    uris: list[str]
+
+    def describe(self, shown: int = 3) -> str:
+        names = ", ".join(self.uris[:shown]) + (f" (+{len(self.uris) - shown} more)" if len(self.uris) > shown else "")
+        return f"{self.table} version {self.version}: {len(self.uris)} missing: {names}"
+
+
+LOST_FILE_FIX = ("`deplat dr restore <table> --version N` to a version that does not need them (the preview "
+                 "lists them), or `deplat dr fsck <table> --dry-run` then `--yes` (FSCK REPAIR TABLE drops "
+                 "their entries: their rows are gone)")
+
+
+def lake_tables(ctx: Any, layers: tuple[str, ...] = LAYERS) -> list[str]:
+    """`layer.table` of every Delta table in the lake (a folder with `_delta_log/`), local or S3."""
+    lake = ctx.lake_uri.rstrip("/")
+    found = []
+    if urlparse(lake).scheme in ("s3", "s3a"):
+        s3 = ctx.aws.client("s3")
+        bucket, root = urlparse(lake).netloc, urlparse(lake).path.strip("/")
+        for layer in layers:
+            prefix = f"{root}/{layer}/".lstrip("/")
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+                for sub in page.get("CommonPrefixes", []):
+                    name = sub["Prefix"][len(prefix):].strip("/")
+                    log = s3.list_objects_v2(Bucket=bucket, Prefix=f"{sub['Prefix']}_delta_log/", MaxKeys=1)
+                    if log.get("KeyCount"):
+                        found.append(f"{layer}.{name}")
+        return sorted(found)
+    for layer in layers:
+        root = os.path.join(lake, layer)
+        if os.path.isdir(root):
+            found += [f"{layer}.{n}" for n in sorted(os.listdir(root))
+                      if os.path.isdir(os.path.join(root, n, "_delta_log"))]
+    return found
+
+
+def lost_data_files(ctx: Any, tables: list[str] | None = None) -> list[LostFiles]:
+    """For every table of the lake (or `tables`), the data files its current version's log
+    references that storage lacks; tables with none are left out. Read from the logs and one
+    listing per table: no JVM, nothing changed."""
+    from deplat.delta_log import missing_files
+
+    out = []
+    for name in lake_tables(ctx) if tables is None else tables:
+        snap = snapshot(ctx, name)
+        lost = missing_files(snap, lambda uris: existing(ctx, uris))
+        if lost:
+            out.append(LostFiles(name, snap.version, lost))
+    return out
+
+
 def _resolve_version(commits: dict[int, dict[str, Any]], version: int | None, timestamp: str | None) -> int:
     """The target version: `version`, or the last commit at or before `timestamp` (Delta's rule)."""
     if (version is None) == (timestamp is None):

@@ -75,3 +75,26 @@ def test_history_reads_the_log_without_a_table_reader(lake):
     result = cli("-o", "json", "dr", "history", "silver.t")
     assert result.exit_code == 0, result.output
     assert [e["version"] for e in json.loads(result.stdout)] == [1, 0]
+
+
+def test_checklist_daily_lists_files_the_log_references_but_storage_lacks(lake):
+    from deltalake import write_deltalake
+
+    lost = damaged(lake / "silver" / "t")
+    write_deltalake(str(lake / "gold" / "fine"), pa.table({"x": [1]}))
+    result = cli("-o", "json", "checklist", "daily")
+    assert result.exit_code == 0, result.output
+    item = next(i for i in json.loads(result.stdout)["items"] if i["check"] == "data files missing from storage")
+    assert item["status"] == "attention"
+    assert "silver.t version 1" in item["detail"] and str(lost) in item["detail"]
+    assert "gold.fine" not in item["detail"]
+    assert "dr fsck" in item["action"] and "dr restore" in item["action"]
+
+
+def test_checklist_daily_says_ok_when_every_referenced_file_is_there(lake):
+    from deltalake import write_deltalake
+
+    write_deltalake(str(lake / "silver" / "t"), pa.table({"x": [1]}))
+    result = cli("-o", "json", "checklist", "daily")
+    item = next(i for i in json.loads(result.stdout)["items"] if i["check"] == "data files missing from storage")
+    assert item["status"] == "ok" and "1 table" in item["detail"]
