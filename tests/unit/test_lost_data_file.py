@@ -98,3 +98,37 @@ def test_checklist_daily_says_ok_when_every_referenced_file_is_there(lake):
     result = cli("-o", "json", "checklist", "daily")
     item = next(i for i in json.loads(result.stdout)["items"] if i["check"] == "data files missing from storage")
     assert item["status"] == "ok" and "1 table" in item["detail"]
+
+
+def test_fsck_without_yes_is_refused_and_changes_nothing(lake):
+    from deltalake import DeltaTable
+
+    lost = damaged(lake / "silver" / "t")
+    result = cli("dr", "fsck", "silver.t")
+    assert result.exit_code == ExitCode.REFUSED, result.output
+    assert lost.name in result.output and "--yes" in result.output
+    assert DeltaTable(str(lake / "silver" / "t")).version() == 1
+
+
+def test_fsck_dry_run_lists_the_files_and_the_rows_they_held(lake):
+    lost = damaged(lake / "silver" / "t")
+    result = cli("-o", "json", "dr", "fsck", "silver.t", "--dry-run")
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    assert got["missing"] == [str(lost)] and got["rows_lost"] == 2 and not got["repaired"]
+    assert got["version_before"] == 1 and got["version_after"] == 1
+
+
+def test_fsck_yes_drops_the_dangling_entries_and_the_table_reads_again(lake):
+    from deltalake import DeltaTable
+
+    damaged(lake / "silver" / "t")
+    result = cli("-o", "json", "dr", "fsck", "silver.t", "--yes")
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    assert got["repaired"] and got["version_after"] == 2
+    table = DeltaTable(str(lake / "silver" / "t"))
+    assert table.history(1)[0]["operation"] == "FSCK"
+    assert sorted(table.to_pyarrow_table().column("id").to_pylist()) == [1, 2, 3]
+    assert json.loads(cli("-o", "json", "dr", "fsck", "silver.t", "--yes").stdout)["missing"] == []
+    assert DeltaTable(str(lake / "silver" / "t")).version() == 2  # nothing to repair: no commit

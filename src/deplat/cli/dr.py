@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from deplat.cli._common import OutputOpt, YesOpt, context, emit, table
+from deplat.cli._common import DryRunOpt, OutputOpt, YesOpt, context, emit, table
 from deplat.recovery import REPROCESSABLE
 
 app = typer.Typer(no_args_is_help=True)
@@ -123,6 +123,34 @@ def restore(
                        f"{result.rows_after} rows in {result.files_after} files")
 
     emit(ctx, {**result.to_dict(), "restored": result.run_id is not None}, render)
+
+
+@app.command("fsck")
+def fsck(
+    tctx: typer.Context,
+    name: TableArg,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    output: OutputOpt = None,
+) -> None:
+    """FSCK REPAIR TABLE: drop the current version's entries for data files storage lacks (their rows
+    are gone); --dry-run lists them; exit 7 without --yes. `deplat checklist daily` finds such files."""
+    from deplat.recovery import fsck as run_fsck
+
+    ctx = context(tctx, output)
+    result = run_fsck(ctx, name, yes=yes, dry_run=dry_run)
+
+    def render() -> None:
+        rows = "not counted" if result.rows_lost is None else result.rows_lost
+        if not result.missing:
+            typer.echo(f"{name} version {result.version_before}: every data file is in storage, nothing to repair")
+            return
+        verb = "dropped" if result.repaired else "would drop"
+        table(f"{name}: FSCK {verb} {len(result.missing)} missing file(s), {rows} rows "
+              f"(version {result.version_before} -> {result.version_after})", ["missing file"],
+              [[u] for u in result.missing])
+
+    emit(ctx, result.to_dict(), render)
 
 
 @replication.command("status")
