@@ -383,3 +383,25 @@ def test_logs_stream_from_cloudwatch_while_the_job_runs(standin, project):
                         aws_access_key_id="testing", aws_secret_access_key="testing")
     names = {s["logStreamName"] for s in logs.describe_log_streams(logGroupName="/deplat/test/emr")["logStreams"]}
     assert f"deplat/applications/{app_id}/jobs/{run_id}/SPARK_DRIVER/stdout" in names
+
+
+def test_pre_initialized_driver_capacity_serves_runs_from_one_warm_driver(standin, project):
+    bucket, _ = project
+    driver = {"workerCount": 1, "workerConfiguration": {"cpu": "4 vCPU", "memory": "16 GB"}}
+    _, app_id = _deploy(standin, bucket, initialCapacity={"DRIVER": driver})
+    ids = []
+    for name in ("smoke_boom", "smoke_ok"):
+        result = cli("run", name, "--wait")
+        assert result.exit_code == (4 if name == "smoke_boom" else 0), result.output
+        ids.append(_run_id(result))
+    runs = standin.root / "applications" / app_id / "runs"
+    pids = {(runs / i / "warm_driver.pid").read_text() for i in ids}
+    assert len(pids) == 1  # one warm driver served both
+    assert "boom" in _job(standin, app_id, ids[0])["stateDetails"]
+    assert "boom" not in cli("logs", ids[1]).stdout + cli("logs", ids[1], "--stderr").stdout
+    standin.emr.stop_application(applicationId=app_id)  # releases the pre-initialized capacity
+    _until(lambda: standin.emr.get_application(applicationId=app_id)["application"]["state"] == "STOPPED", 30,
+           "STOPPED")
+    from deplat.engines.local_spark import _alive
+
+    assert not _alive(int(pids.pop()))
