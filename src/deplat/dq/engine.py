@@ -1,14 +1,15 @@
 """The DQ engine that runs inside the `dq_check` job (local Spark or EMR Serverless), where the data is.
 
-How a suite is checked (measured in benchmarks/dq_vs_scan.py; the issue note has the figures):
+How a suite is checked (measured in benchmarks/dq_vs_scan.py; the README has the figures):
 
-1. The gate: the whole suite compiled into ONE `df.agg(...)` over the table read at a pinned Delta
-   version, so a passing suite costs one scan, like a hand-written aggregate. Great Expectations
-   1.x out of the box issues 7 (BOOLEAN_ONLY) to 13 (SUMMARY) Spark jobs for 5 expectations
-   (facts file, section B3), too slow for a gate.
+1. The gate: the whole suite compiled into aggregates over the table read at a pinned Delta version
+   (`gate_rows`): one `df.agg` without a unique check, else one `groupBy(key)` carrying the other
+   aggregates, plus a groupBy per further unique key. Its verdicts and counts are Great
+   Expectations 1.x's (GX is the oracle: tests/integration/test_dq_gx_differential.py): the same
+   Spark conditions, a unique key's every duplicated row, GX's NULL handling.
 2. The report: only when checks fail, the table is cached and GX validates the failed expectations
-   (result_format SUMMARY, 5 partial unexpected values), so the counts and sample bad values of a
-   failure come from GX itself; then the cache is unpersisted. GX's Spark datasource is created
+   (result_format SUMMARY, 5 partial unexpected values) for sample bad values; the counts stay the
+   gate's, so gold.quality_results is the same with the report off. GX's Spark datasource is created
    with persist=False: by default it persists the frame and never unpersists it.
 3. The result of every suite is a GX ExpectationSuiteValidationResult: GX's own results for the
    failed expectations, and for the passing ones an ExpectationValidationResult carrying the
@@ -21,16 +22,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import Any
 
-from deplat.dq.suite import REFERENTIAL_MAX_VALUES, Check, Suite, SuiteError, freshness_floor
+from deplat.dq.suite import REFERENTIAL_MAX_VALUES, Check, Suite, SuiteError, freshness_floor, type_family
 
 SAMPLES = 5
 QUALITY_TABLE = "quality_results"  # gold.quality_results
 COMPUTED_BY_AGG = "deplat single-pass aggregate"
 COMPUTED_BY_GX = "great_expectations"
+COMPUTED_BY_GX_SAMPLES = f"{COMPUTED_BY_AGG}; samples: {COMPUTED_BY_GX}"
 
 
 @dataclass
@@ -90,71 +94,171 @@ def gx_type(check: Check) -> str:
     return _GX_TYPE[check.kind]
 
 
-def _bad_condition(check: Check, ref_values: list[Any] | None):
-    """The Spark condition of an unexpected row for the column-map checks (nulls are not judged)."""
+def quoted(name: str) -> str:
+    """A column name as a Spark SQL identifier: backquoted, so dots, spaces and unicode are names."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _col(name: str):
     from pyspark.sql import functions as F
 
-    col = F.col(check.columns[0])
+    return F.col(quoted(name))
+
+
+_LONG = (-(2 ** 63), 2 ** 63 - 1)
+
+
+def _lit(bound: Any, string_column: bool):
+    """A bound as a Spark literal. Against a string column as GX does it (a number becomes a double, so
+    Spark casts the text to double; a date a date); otherwise exact (a long, or a decimal past it)."""
+    from pyspark.sql import functions as F
+
+    if isinstance(bound, (date, datetime)):
+        return F.lit(bound)
+    if string_column or isinstance(bound, float):
+        return F.lit(float(bound))
+    if isinstance(bound, int) and not _LONG[0] <= bound <= _LONG[1]:
+        return F.lit(Decimal(bound)) if len(str(abs(bound))) <= 38 else F.lit(float(bound))
+    return F.lit(bound)
+
+
+def _bad_condition(check: Check, ref_values: list[Any] | None, type_name: str = ""):
+    """The Spark condition of an unexpected row of a column-map check, GX's own: `~expected`, and for
+    all but not_null `column IS NOT NULL AND ~expected`; a NULL condition (a text Spark cannot cast to
+    the bound's type) is not unexpected, as in GX."""
+    col = _col(check.columns[0])
     p = check.params
     if check.kind == "not_null":
-        return col.isNull()
+        return ~col.isNotNull()
     if check.kind == "between":
-        bad = F.lit(False)
-        if p.get("min") is not None:
-            bad = bad | ((col <= F.lit(p["min"])) if p.get("strict_min") else (col < F.lit(p["min"])))
-        if p.get("max") is not None:
-            bad = bad | ((col >= F.lit(p["max"])) if p.get("strict_max") else (col > F.lit(p["max"])))
-        return col.isNotNull() & bad
-    if check.kind in ("in_set", "referential"):
-        values = p["values"] if check.kind == "in_set" else (ref_values or [])
-        return col.isNotNull() & (~col.isin(list(values)) if values else F.lit(True))
-    if check.kind == "regex":
-        return col.isNotNull() & ~col.rlike(p["pattern"])
-    raise SuiteError(f"{check.kind} is not a column-map check")
+        text = type_family(type_name) == "string"
+        lo, hi = p.get("min"), p.get("max")
+        expected = None
+        if lo is not None:
+            expected = (col > _lit(lo, text)) if p.get("strict_min") else (col >= _lit(lo, text))
+        if hi is not None:
+            upper = (col < _lit(hi, text)) if p.get("strict_max") else (col <= _lit(hi, text))
+            expected = upper if expected is None else expected & upper
+    elif check.kind in ("in_set", "referential"):
+        expected = col.isin(list(p["values"] if check.kind == "in_set" else (ref_values or [])))
+    elif check.kind == "regex":
+        expected = col.rlike(p["pattern"])
+    else:
+        raise SuiteError(f"{check.kind} is not a column-map check")
+    return col.isNotNull() & ~expected
 
 
 MAP_KINDS = ("not_null", "between", "in_set", "regex", "referential")
 
 
-def aggregate_columns(suite: Suite, ref_values: dict[str, list[Any]]) -> list[Any]:
-    """Every aggregate the suite needs, for one `df.agg(*columns)`: one scan of the table."""
+def _judged(check: Check):
+    """Rows a unique check judges: GX skips a row whose key is NULL (one column) or whose key parts are
+    all NULL (a compound key: ignore_row_if='all_values_are_missing', GX 1.x's default)."""
+    from functools import reduce
+
+    return reduce(lambda a, b: a | b, [_col(c).isNotNull() for c in check.columns])
+
+
+def _sum(cond):
     from pyspark.sql import functions as F
 
-    cols = [F.count(F.lit(1)).alias("_rows")]
+    return F.sum(F.when(cond, 1).otherwise(0))
+
+
+def _row_aggregates(suite: Suite, ref_values: dict[str, list[Any]], types: dict[str, str]) -> dict[str, Any]:
+    """alias -> aggregate over rows: the row count, each map check's unexpected and non-null counts,
+    each freshness check's max. All are counts, sums or maxes, so they also combine across groups."""
+    from pyspark.sql import functions as F
+
+    cols = {"_rows": F.count(F.lit(1))}
     for i, c in enumerate(suite.checks):
         if c.kind in MAP_KINDS:
-            cols.append(F.sum(F.when(_bad_condition(c, ref_values.get(c.label)), 1).otherwise(0)).alias(f"_b{i}"))
-            cols.append(F.count(F.col(c.columns[0])).alias(f"_n{i}"))
-        elif c.kind == "unique":
-            every = F.lit(True)
-            for name in c.columns:
-                every = every & F.col(name).isNotNull()
-            cols.append(F.sum(F.when(every, 1).otherwise(0)).alias(f"_n{i}"))
-            cols.append(F.countDistinct(*[F.col(x) for x in c.columns]).alias(f"_d{i}"))
+            cols[f"_b{i}"] = _sum(_bad_condition(c, ref_values.get(c.label), types.get(c.columns[0], "")))
+            cols[f"_n{i}"] = F.count(_col(c.columns[0]))
         elif c.kind == "freshness":
-            cols.append(F.max(F.col(c.columns[0])).alias(f"_m{i}"))
+            cols[f"_m{i}"] = F.max(_col(c.columns[0]))
     return cols
 
 
+def _merged(aliases: list[str]) -> list[Any]:
+    """Row aggregates already computed per group, combined: counts and sums add up, maxes max."""
+    from pyspark.sql import functions as F
+
+    return [(F.max(F.col(a)) if a.startswith("_m") else F.sum(F.col(a))).alias(a) for a in aliases]
+
+
+def _unique_counts(check: Check, i: int, count: str) -> list[Any]:
+    """From one row per key with its row count: the rows judged and the rows of a duplicated key
+    (every one of them, as GX counts), for check i."""
+    from pyspark.sql import functions as F
+
+    judged = _judged(check)
+    return [F.sum(F.when(judged, F.col(count))).alias(f"_n{i}"),
+            F.sum(F.when(judged & (F.col(count) > 1), F.col(count))).alias(f"_d{i}")]
+
+
+def gate_rows(df: Any, suite: Suite, ref_values: dict[str, list[Any]]) -> dict[str, Any]:
+    """Every number the suite's verdict needs, as one dict (`evaluate`'s input).
+
+    Without a unique check: one `df.agg` (one scan). With one: one `groupBy(key)` whose groups also
+    carry the row aggregates, summed after (one scan and one shuffle of the keys, what GX's window
+    needs too; no count-distinct, whose Expand copies every row per distinct set). Each further unique
+    check adds its own groupBy over its key columns.
+    """
+    from pyspark.sql import functions as F
+
+    types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+    uniques = [(i, c) for i, c in enumerate(suite.checks) if c.kind == "unique"]
+    rows = _row_aggregates(suite, ref_values, types)
+    if not uniques:
+        return df.agg(*[v.alias(k) for k, v in rows.items()]).collect()[0].asDict()
+    out: dict[str, Any] = {}
+    for n, (i, c) in enumerate(uniques):
+        keyed = Check(c.kind, tuple(f"_k{j}" for j in range(len(c.columns))))
+        groups = df.groupBy(*[_col(x).alias(k) for x, k in zip(c.columns, keyed.columns)])
+        if n == 0:  # the row aggregates ride along on the first key's groups
+            grouped = groups.agg(*[v.alias(k) for k, v in rows.items()])
+            totals = _merged(list(rows)) + _unique_counts(keyed, i, "_rows")
+        else:
+            grouped = groups.agg(F.count(F.lit(1)).alias("_c"))
+            totals = _unique_counts(keyed, i, "_c")
+        out.update(grouped.agg(*totals).collect()[0].asDict())
+    return out
+
+
+def _newest_date(value: Any) -> date:
+    """The newest value of a freshness column as a date, read as GX reads it: a date, the date of a
+    timestamp, or a text parsed by dateutil (GX's parser); ValueError when a text is not a date."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        from dateutil.parser import parse
+    except ImportError:  # GX brings dateutil wherever it runs; ISO text without it
+        return datetime.fromisoformat(str(value).strip()).date()
+    from dateutil.parser import ParserError
+
+    try:
+        return parse(str(value)).date()
+    except (ParserError, OverflowError) as exc:
+        raise ValueError(str(exc)) from None
+
+
 def evaluate(suite: Suite, row: dict[str, Any], today: date | None = None) -> list[CheckResult]:
-    """Pass/fail per check from the aggregate's one row (`aggregate_columns`' aliases)."""
+    """Pass/fail per check from `gate_rows`' numbers, in GX's units: unexpected_percent of the rows
+    judged (non-null, or a unique key not all NULL), a unique check's unexpected count = every row of a
+    duplicated key. An empty table gives zeros, never a crash."""
     out = []
-    rows = int(row["_rows"])
+    rows = int(row["_rows"] or 0)
     for i, c in enumerate(suite.checks):
         r = CheckResult(c.label, c.kind, gx_type(c), c.severity, True)
-        if c.kind in MAP_KINDS:
-            bad = int(row[f"_b{i}"] or 0)
-            judged = rows if c.kind == "not_null" else int(row[f"_n{i}"])
+        if c.kind in MAP_KINDS or c.kind == "unique":
+            bad = int(row[f"_b{i}" if c.kind in MAP_KINDS else f"_d{i}"] or 0)
+            judged = rows if c.kind == "not_null" else int(row[f"_n{i}"] or 0)
             r.element_count, r.unexpected_count = rows, bad
             r.unexpected_percent = round(100.0 * bad / judged, 4) if judged else 0.0
             r.observed = f"{bad} unexpected of {judged}"
-            r.success = bad == 0
-        elif c.kind == "unique":
-            judged, distinct = int(row[f"_n{i}"]), int(row[f"_d{i}"])
-            bad = judged - distinct  # rows beyond the first of each key; GX counts every duplicated row
-            r.element_count, r.unexpected_count = rows, bad
-            r.unexpected_percent = round(100.0 * bad / judged, 4) if judged else 0.0
-            r.observed = f"{distinct} distinct of {judged}"
             r.success = bad == 0
         elif c.kind == "row_count":
             lo, hi = c.params.get("min"), c.params.get("max")
@@ -162,15 +266,13 @@ def evaluate(suite: Suite, row: dict[str, Any], today: date | None = None) -> li
             r.success = (lo is None or rows >= lo) and (hi is None or rows <= hi)
         elif c.kind == "freshness":
             newest = row[f"_m{i}"]
-            floor = freshness_floor(c, today)
-            r.observed = newest.isoformat() if newest is not None else None
-            r.success = newest is not None and _as_date(newest) >= floor
+            r.observed = _jsonable(newest)
+            try:
+                r.success = newest is not None and _newest_date(newest) >= freshness_floor(c, today)
+            except ValueError as exc:
+                r.observed, r.success = f"{newest!r} is not a date: {exc}", False
         out.append(r)
     return out
-
-
-def _as_date(value: Any) -> date:
-    return value.date() if isinstance(value, datetime) else value
 
 
 def reference_values(spark: Any, lake: str, suite: Suite) -> dict[str, list[Any]]:
@@ -199,9 +301,26 @@ def reference_values(spark: Any, lake: str, suite: Suite) -> dict[str, list[Any]
 
 def gate(df: Any, suite: Suite, ref_values: dict[str, list[Any]], today: date | None = None
          ) -> tuple[int, list[CheckResult]]:
-    """(row count, the suite's verdict per check) from one aggregate over `df`: one scan."""
-    row = df.agg(*aggregate_columns(suite, ref_values)).collect()[0].asDict()
-    return int(row["_rows"]), evaluate(suite, row, today)
+    """(row count, the suite's verdict per check) from `gate_rows` over `df`. SuiteError when a
+    check cannot run on its column's type or a pattern is not a Java regex (before any scan)."""
+    types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+    problems = suite.type_problems({suite.table: types})
+    if problems:
+        raise SuiteError("; ".join(problems))
+    _java_regexes(df.sparkSession, suite)
+    row = gate_rows(df, suite, ref_values)
+    return int(row["_rows"] or 0), evaluate(suite, row, today)
+
+
+def _java_regexes(spark: Any, suite: Suite) -> None:
+    """Compile each regex check's pattern with java.util.regex (what rlike runs); SuiteError if refused."""
+    for c in suite.checks:
+        if c.kind == "regex":
+            try:
+                spark.sparkContext._jvm.java.util.regex.Pattern.compile(c.params["pattern"])
+            except Exception as exc:  # py4j's Py4JJavaError: a PatternSyntaxException
+                msg = str(getattr(exc, "java_exception", exc)).splitlines()[0]
+                raise SuiteError(f"{c.label}: {c.params['pattern']!r} is not a Java regex: {msg}") from None
 
 
 def _gx_context():
@@ -214,18 +333,47 @@ def _gx_context():
     return ctx
 
 
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _gx_names(df: Any, suite: Suite) -> tuple[Any, Suite, dict[str, str]]:
+    """df and suite with every column named other than [A-Za-z_][A-Za-z0-9_]* renamed for GX, which
+    reads `a.b` as a struct field; the checks keep their labels. Returns (df, suite, GX name -> name)."""
+    names = df.columns
+    if all(_PLAIN.match(n) for n in names):
+        return df, suite, {}
+    new = [n if _PLAIN.match(n) else f"_dq_col{j}" for j, n in enumerate(names)]
+    back = {a: n for a, n in zip(new, names) if a != n}
+    to = {n: a for a, n in back.items()}
+    checks = tuple(Check(c.kind, tuple(to.get(x, x) for x in c.columns), c.params, c.severity, c.label)
+                   for c in suite.checks)
+    return df.toDF(*new), Suite(suite.name, suite.table, checks, suite.description, suite.source), back
+
+
 def gx_validate(df: Any, suite: Suite, ref_values: dict[str, list[Any]], only: list[str] | None = None,
-                result_format: Any = "SUMMARY"):
+                result_format: Any = "SUMMARY", today: date | None = None):
     """GX 1.x validation of `suite` (or its checks labelled in `only`) over the Spark frame `df`.
 
     Returns GX's ExpectationSuiteValidationResult. The datasource does not persist `df` (GX's
-    default persists it and never unpersists).
+    default persists it and never unpersists). Columns GX cannot name (a dot, unicode) are renamed
+    for it and named back in the sample values of a compound key.
     """
+    types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+    df, suite, back = _gx_names(df, suite)
+    types = {next((a for a, n in back.items() if n == name), name): t for name, t in types.items()}
     ctx = _gx_context()
     source = ctx.data_sources.add_spark(name="lake", persist=False)
     asset = source.add_dataframe_asset(name=suite.table.replace(".", "_"))
     batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(batch_parameters={"dataframe": df})
-    return batch.validate(suite.gx_suite(ref_values, only), result_format=result_format)
+    result = batch.validate(suite.gx_suite(ref_values, only, types, today), result_format=result_format)
+    if back:
+        for evr in result.results:
+            res = evr.result or {}
+            for key in ("partial_unexpected_list", "unexpected_list"):
+                if isinstance(res.get(key), list):
+                    res[key] = [{back.get(k, k): v for k, v in x.items()} if isinstance(x, dict) else x
+                                for x in res[key]]
+    return result
 
 
 def _jsonable(value: Any) -> Any:
@@ -241,7 +389,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def _merge_gx(results: list[CheckResult], gx_result: Any) -> None:
-    """Take the failed checks' counts and sample values from GX's own results."""
+    """Take the failed checks' sample values from GX's own results. The counts stay the gate's (they
+    are GX's semantics, computed exactly); where GX's differ (its float bounds) the observed value says so."""
     by_label = {r.expectation: r for r in results}
     for evr in gx_result.results:
         label = (evr.expectation_config.meta or {}).get("deplat_check")
@@ -249,24 +398,23 @@ def _merge_gx(results: list[CheckResult], gx_result: Any) -> None:
         if r is None:
             continue
         res = evr.result or {}
-        r.computed_by = COMPUTED_BY_GX
+        r.computed_by = COMPUTED_BY_GX_SAMPLES
+        if evr.exception_info and evr.exception_info.get("raised_exception"):
+            r.observed = f"{r.observed} (GX raised: {evr.exception_info.get('exception_message')})"
+            continue
+        if "unexpected_count" in res:
+            r.samples = [_jsonable(v) for v in (res.get("partial_unexpected_list") or [])[:SAMPLES]]
+            if res.get("unexpected_count") != r.unexpected_count:
+                r.observed = f"{r.observed} (GX counts {res.get('unexpected_count')})"
         if evr.success and not r.success:
             r.observed = f"{r.observed} (GX disagrees: success)"
-        if "unexpected_count" in res:
-            r.unexpected_count = res.get("unexpected_count")
-            r.element_count = res.get("element_count", r.element_count)
-            pct = res.get("unexpected_percent")
-            r.unexpected_percent = round(pct, 4) if pct is not None else r.unexpected_percent
-            r.samples = [_jsonable(v) for v in (res.get("partial_unexpected_list") or [])[:SAMPLES]]
-        elif "observed_value" in res:
-            r.observed = _jsonable(res["observed_value"])
-        if evr.exception_info and evr.exception_info.get("raised_exception"):
-            r.observed = f"GX raised: {evr.exception_info.get('exception_message')}"
 
 
 def validation_result(suite: Suite, results: list[CheckResult], gx_result: Any, ref_values: dict[str, list[Any]],
-                      meta: dict[str, Any]):
-    """The suite's GX ExpectationSuiteValidationResult: GX's results where GX ran, the gate's elsewhere."""
+                      meta: dict[str, Any], types: dict[str, str] | None = None, today: date | None = None):
+    """The suite's GX ExpectationSuiteValidationResult: GX's results where GX ran, the gate's elsewhere
+    (`types`: column -> type name, for freshness bounds)."""
+    types = types or {}
     from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
 
     from_gx = {}
@@ -278,7 +426,8 @@ def validation_result(suite: Suite, results: list[CheckResult], gx_result: Any, 
         if check.label in from_gx:
             evrs.append(from_gx[check.label])
             continue
-        config = check.gx_expectation(ref_values.get(check.label)).configuration
+        config = check.gx_expectation(ref_values.get(check.label), types.get(check.column or "", ""),
+                                      today).configuration
         config.meta = {"deplat_check": check.label}
         body = {"observed_value": _jsonable(r.observed)}
         if r.unexpected_count is not None:
@@ -300,7 +449,9 @@ def check_suite(spark: Any, lake: str, suite: Suite, gx_report: bool = True, tod
     """Check one suite against its table at the table's current Delta version.
 
     Returns (SuiteResult, GX ExpectationSuiteValidationResult or None when gx_report is False).
-    Raises SuiteError when the table lacks a column the suite names.
+    Raises SuiteError when the table lacks a column the suite names, a check does not fit its
+    column's type, or a pattern is not a Java regex. The counts are the gate's with or without the
+    GX report (GX adds sample values), so gold.quality_results does not depend on it.
     """
     from delta.tables import DeltaTable
 
@@ -321,7 +472,7 @@ def check_suite(spark: Any, lake: str, suite: Suite, gx_report: bool = True, tod
     if failed and gx_report:
         df.persist()
         try:
-            gx_result = gx_validate(df, suite, refs, only=failed,
+            gx_result = gx_validate(df, suite, refs, only=failed, today=today,
                                     result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLES})
         finally:
             df.unpersist()
@@ -331,7 +482,8 @@ def check_suite(spark: Any, lake: str, suite: Suite, gx_report: bool = True, tod
     validation = None
     if gx_report:
         validation = validation_result(suite, results, gx_result, refs, {
-            "table": suite.table, "delta_version": version, "checked_at": datetime.now(timezone.utc).isoformat()})
+            "table": suite.table, "delta_version": version, "checked_at": datetime.now(timezone.utc).isoformat()},
+            {f.name: f.dataType.simpleString() for f in df.schema.fields}, today)
     return result, validation
 
 
