@@ -24,6 +24,9 @@ DAG_ID = "deplat_platform"
 SCHEDULE = "@daily"
 BATCH_TEMPLATE = "{{ ts_nodash }}Z-airflow"  # deplat run: <UTC time>-<random>; here the logical date's
 VERDICT_SUFFIX = "__verdict"
+DAGS_PREFIX = "airflow/dags/"  # terraform/mwaa.tf: dag_s3_path, requirements_s3_path
+REQUIREMENTS_KEY = "airflow/requirements.txt"
+MWAA_AIRFLOW = "2.10.3"  # terraform/mwaa.tf: mwaa_airflow_version (MWAA runs it on Python 3.11)
 
 
 @dataclass
@@ -82,6 +85,28 @@ def dag_spec(ctx: Any, pipeline: str = "all", dag_id: str = DAG_ID) -> DagSpec:
         request.pop("clientToken")
         tasks.append(DagTask(f"{pipe}__{st.name}", pipe, st.name, request, list(st.gate)))
     return DagSpec(dag_id, ctx.env.name, manifest.manifest_hash, engine.application_id, bucket, SCHEDULE, tasks)
+
+
+def requirements(airflow_version: str = MWAA_AIRFLOW, python: str = "3.11") -> str:
+    """MWAA's requirements.txt: the providers the DAG uses, pinned by Airflow's own constraints file for
+    that Airflow and Python version (the way MWAA's documentation pins them)."""
+    url = f"https://raw.githubusercontent.com/apache/airflow/constraints-{airflow_version}/constraints-{python}.txt"
+    return f'--constraint "{url}"\napache-airflow-providers-amazon\napache-airflow-providers-openlineage\n'
+
+
+def upload(ctx: Any, spec: DagSpec, source: str) -> list[str]:
+    """Put the DAG file and requirements.txt where the MWAA environment reads them (the artifacts
+    bucket's airflow/ prefix); returns their s3:// URIs."""
+    from deplat.artifacts import s3_errors
+
+    s3 = ctx.aws.client("s3")
+    key = f"{DAGS_PREFIX}{spec.dag_id}.py"
+    with s3_errors(ctx, spec.artifacts_bucket):
+        s3.put_object(Bucket=spec.artifacts_bucket, Key=key, Body=source.encode(), ContentType="text/x-python",
+                      Metadata={"manifest-hash": spec.manifest_hash})
+        s3.put_object(Bucket=spec.artifacts_bucket, Key=REQUIREMENTS_KEY, Body=requirements().encode(),
+                      ContentType="text/plain")
+    return [f"s3://{spec.artifacts_bucket}/{k}" for k in (key, REQUIREMENTS_KEY)]
 
 
 def render(spec: DagSpec) -> str:

@@ -16,12 +16,15 @@ app = typer.Typer(no_args_is_help=True)
 def render(
     tctx: typer.Context,
     out: Annotated[Path | None, typer.Option("--out", help="Write the DAG file here (default: stdout).")] = None,
+    upload: Annotated[bool, typer.Option("--upload", help="Also put it and requirements.txt under the "
+                                         "artifacts bucket's airflow/ prefix (what MWAA reads).")] = False,
     output: OutputOpt = None,
 ) -> None:
     """Render the DAG: one EMR Serverless task per step of `deplat run all` with exactly its request, the DQ
     gate's verdict before gold, a clientToken per (DAG, task, logical date, manifest); daily, no catch-up."""
     from deplat.airflow_dag import dag_spec
     from deplat.airflow_dag import render as render_dag
+    from deplat.airflow_dag import upload as upload_dag
 
     ctx = context(tctx, output)
     spec = dag_spec(ctx)
@@ -29,9 +32,12 @@ def render(
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(source)
+    uploaded = upload_dag(ctx, spec, source) if upload else []
     if ctx.output_format == "json":
-        emit(ctx, {**spec.to_dict(), "file": str(out) if out else None})
-    elif out is None:
+        emit(ctx, {**spec.to_dict(), "file": str(out) if out else None, "uploaded": uploaded})
+    elif out is None and not upload:
         typer.echo(source, nl=False)
     else:
-        typer.echo(f"wrote {out}: {len(spec.tasks)} job tasks for manifest {spec.manifest_hash[:12]} ({spec.env})")
+        for where in ([str(out)] if out else []) + uploaded:
+            typer.echo(f"wrote {where}")
+        typer.echo(f"{len(spec.tasks)} job tasks for manifest {spec.manifest_hash[:12]} ({spec.env})")
