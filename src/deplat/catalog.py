@@ -126,6 +126,7 @@ class TableAction:
     version: int | None = None
     rows: int | None = None
     applied: bool = False
+    missing_files: list[str] = field(default_factory=list)  # referenced by the log, gone from storage
 
 
 @dataclass
@@ -240,6 +241,7 @@ def reconcile(ctx: Any, layers: list[str], table: str | None = None, *, apply: b
             location = lake.location(layer, name)
             wanted = table_input(name, location, info)
             act = TableAction(layer, database, name, "create", location, version=info.version, rows=info.rows)
+            act.missing_files = _lost_files(ctx, f"{layer}.{name}")
             if name in existing:
                 old, new = _shape(existing[name]), _shape(wanted)
                 if old == new:
@@ -255,6 +257,11 @@ def reconcile(ctx: Any, layers: list[str], table: str | None = None, *, apply: b
                                     and not (k == "SerdePath" and same_path)]
                     keep = existing[name].get("Parameters", {})
                     wanted["Parameters"] = {**keep, **wanted["Parameters"]}
+            if act.missing_files:  # the log's row count includes rows no reader can get: not counted
+                act.rows = None
+                act.changes += [f"data file missing from storage (version {info.version}): {u}"
+                                for u in act.missing_files]
+                act.action = "missing_files" if act.action == "unchanged" else act.action
             if apply and act.action == "create":
                 glue.create_table(DatabaseName=database, TableInput=wanted)
                 act.applied = True
@@ -273,6 +280,12 @@ def reconcile(ctx: Any, layers: list[str], table: str | None = None, *, apply: b
                 act.applied = True
             actions.append(act)
     return CatalogResult(not apply, actions)
+
+
+def _lost_files(ctx: Any, table: str) -> list[str]:
+    from deplat.recovery import missing_data_files
+
+    return missing_data_files(ctx, table)
 
 
 def layers_for(layer: str | None) -> list[str]:

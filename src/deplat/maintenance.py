@@ -82,10 +82,14 @@ def optimize(
 ) -> OptimizeResult:
     """Run the maintenance job with these options and return its per-table figures.
 
-    Raises SafetyError (exit 7) below the floor without `force`, JobFailedError (exit 4) if the
-    job fails.
+    Raises SafetyError (exit 7) below the floor without `force`, LostDataFilesError (exit 3) when a
+    table's data files are gone from storage, JobFailedError (exit 4) if the job fails.
     """
     validate(layers, table, retention_hours, force)
+    from deplat.recovery import lake_tables, require_data_files
+
+    # OPTIMIZE would report SUCCESS around a lost file (or fail on it): name it first.
+    require_data_files(ctx, [table] if table else lake_tables(ctx, tuple(layers or DEFAULT_LAYERS)))
     if run_service is None:
         from deplat.runs import RunService
 

@@ -216,6 +216,11 @@ class LocalQueryEngine:
             except duckdb.PermissionException as exc:
                 raise _outside_lake_error(str(exc).strip()) from None
             except duckdb.Error as exc:
+                from deplat.recovery import lost_files_error, lost_files_in_folders
+
+                lost = lost_files_in_folders({n: str(known[n]) for n in used})
+                if lost:  # a data file gone from storage: name table, version and file (exit 3)
+                    raise lost_files_error(lost) from None
                 raise _query_error(str(exc).strip(), sorted(known)) from None
             columns = [d[0] for d in cur.description] if cur.description else []
             rows = [list(r) for r in cur.fetchmany(max_rows + 1)] if columns else []

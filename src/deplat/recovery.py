@@ -249,6 +249,44 @@ LOST_FILE_FIX = ("`deplat dr restore <table> --version N` to a version that does
                  "their entries: their rows are gone)")
 
 
+class LostDataFilesError(DeplatError):
+    """Data files a table's Delta log references are gone from storage (exit 3, a storage fault):
+    names the table, its version and each file, and the two repairs."""
+
+    exit_code = ExitCode.INFRA
+
+
+def lost_files_error(lost: list[LostFiles]) -> LostDataFilesError:
+    return LostDataFilesError("data files missing from storage: " + "; ".join(x.describe() for x in lost),
+                              LOST_FILE_FIX)
+
+
+def require_data_files(ctx: Any, tables: list[str]) -> None:
+    """Raise LostDataFilesError when a table's current version references a file storage lacks; the
+    commands that read or rewrite tables (dq check, the gate, optimize) ask before a job meets it."""
+    lost = []
+    for name in dict.fromkeys(tables):
+        try:
+            lost += lost_data_files(ctx, [name])
+        except ConfigError:
+            continue  # no such table yet: the command itself says so
+    if lost:
+        raise lost_files_error(lost)
+
+
+def lost_files_in_folders(tables: dict[str, str]) -> list[LostFiles]:
+    """lost_data_files for local table folders (name -> folder), for callers without a Context."""
+    from deplat.delta_log import missing_files, read_snapshot
+
+    out = []
+    for name, folder in tables.items():
+        snap = read_snapshot(str(folder))
+        lost = missing_files(snap, lambda uris: {u for u in uris if os.path.exists(u)})
+        if lost:
+            out.append(LostFiles(name, snap.version, lost))
+    return out
+
+
 def lake_tables(ctx: Any, layers: tuple[str, ...] = LAYERS) -> list[str]:
     """`layer.table` of every Delta table in the lake (a folder with `_delta_log/`), local or S3."""
     lake = ctx.lake_uri.rstrip("/")

@@ -132,3 +132,18 @@ def test_fsck_yes_drops_the_dangling_entries_and_the_table_reads_again(lake):
     assert sorted(table.to_pyarrow_table().column("id").to_pylist()) == [1, 2, 3]
     assert json.loads(cli("-o", "json", "dr", "fsck", "silver.t", "--yes").stdout)["missing"] == []
     assert DeltaTable(str(lake / "silver" / "t")).version() == 2  # nothing to repair: no commit
+
+
+@pytest.mark.parametrize("args", [
+    ["query", "SELECT count(*) FROM silver.fx_rates"],
+    ["dq", "check", "silver.fx_rates"],
+    ["optimize"],
+    ["optimize", "--table", "silver.fx_rates"],
+])
+def test_every_command_that_meets_the_lost_file_names_table_version_and_path(lake, args):
+    lost = damaged(lake / "silver" / "fx_rates")
+    result = cli(*args)
+    assert result.exit_code == ExitCode.INFRA, result.output
+    assert "unexpected error" not in result.output and "Py4J" not in result.output
+    assert "silver.fx_rates version 1" in result.output and str(lost) in result.output
+    assert "dr fsck" in result.output

@@ -73,12 +73,13 @@ def list_(tctx: typer.Context, layer: LayerOpt = None, output: OutputOpt = None)
     ctx = context(tctx, output)
     result = reconcile(ctx, layers_for(layer.value if layer else None), apply=False, count_rows=True)
     state = {"unchanged": "registered", "update": "drifted", "create": "not registered",
-             "orphan": "orphan (no Delta folder)"}
+             "orphan": "orphan (no Delta folder)", "missing_files": "registered, DATA FILES MISSING"}
 
     def render() -> None:
         table("catalog", ["table", "glue database", "delta version", "rows", "state"],
-              [[f"{a.layer}.{a.table}", a.database, a.version, a.rows, state.get(a.action, a.action)]
-               for a in result.actions])
+              [[f"{a.layer}.{a.table}", a.database, a.version, "not counted" if a.missing_files else a.rows,
+                "\n".join([state.get(a.action, a.action), *a.missing_files])] for a in result.actions])
 
     emit(ctx, [{"table": f"{a.layer}.{a.table}", "database": a.database, "version": a.version,
-                "rows": a.rows, "state": state.get(a.action, a.action)} for a in result.actions], render)
+                "rows": a.rows, "state": state.get(a.action, a.action), "missing_files": a.missing_files}
+               for a in result.actions], render)

@@ -210,7 +210,11 @@ class DqService:
         return [self.suite_for(t) for t in tables]
 
     def gate_args(self, tables: tuple[str, ...] | list[str]) -> list[str]:
-        """The gate's job arguments: the suites of `tables`, validated against the tables' schemas."""
+        """The gate's job arguments: the suites of `tables`, validated against the tables' schemas.
+        LostDataFilesError (exit 3) naming the files when a table's data files are gone from storage."""
+        from deplat.recovery import require_data_files
+
+        require_data_files(self.ctx, list(tables))
         return self.job_args(self.gate_suites(tables))
 
     def check(self, table: str, suite_file: str | None = None, fail_on: str = "error",
@@ -219,7 +223,11 @@ class DqService:
         check (the report's `exit_code`/`error()` carry the verdict), ConfigError for bad input."""
         if fail_on not in FAIL_ON:
             raise ConfigError(f"--fail-on must be error or warn, got {fail_on!r}")
-        args = self.job_args([self.suite_for(table, suite_file)])
+        suite = self.suite_for(table, suite_file)
+        from deplat.recovery import require_data_files
+
+        require_data_files(self.ctx, [suite.table])  # a lost file: named here, not a Py4JJavaError in the job
+        args = self.job_args([suite])
         result = self.runs.run(PIPELINE, step_args={STEP: args}, dq_verdict=False, timeout=timeout)
         step = result.steps[-1]
         return self.report(step.metrics, fail_on, result.batch_id, step.run_id)
