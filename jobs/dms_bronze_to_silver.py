@@ -32,6 +32,9 @@ def main(argv=None) -> None:
     notes = [dms.drift_note(name, counts.get("schema_drift") or [])
              for name, counts in per_table.items() if isinstance(counts, dict)]
     notes = [n for n in notes if n]
+    for t in tables:
+        if isinstance(per_table.get(t.qualified), dict):
+            dms.write_drift_state(spark, args.lake, t, per_table[t.qualified].get("schema_drift") or [], args.batch_id)
     emit_metrics(STEP, **totals, tables=per_table, **({"note": " | ".join(notes)} if notes else {}))
 
 

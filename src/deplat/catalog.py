@@ -113,9 +113,30 @@ def column_diff(old: list[tuple[str, str]], new: list[tuple[str, str]]) -> list[
     return lines
 
 
+def source_drift(uri: str, storage_options: dict[str, str] | None = None) -> list[str]:
+    """`source drift: ...` lines from a DMS silver table's drift state (`uri`, written by each
+    dms_bronze_to_silver run, pipelines.dms.write_drift_state): source columns whose values no
+    longer fit the declared type. The Glue and Delta schemas cannot show it: they still agree."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        rows = DeltaTable(uri, storage_options=storage_options).to_pyarrow_table().to_pylist()
+    except TableNotFoundError:
+        return []
+    out = []
+    for r in rows:
+        n = int(r["held_back"] or 0)
+        held = f"{n} key{'' if n == 1 else 's'} held back from silver: {r['held_back_keys']}" if n else \
+            "no key held back"
+        out.append(f"source drift: {r['column']} {r['declared']} -> values need {r['needed']}; {held}")
+    return out
+
+
 @dataclass
 class TableAction:
-    """One table's reconcile outcome. action: create | update | unchanged | orphan | prune."""
+    """One table's reconcile outcome. action: create | update | unchanged | orphan | prune |
+    source_drift (Glue matches Delta, but the source's values no longer fit the declared type)."""
 
     layer: str
     database: str
@@ -257,6 +278,12 @@ def reconcile(ctx: Any, layers: list[str], table: str | None = None, *, apply: b
                                     and not (k == "SerdePath" and same_path)]
                     keep = existing[name].get("Parameters", {})
                     wanted["Parameters"] = {**keep, **wanted["Parameters"]}
+            if layer == "silver":
+                from deplat.pipelines.dms import DRIFT_STATE
+
+                drift = source_drift(lake.uri("_state", DRIFT_STATE.format(table=name)), opts)
+                act.changes += drift
+                act.action = "source_drift" if drift and act.action == "unchanged" else act.action
             if act.missing_files:  # the log's row count includes rows no reader can get: not counted
                 act.rows = None
                 act.changes += [f"data file missing from storage (version {info.version}): {u}"

@@ -213,3 +213,12 @@ def test_source_type_widened_is_reported_as_drift_with_the_keys_held_back(spark,
     assert dms.drift_note("app.orders", result.report()["schema_drift"]) == (
         "schema drift in app.orders: amount values need decimal(14,4) (declared decimal(12,2)); "
         "1 key held back from silver: 1")
+    # The state the job keeps for `deplat catalog diff` (written by Spark, read by delta-rs).
+    from deplat.catalog import source_drift
+
+    state = table_path(str(tmp_path), "_state", dms.DRIFT_STATE.format(table=ORDERS.silver_table))
+    dms.write_drift_state(spark, str(tmp_path), ORDERS, result.report()["schema_drift"], "b1")
+    assert source_drift(state) == [
+        "source drift: amount decimal(12,2) -> values need decimal(14,4); 1 key held back from silver: 1"]
+    dms.write_drift_state(spark, str(tmp_path), ORDERS, [], "b2")
+    assert source_drift(state) == []

@@ -44,6 +44,7 @@ WRITTEN, REJECTED, SUPERSEDED, DELETED, GHOST = "current", "rejected", "supersed
 _NUMBER_TEXT = r"^[+-]?[0-9]+([.][0-9]+)?$"
 _INTEGRAL = {"tinyint", "smallint", "int", "integer", "bigint"}
 DRIFT_KEYS_KEPT = 20  # keys named per drifted column (the count is always whole)
+DRIFT_STATE = "dms/schema_drift_{table}"  # under <lake>/_state, per silver table; `catalog diff` reads it
 _KEYS_FILE = re.compile(r"^KEYS-(?P<ts>\d{8}-\d{12})-(?P<seq>\d+)\.csv$")
 
 
@@ -296,6 +297,19 @@ def _schema_drift(rows, columns) -> list[dict[str, Any]]:
                     "needed": _needed_type(c.type, int(found[f"int_{i}"] or 0), int(found[f"scale_{i}"] or 0)),
                     "rejected_changes": int(found[f"n_{i}"]), "held_back": n_held, "held_back_keys": keys})
     return out
+
+
+def write_drift_state(spark, lake: str, table: DmsTable, drift: list[dict[str, Any]], batch_id: str) -> None:
+    """Replace the table's drift state (<lake>/_state/dms/schema_drift_<silver table>) with this run's
+    SilverResult.schema_drift(): empty when the source's values fit again."""
+    rows = [(d["column"], d["declared"], d["needed"], int(d["rejected_changes"]), int(d["held_back"]),
+             ", ".join(d["held_back_keys"]) + (", ..." if d["held_back"] > len(d["held_back_keys"]) else ""),
+             batch_id) for d in drift]
+    schema = ("column STRING, declared STRING, needed STRING, rejected_changes BIGINT, held_back BIGINT, "
+              "held_back_keys STRING, batch_id STRING")
+    (spark.createDataFrame(rows, schema).coalesce(1).write.format("delta").mode("overwrite")
+     .option("overwriteSchema", "true")
+     .save(table_path(lake, "_state", DRIFT_STATE.format(table=table.silver_table))))
 
 
 def drift_note(table: str, drift: list[dict[str, Any]]) -> str:
