@@ -135,8 +135,10 @@ def test_cli_register_list_diff(env):
     r = runner.invoke(app, ["-o", "json", "catalog", "list", "--layer", "silver"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout) == [
-        {"table": "silver.fx_rates", "database": dbs["silver"], "version": 0, "rows": 1, "state": "registered"},
-        {"table": "silver.orders", "database": dbs["silver"], "version": 0, "rows": 1, "state": "registered"}]
+        {"table": "silver.fx_rates", "database": dbs["silver"], "version": 0, "rows": 1, "state": "registered",
+         "missing_files": []},
+        {"table": "silver.orders", "database": dbs["silver"], "version": 0, "rows": 1, "state": "registered",
+         "missing_files": []}]
     r = runner.invoke(app, ["catalog", "register", "--table", "nope", "--layer", "silver"])
     assert r.exit_code == 2 and "nope" in r.output
 

@@ -41,12 +41,12 @@ class _Runs:
                                steps=[SimpleNamespace(run_id="lr-1")])
 
 
-def test_optimize_passes_options_and_keeps_only_table_figures():
+def test_optimize_passes_options_and_keeps_only_table_figures(tmp_path):
     from deplat.maintenance import optimize
 
     table = {"kind": "table", "table": "silver.fx_rates", "files_before": 9, "files_after": 1}
     runs = _Runs([table, {"kind": "summary", "read": 1}])
-    ctx = SimpleNamespace(env=SimpleNamespace(name="local"))
+    ctx = SimpleNamespace(env=SimpleNamespace(name="local"), lake_uri=str(tmp_path / "lake"))  # an empty lake
     result = optimize(ctx, ["silver"], None, "ccy", 24, dry_run=True, force=True, run_service=runs)
     assert runs.calls == [("maintenance", {"extra_args": (
         "--layers", "silver", "--zorder", "ccy", "--retention-hours", "24", "--force", "--dry-run")})]
