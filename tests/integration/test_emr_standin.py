@@ -249,7 +249,8 @@ def test_cancel_while_running_goes_cancelling_then_cancelled_and_keeps_the_logs(
     from deplat.engines.local_spark import _alive
 
     assert not _alive(pid)
-    assert not [p for p in Path("/proc").glob("[0-9]*") if _in_group(p, pid)]
+    _until(lambda: not [p for p in Path("/proc").glob("[0-9]*") if _in_group(p, pid)], 10,
+           "spark-submit and the Python driver gone")
     prefix = f"logs/applications/{app_id}/jobs/{run_id}/SPARK_DRIVER/"
     assert f"{prefix}stdout.gz" in deplat_project.keys(bucket, prefix)
     assert "sleeping" in cli("logs", run_id).stdout
