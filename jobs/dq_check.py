@@ -1,8 +1,9 @@
 """dq_check: check DQ suites against lake tables where the data is (local Spark or EMR Serverless).
 
 The suites come as one JSON argument (built by `deplat dq check` or the gate from dq/suites/*.yml).
-For each suite: one aggregate pass decides pass/fail; failed expectations are re-validated by Great
-Expectations for counts and sample values; the GX validation result JSON goes to
+For each suite: the gate's aggregates decide pass/fail and count the unexpected rows as Great
+Expectations 1.x does; failed expectations are re-validated by GX for sample values; the GX
+validation result JSON goes to
 <lake>/_quality/<layer>.<table>/<suite>/<batch id>.json and one row per expectation is appended to
 gold.quality_results. The verdict (exit 5/6) is the CLI's: this job succeeds whenever it could check.
 """
