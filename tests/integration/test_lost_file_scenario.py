@@ -118,3 +118,35 @@ def test_a_lost_data_file_is_named_everywhere_and_repaired(lake):
     item = next(i for i in json.loads(cli("-o", "json", "checklist", "daily").stdout)["items"]
                 if i["check"] == "data files missing from storage")
     assert item["status"] == "ok"
+
+
+def test_an_s3_lake_lost_file_is_listed_and_the_preview_survives_it(local_stack):
+    from types import SimpleNamespace
+
+    import boto3
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    from deplat.aws import Aws
+    from deplat.config import load_settings
+    from deplat.recovery import lake_tables, lost_data_files, preview_restore, storage_options
+
+    bucket = f"deplat-lost-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:5050", region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    env = load_settings(ROOT / "config" / "deplat.yaml").env("local")
+    ctx = SimpleNamespace(env=env, aws=Aws(env), lake_uri=f"s3://{bucket}")
+    uri = f"s3://{bucket}/silver/t"
+    opts = storage_options(ctx, uri)
+    write_deltalake(uri, pa.table({"id": [1, 2]}), storage_options=opts)
+    write_deltalake(uri, pa.table({"id": [3]}), mode="append", storage_options=opts)
+    write_deltalake(f"s3://{bucket}/gold/g", pa.table({"x": [1]}), storage_options=opts)
+    v0 = set(DeltaTable(uri, version=0, storage_options=opts).file_uris())
+    (gone,) = [u for u in DeltaTable(uri, storage_options=opts).file_uris() if u not in v0]
+    s3.delete_object(Bucket=bucket, Key=gone.split(f"{bucket}/", 1)[1])
+
+    assert lake_tables(ctx) == ["gold.g", "silver.t"]
+    [lost] = lost_data_files(ctx)
+    assert (lost.table, lost.version, lost.uris) == ("silver.t", 1, [gone])
+    preview = preview_restore(ctx, "silver.t", version=0)
+    assert preview.current_missing == [gone] and (preview.current.rows, preview.target.rows) == (3, 2)
