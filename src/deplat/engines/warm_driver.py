@@ -37,7 +37,8 @@ import threading
 import traceback
 
 READY_FILE = "ready"
-RUN_DIR_NAME = re.compile(r"lr-[0-9a-z]{12}")  # LocalSparkEngine.submit's run ids
+# LocalSparkEngine.submit's run ids; the EMR Serverless stand-in's job run ids (moto's, 16 of [0-9a-z])
+RUN_DIR_NAME = re.compile(r"lr-[0-9a-z]{12}|[0-9a-z]{16}")
 _BROKEN = threading.Event()  # a run left the session in a state this driver could not reset
 
 

@@ -54,6 +54,7 @@ CLOUDWATCH_INTERVAL = 1.0  # CloudWatch gets only the new lines
 DEFAULT_LOG_GROUP = "/aws/emr-serverless"
 DEFAULT_GRACE_SECONDS = 120  # CancelJobRun's documented default for batch runs
 DEFAULT_TIMEOUT_MINUTES = 720
+EXIT_GRACE_SECONDS = 10.0
 DETAILS_MAX = 256
 NAME = re.compile(r".*\S.*")
 _LOG_LINE = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d ")  # log4j's default layout
@@ -136,6 +137,7 @@ class JobRun(moto_models.JobRun):
         self.cancel_requested = False
         self.timed_out = False
         self.kill_at: float | None = None
+        self.exiting_since: float | None = None
         self.logs_sent: dict[str, int] = {}
         self.logs_at = 0.0
         self.cloudwatch_sent: dict[str, int] = {}  # stream -> bytes of the file already sent
@@ -393,6 +395,11 @@ def _watch(run: JobRun, now: float) -> None:
         return
     state = ls._read_json(run.run_dir / ls.STATE_FILE)
     current = state.get("state")
+    if current in TERMINAL and run.proc.poll() is None:
+        # The supervisor records the end state just before it exits: the end shows once it is gone.
+        run.exiting_since = run.exiting_since or now
+        if now - run.exiting_since < EXIT_GRACE_SECONDS:
+            return
     if current in TERMINAL:
         _send_logs(run)
         _send_cloudwatch(run)
