@@ -106,3 +106,20 @@ def test_engine_selection_refuses_a_moto_without_the_stand_in(tmp_path):
     assert not serving(marker.parent, env.endpoint_url)  # another port: another moto
     marker.write_text(json.dumps({"pid": os.getpid(), "endpoint_url": "http://127.0.0.1:5050"}))
     assert serving(marker.parent, env.endpoint_url)
+
+
+def test_the_warm_driver_serves_a_stand_in_run_folder_and_nothing_beside_it(tmp_path):
+    from deplat.engines import warm_driver
+
+    runs = tmp_path / "runs"
+    for run in ("k2x9q0c7d1m4z8ab", "_archives"):  # an EMR job run id (moto's: 16 of [0-9a-z])
+        (runs / run / "code").mkdir(parents=True)
+        (runs / run / "code" / "job.py").write_text("")
+
+    def request(run):
+        return {"entry": str(runs / run / "code" / "job.py"), "stdout": str(runs / run / "stdout"),
+                "stderr": str(runs / run / "stderr")}
+
+    assert warm_driver.check_request(request("k2x9q0c7d1m4z8ab"), str(runs))["entry"].endswith("job.py")
+    with pytest.raises(ValueError, match="not a job script"):
+        warm_driver.check_request(request("_archives"), str(runs))
