@@ -123,3 +123,28 @@ def test_the_warm_driver_serves_a_stand_in_run_folder_and_nothing_beside_it(tmp_
     assert warm_driver.check_request(request("k2x9q0c7d1m4z8ab"), str(runs))["entry"].endswith("job.py")
     with pytest.raises(ValueError, match="not a job script"):
         warm_driver.check_request(request("_archives"), str(runs))
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"token": "a b"}, "clientToken"), ({"token": "x" * 65}, "clientToken"), ({"name": "   "}, "name"),
+    ({"driver": {"sparkSubmit": {}}}, "entryPoint"), ({"driver": {"sparkSubmit": {"entryPoint": "e" * 4097}}}, "4096"),
+    ({"timeout": 4}, "5 minutes"), ({"tags": {str(i): "v" for i in range(201)}}, "200 tags"),
+])
+def test_start_job_run_is_refused_where_the_api_refuses_it(change, message):
+    from moto.emrserverless.exceptions import ValidationException
+
+    from deplat.local.emr_serverless_standin.backend import _validate
+
+    args = {"token": "ok-token", "name": "n", "driver": {"sparkSubmit": {"entryPoint": "s3://b/e.py"}},
+            "tags": {}, "timeout": None, **change}
+    with pytest.raises(ValidationException, match=message):
+        _validate(args["token"], args["name"], args["driver"], args["tags"], args["timeout"])
+    _validate("ok-token", "n", {"sparkSubmit": {"entryPoint": "s3://b/e.py"}}, {}, 0)  # 0: no timeout
+
+
+def test_capacity_binds_only_on_the_limits_the_application_sets():
+    from deplat.local.emr_serverless_standin.backend import _fits, _total
+
+    limit = runner.Worker(8, 32, float("nan"))  # maximumCapacity without disk
+    two = _total([runner.driver_worker({}), runner.driver_worker({})])
+    assert _fits(two, limit) and not _fits(_total([two, runner.driver_worker({})]), limit)
