@@ -54,8 +54,7 @@ def main(argv=None) -> None:
     query = stream.start()
     query.awaitTermination()
     c = writer.counts
-    emit_metrics(STEP, read=c.read, written=c.written, rejected=c.rejected, batches=c.batches,
-                 skipped_duplicates=c.skipped_duplicates, topic=args.topic, txn_app_id=app_id)
+    emit_metrics(STEP, **c.metrics(), topic=args.topic, txn_app_id=app_id)
 
 
 if __name__ == "__main__":

@@ -125,13 +125,20 @@ def read_or_mint_app_id(checkpoint: str) -> str:
 
 @dataclass
 class StreamCounts:
-    """Counted per micro-batch, summed: read = Kafka records; written/rejected = rows appended."""
+    """Counted per micro-batch, summed, each on its own: read = Kafka records; written/rejected = rows
+    appended to bronze/the DLQ; skipped = records already there (a replay after `kafka
+    reset-checkpoint`, a batch re-run after a crash). read == written + rejected + skipped is a check."""
 
     batches: int = 0
     read: int = 0
     written: int = 0
     rejected: int = 0
-    skipped_duplicates: int = 0
+    skipped: int = 0
+
+    def metrics(self) -> dict:
+        """The counts as emit_metrics takes them (`skipped` is the run ledger's column)."""
+        return {"read": self.read, "written": self.written, "rejected": self.rejected, "skipped": self.skipped,
+                "batches": self.batches, "skipped_duplicates": self.skipped}
 
 
 def _offset_bounds(df, cols=KAFKA_COLUMNS):
@@ -143,20 +150,20 @@ def _offset_bounds(df, cols=KAFKA_COLUMNS):
 
 
 def _new_rows(df, path: str, bounds, cols=KAFKA_COLUMNS):
-    """`df` minus rows whose (topic, partition, offset) the Delta table at `path` already holds."""
+    """(rows of `df` the Delta table at `path` lacks, rows it already holds), by (topic, partition, offset)."""
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
     spark = df.sparkSession
     if not bounds or not DeltaTable.isDeltaTable(spark, path):
-        return df
+        return df, df.limit(0)
     window = None
     for topic, partition, lo, hi in bounds:
         cond = ((F.col(cols[0]) == topic) & (F.col(cols[1]) == partition)
                 & F.col(cols[2]).between(lo, hi))
         window = cond if window is None else (window | cond)
     known = spark.read.format("delta").load(path).filter(window).select(*cols)
-    return df.join(known, list(cols), "left_anti")
+    return df.join(known, list(cols), "left_anti"), df.join(known, list(cols), "left_semi")
 
 
 class BatchWriter:
@@ -174,11 +181,14 @@ class BatchWriter:
             read = records.count()
             valid, rejected = split_events(records, f"{self.batch_tag}-{batch_id}")
             valid, rejected = valid.persist(), rejected.persist()
-            fresh = _new_rows(valid, bronze_path(self.lake), _offset_bounds(valid)).persist()
+            fresh, known = _new_rows(valid, bronze_path(self.lake), _offset_bounds(valid))
+            fresh = fresh.persist()
             err_cols = ("topic", "partition", "offset")
-            fresh_err = _new_rows(rejected, errors_path(self.lake), _offset_bounds(rejected, err_cols),
-                                  err_cols).persist()
+            fresh_err, known_err = _new_rows(rejected, errors_path(self.lake), _offset_bounds(rejected, err_cols),
+                                             err_cols)
+            fresh_err = fresh_err.persist()
             written, bad = fresh.count(), fresh_err.count()
+            skipped = known.count() + known_err.count()  # counted, not read - written - rejected
             # Always commit (even an empty batch) so txnVersion advances with every batch id.
             self._append(fresh, bronze_path(self.lake), batch_id)
             self._append(fresh_err, errors_path(self.lake), batch_id)
@@ -187,7 +197,7 @@ class BatchWriter:
             c.read += read
             c.written += written
             c.rejected += bad
-            c.skipped_duplicates += valid.count() - written + rejected.count() - bad
+            c.skipped += skipped
             for df in (fresh, fresh_err, valid, rejected):
                 df.unpersist()
         finally:
