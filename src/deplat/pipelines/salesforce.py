@@ -300,10 +300,11 @@ def read_last_late_check(spark, lake: str, obj_name: str) -> LateCheck | None:
     return LateCheck(at, parse_sf_datetime(rows[0]["watermark"]) if rows[0]["watermark"] else None)
 
 
-def write_late_check(spark, lake: str, obj_name: str, batch_id: str, checked_at: datetime, window_start: datetime,
-                     regular_start: datetime, watermark: datetime | None, late: list[tuple[str, datetime]],
-                     behind_seconds: int | None) -> None:
-    """Append one late-row check (UTC times; `late`: (Id, SystemModstamp) of each late version)."""
+def write_late_check(spark, lake: str, obj_name: str, batch_id: str, checked_at: datetime,
+                     window_start: datetime | None, regular_start: datetime | None, watermark: datetime | None,
+                     late: list[tuple[str, datetime]], behind_seconds: int | None) -> None:
+    """Append one late-row check (UTC times; `late`: (Id, SystemModstamp) of each late version;
+    window_start/regular_start None: a first load, which read everything)."""
     from pyspark.sql.types import (
         LongType,
         StringType,
@@ -314,14 +315,15 @@ def write_late_check(spark, lake: str, obj_name: str, batch_id: str, checked_at:
 
     schema = StructType([
         StructField("object", StringType(), False), StructField("batch_id", StringType(), True),
-        StructField("checked_at", TimestampType(), False), StructField("window_start", StringType(), False),
-        StructField("regular_start", StringType(), False), StructField("watermark", StringType(), True),
+        StructField("checked_at", TimestampType(), False), StructField("window_start", StringType(), True),
+        StructField("regular_start", StringType(), True), StructField("watermark", StringType(), True),
         StructField("late_rows", LongType(), False), StructField("late_ids", StringType(), True),
         StructField("max_behind_seconds", LongType(), True),
     ])
     ids = ",".join(sorted({i for i, _ in late})[:LATE_IDS_KEPT])
-    row = (obj_name, batch_id, checked_at, format_sf_datetime(window_start), format_sf_datetime(regular_start),
-           watermark and format_sf_datetime(watermark), len(late), ids or None, behind_seconds)
+    row = (obj_name, batch_id, checked_at, window_start and format_sf_datetime(window_start),
+           regular_start and format_sf_datetime(regular_start), watermark and format_sf_datetime(watermark),
+           len(late), ids or None, behind_seconds)
     (spark.createDataFrame([row], schema).coalesce(1).write.format("delta").mode("append")
      .save(late_checks_path(lake)))
 
@@ -365,8 +367,8 @@ def ingest_increment(
     deletion version (`reconciled`). `writer` (default write_bronze) commits them. If any raises,
     the watermark is left where it was and the next run reads the same window again.
 
-    Late-row check: when the object's last check is `late_check_every_seconds` old (or there is
-    none; 0 = every run; late_window_seconds 0 = never), `fetch` reads from the last check's
+    Late-row check: when the object's last check (a first load counts as one) is
+    `late_check_every_seconds` old (0 = every run; late_window_seconds 0 = never), `fetch` reads from the last check's
     watermark (else this run's) minus `late_window_seconds` instead, and the versions older than
     the regular window that bronze lacks are counted as `late` (they are loaded like any other)
     and the check is recorded. A record visible at most `late_window_seconds` after its
@@ -397,7 +399,9 @@ def ingest_increment(
     behind = int(max((before - s).total_seconds() for _, s in late)) if late else None
 
     def record_check(watermark: datetime | None) -> None:
-        if late_start is not None:
+        # A first load reads everything visible: it counts as a check, and the first real one
+        # comes a period later, reading from its watermark.
+        if late_start is not None or (before is None and late_window_seconds > 0):
             write_late_check(spark, lake, obj.name, batch_id, end, late_start, since, watermark, late, behind)
     deletions: list[dict[str, Any]] = []
     deletes_from, reconciled = "", 0
