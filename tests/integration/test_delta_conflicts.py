@@ -28,6 +28,16 @@ def test_delta_conflict_reads_the_jvm_class_hierarchy(spark):
     assert delta_conflict(ValueError("plain Python")) is None
 
 
+def test_delta_conflict_knows_delta_sparks_python_classes(spark):
+    """Where delta-spark's Python package is imported (the warm driver) PySpark converts the JVM conflict
+    into delta.exceptions.ConcurrentAppendException & co.: flat CapturedException subclasses, no JVM origin."""
+    from delta import exceptions
+
+    err = exceptions.ConcurrentAppendException("Files were added", "trace", None)
+    assert delta_conflict(err) == "ConcurrentAppendException"
+    assert delta_conflict(exceptions.ProtocolChangedException("x", "t", None)) == "ProtocolChangedException"
+
+
 def test_retry_gives_up_after_the_attempts_and_passes_other_errors_on(spark):
     from py4j.protocol import Py4JJavaError
 

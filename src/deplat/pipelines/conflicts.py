@@ -18,15 +18,20 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 CONFLICT_BASE = "org.apache.spark.sql.delta.DeltaConcurrentModificationException"
 ATTEMPTS = 6
+# delta-spark's Python package (delta/exceptions.py), once imported, turns the JVM conflicts into these.
+PYTHON_CONFLICTS = frozenset((
+    "DeltaConcurrentModificationException", "ConcurrentWriteException", "MetadataChangedException",
+    "ProtocolChangedException", "ConcurrentAppendException", "ConcurrentDeleteReadException",
+    "ConcurrentDeleteDeleteException", "ConcurrentTransactionException"))
 
 
 def delta_conflict(exc: BaseException) -> str | None:
     """The Delta conflict's class name (e.g. 'ConcurrentAppendException') if `exc` is, or was caused
     by, a Delta concurrent-modification exception; else None. Reads the JVM exception's class
-    hierarchy (py4j's `java_exception`, PySpark's captured `_origin`), not its message."""
-    for cls in type(exc).__mro__:  # delta-spark's Python classes, when its converter is installed
-        if cls.__name__ == "DeltaConcurrentModificationException":
-            return type(exc).__name__
+    hierarchy (py4j's `java_exception`, PySpark's captured `_origin`) or delta-spark's Python class,
+    not the message."""
+    if type(exc).__module__ == "delta.exceptions" and type(exc).__name__ in PYTHON_CONFLICTS:
+        return type(exc).__name__  # delta-spark's converter ran: flat CapturedException subclasses, no origin
     java: Any = getattr(exc, "java_exception", None) or getattr(exc, "_origin", None)
     seen = 0
     while java is not None and seen < 10:
