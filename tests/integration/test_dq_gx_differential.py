@@ -205,7 +205,11 @@ PATTERNS = [r"^[A-Z]{3}$", r"(?P<x>a)", r"(?P=x)", r"(?<n>a)\k<n>", r"a{,3}", r"
             r"(?#c)a", r"(?(1)a|b)", r"(?a)\w", r"(?L)a", r"(?u)a", r"(?imsx)a", r"\U0001F600", r"\x{1F600}",
             r"\p{Lu}", r"\pL", r"\h\R", r"a\0", r"a\01", r"[]a]", r"[^]a]", r"[a-z&&[^e]]", r"\Qa{b\E",
             r"a*+", r"(?>a)", r"\N{LATIN SMALL LETTER A}", r"\d+\.\d*", r"(ab", r"a)", r"[a", r"*a", r"\k<q>",
-            r"a{3}{2}", r"\Z", r"\z", r"(?<=a)b", r"(?<!a)b", r"(?!a)", r"\bword\b", r"[[:alpha:]]", r"\e\cA"]
+            r"a{3}{2}", r"\Z", r"\z", r"(?<=a)b", r"(?<!a)b", r"(?!a)", r"\bword\b", r"[[:alpha:]]", r"\e\cA",
+            r"{", r"a{", r"a}", r"x{1,2}{3}", r"a**", r"a??", r"a{2}+", r"(?<a_b>x)", r"(?<ab1>x)",
+            r"[\p{L}&&[^a]]", r"(?U)\w", r"(?d)a", r"\0101", r"[a-]", r"[]", r"[^]", r"a|*", r"(?i-s:a)", r"\Ga",
+            r"\b{g}", r"\X", r"\N{DOES NOT EXIST}", r"(?<!a{1,3})b", r"(?<=a*)b", r"\c", r"\x4", r"\u00e9",
+            r"\x41", r"\v", r"\1", r"(a)\2"]
 
 
 def test_the_suite_reader_accepts_exactly_the_patterns_java_compiles(spark):

@@ -194,9 +194,16 @@ def _scan(pattern: str) -> tuple[str | None, str]:
                 return "\\U escapes are Python-only (Java writes \\x{1F600})", ""
             if nxt == "0" and not pattern[i + 2:i + 3].isdigit():
                 return "a lone \\0 is Python-only (Java needs an octal digit after it: \\00)", ""
-            if nxt in ("p", "P", "x", "N") and pattern[i + 2:i + 3] == "{":  # \p{Lu}, \x{1F600}, \N{name}
+            if nxt in ("p", "P", "x", "N", "b") and pattern[i + 2:i + 3] == "{":  # \p{Lu} \x{1F600} \b{g}
                 end = pattern.find("}", i + 3)
-                i = n if end < 0 else end + 1
+                token, i = pattern[i:n if end < 0 else end + 1], n if end < 0 else end + 1
+                out.append(token if nxt == "N" else "x")  # Python's re checks a \N{name} as Java does
+                state = "atom"
+                continue
+            if nxt in "123456789":  # Java takes a backreference to a group the pattern lacks; Python not
+                i += 2
+                while i < n and pattern[i].isdigit():
+                    i += 1
                 out.append("x")
                 state = "atom"
                 continue
@@ -217,8 +224,8 @@ def _scan(pattern: str) -> tuple[str | None, str]:
             j = i + 1
             if pattern[j:j + 1] == "^":
                 j += 1
-            if pattern[j:j + 1] == "]":  # a leading ] is a literal in Python, an error in Java
-                return "a ] first in a character class is Python-only (Java needs \\])", ""
+            if pattern[j:j + 1] == "]":  # a leading ] is a literal, in Java as in Python
+                j += 1
             out.append(pattern[i:j])
             i, state = j, "atom"
             continue
@@ -247,8 +254,13 @@ def _scan(pattern: str) -> tuple[str | None, str]:
         if c == "(":
             m = re.match(r"\(\?([a-zA-Z-]*[:)]|<[A-Za-z][A-Za-z0-9]*>|[=!>]|<[=!])", pattern[i:])
             token = m.group(0) if m else "("
-            out.append(token)
             i += len(token)
+            if token in ("(?<=", "(?<!"):  # Java's look-behind may vary in width; Python's may not
+                token = "(?:"
+            elif m and m.group(1)[-1:] in ":)" and m.group(1)[:-1]:  # inline flags: Java's d and U are Python's none
+                flags = m.group(1)[:-1].replace("d", "").replace("U", "")
+                token = f"(?{flags}{m.group(1)[-1]}" if flags.strip("-") else ("(?:" if m.group(1)[-1] == ":" else "")
+            out.append(token)
             state = "start"
             continue
         out.append(c)
