@@ -116,6 +116,7 @@ def measure(spark, name: str, path: str, suite, runs: int, gx: bool) -> dict:
     contenders = {
         "hand-written agg": lambda: hand_written(df, name),
         "deplat gate": lambda: engine.gate(df, suite, {}, TODAY),
+        "gate unfolded": lambda: engine.gate_rows(df, suite, {}, fold=False),
     }
     if gx:
         contenders["GX BOOLEAN_ONLY"] = lambda: engine.gx_validate(df, suite, {}, result_format="BOOLEAN_ONLY")

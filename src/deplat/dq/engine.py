@@ -197,7 +197,7 @@ def _unique_counts(check: Check, i: int, count: str) -> list[Any]:
             F.sum(F.when(judged & (F.col(count) > 1), F.col(count))).alias(f"_d{i}")]
 
 
-def gate_rows(df: Any, suite: Suite, ref_values: dict[str, list[Any]]) -> dict[str, Any]:
+def gate_rows(df: Any, suite: Suite, ref_values: dict[str, list[Any]], fold: bool = True) -> dict[str, Any]:
     """Every number the suite's verdict needs, as one dict (`evaluate`'s input).
 
     Without a unique check: one `df.agg` (one scan). With one: one `groupBy(key)` whose groups also
@@ -210,13 +210,16 @@ def gate_rows(df: Any, suite: Suite, ref_values: dict[str, list[Any]]) -> dict[s
     types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
     uniques = [(i, c) for i, c in enumerate(suite.checks) if c.kind == "unique"]
     rows = _row_aggregates(suite, ref_values, types)
-    if not uniques:
-        return df.agg(*[v.alias(k) for k, v in rows.items()]).collect()[0].asDict()
-    out: dict[str, Any] = {}
+    if not uniques or not fold:
+        out = df.agg(*[v.alias(k) for k, v in rows.items()]).collect()[0].asDict()
+        if not uniques:
+            return out
+    else:
+        out = {}
     for n, (i, c) in enumerate(uniques):
         keyed = Check(c.kind, tuple(f"_k{j}" for j in range(len(c.columns))))
         groups = df.groupBy(*[_col(x).alias(k) for x, k in zip(c.columns, keyed.columns)])
-        if n == 0:  # the row aggregates ride along on the first key's groups
+        if n == 0 and fold:  # the row aggregates ride along on the first key's groups
             grouped = groups.agg(*[v.alias(k) for k, v in rows.items()])
             totals = _merged(list(rows)) + _unique_counts(keyed, i, "_rows")
         else:
