@@ -8,6 +8,11 @@ variable "mwaa_enabled" {
   description = "Create the MWAA environment that runs the deplat DAG daily."
   type        = bool
   default     = false
+
+  validation {
+    condition     = !var.mwaa_enabled || var.environment != "local"
+    error_message = "mwaa_enabled needs a cloud environment: moto has no MWAA API (the local DAG test runs a real Airflow instead)."
+  }
 }
 
 variable "mwaa_airflow_version" {

@@ -198,6 +198,9 @@ _SERVICE_OF_PREFIX = {
     "aws_caller_identity": "sts",
 }
 _NO_API = {"aws_iam_policy_document", "aws_partition", "aws_region"}
+# Resource types moto has no API for: each must be off by default and refused for the local env by a
+# variable validation, so a local apply never calls AWS's real endpoint for them.
+_CLOUD_ONLY = {"aws_mwaa_environment": "mwaa_enabled"}
 
 
 def test_every_aws_service_the_terraform_uses_goes_to_moto_locally():
@@ -205,7 +208,11 @@ def test_every_aws_service_the_terraform_uses_goes_to_moto_locally():
     for path in (ROOT / "terraform").rglob("*.tf"):
         used |= set(re.findall(r'^(?:resource|data)\s+"(aws_[a-z0-9_]+)"', path.read_text(), re.M))
     assert used, "no resources found"
-    for rtype in sorted(used - _NO_API):
+    for rtype, switch in _CLOUD_ONLY.items():
+        text = "\n".join(p.read_text() for p in (ROOT / "terraform").rglob("*.tf"))
+        block = re.search(rf'variable "{switch}" {{.*?\n}}\n', text, re.S).group(0)
+        assert "default     = false" in block and 'var.environment != "local"' in block, (rtype, block)
+    for rtype in sorted(used - _NO_API - set(_CLOUD_ONLY)):
         service = next((svc for prefix, svc in _SERVICE_OF_PREFIX.items() if rtype.startswith(prefix)), None)
         assert service is not None, f"{rtype}: add its service to MOTO_SERVICES and this table"
         assert service in MOTO_SERVICES, f"{rtype} calls {service}, which the local override does not route"
