@@ -40,10 +40,17 @@ def project(local_stack, tmp_path, monkeypatch):
     return tmp_path / "home" / "local", tmp_path / "lake"
 
 
+def _interruptible() -> None:
+    # A test run started in the background of a non-interactive shell inherits SIGINT as ignored, and
+    # Python then installs no KeyboardInterrupt handler: give the CLI the disposition a terminal gives it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _backfill(*extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "deplat", "-o", "json", "backfill", "fx", "--from", FIRST,
                              "--to", LAST, "--concurrency", "3", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+                            preexec_fn=_interruptible)
 
 
 def _states(state_file: Path) -> dict[str, str]:
