@@ -34,6 +34,10 @@ SECRET_SOURCES = ("salesforce", "snowflake", "kafka", "rds")
 PROTECTED_ENVS = ("prod",)
 # Resource types `deplat infra` never deletes: the platform key and its DR replica.
 RETAINED_TYPES = ("aws_kms_key",)
+# Resource types the local env's destroy forgets instead of deleting: the provider (5.100) cannot revoke
+# Lake Formation grants from moto (5.2: RevokePermissions leaves them listed, and the provider ends in
+# "empty retryable error received"); moto's store is thrown away with the process anyway.
+LOCAL_FORGOTTEN_TYPES = ("aws_lakeformation_permissions",)
 # Every AWS API the Terraform calls; the local env routes each one to the moto server.
 MOTO_SERVICES = (
     "athena", "cloudwatch", "dms", "emrserverless", "glue", "iam", "kms", "lakeformation", "logs", "s3",
@@ -420,6 +424,11 @@ class Infra:
         started = time.monotonic()
         self._require_api()
         targets, retained_addrs = destroy_targets(tf.state_list())
+        if self.env.is_local:
+            forgotten = [a for a in targets if _resource_type(a) in LOCAL_FORGOTTEN_TYPES]
+            targets = [a for a in targets if a not in forgotten]
+            if forgotten and not dry_run:
+                tf.state_rm(forgotten)
         retained = _arns(tf.show_state(), RETAINED_TYPES) if retained_addrs else []
         summary = PlanSummary(destroy=True)
         if targets:
