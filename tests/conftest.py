@@ -22,6 +22,17 @@ def _fake_aws(monkeypatch):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 
 
+@pytest.fixture
+def lake(tmp_path, monkeypatch):
+    """The local env with its state (DEPLAT_HOME) and lake in tmp: -> the lake folder (not created)."""
+    monkeypatch.setenv("DEPLAT_CONFIG", str(ROOT / "config" / "deplat.yaml"))
+    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DEPLAT_LAKE_URI", str(tmp_path / "lake"))
+    for var in ("DEPLAT_ENV", "DEPLAT_OUTPUT"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path / "lake"
+
+
 @pytest.fixture(scope="session")
 def local_stack():
     """The real local stack (moto, PostgreSQL), started if needed; `up` is idempotent."""

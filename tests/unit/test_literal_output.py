@@ -7,23 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-import pytest
 from typer.testing import CliRunner
 
 from deplat.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 NASTY = ["[/]", "[link=https://example.com]x[/link]", ":x:", "[bold]b[/bold]", "[red]"]
-
-
-@pytest.fixture()
-def lake(tmp_path, monkeypatch):
-    monkeypatch.setenv("DEPLAT_CONFIG", str(ROOT / "config" / "deplat.yaml"))
-    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DEPLAT_LAKE_URI", str(tmp_path / "lake"))
-    for var in ("DEPLAT_ENV", "DEPLAT_OUTPUT"):
-        monkeypatch.delenv(var, raising=False)
-    return tmp_path / "lake"
 
 
 def cli(*args: str):

@@ -16,16 +16,6 @@ from deplat.errors import ExitCode
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture()
-def lake(tmp_path, monkeypatch):
-    monkeypatch.setenv("DEPLAT_CONFIG", str(ROOT / "config" / "deplat.yaml"))
-    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DEPLAT_LAKE_URI", str(tmp_path / "lake"))
-    for var in ("DEPLAT_ENV", "DEPLAT_OUTPUT"):
-        monkeypatch.delenv(var, raising=False)
-    return tmp_path / "lake"
-
-
 def cli(*args: str):
     return CliRunner().invoke(app, list(args), terminal_width=250)
 
