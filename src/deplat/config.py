@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from deplat.cost import DEFAULT_PRICES
 from deplat.errors import ConfigError
 
 CONFIG_RELPATH = Path("config") / "deplat.yaml"
@@ -143,6 +144,15 @@ def step_config_args(settings: Any, step: str) -> tuple[str, ...]:
     return (getattr(settings, "snowflake", None) or SnowflakeSettings()).job_args(step)
 
 
+class EmrPricing(_Strict):
+    """EMR Serverless on-demand prices per region (USD per vCPU-hour, memory GB-hour, storage
+    GB-hour): `deplat status`, `report` and `run` price each run's billed utilization with them."""
+
+    source: str = "https://aws.amazon.com/emr/pricing/"
+    regions: dict[str, dict[Literal["vcpu_hour", "memory_gb_hour", "storage_gb_hour"], float]] = Field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_PRICES.items()})
+
+
 class Settings(_Strict):
     project: str = "deplat"
     default_env: str = "local"
@@ -152,6 +162,7 @@ class Settings(_Strict):
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     lineage: LineageSettings = Field(default_factory=LineageSettings)
     snowflake: SnowflakeSettings = Field(default_factory=SnowflakeSettings)
+    emr_pricing: EmrPricing = Field(default_factory=EmrPricing)
     # Where the settings came from and where state lives; filled by load_settings.
     source: str = "<built-in>"
     root: Path = Path(".")

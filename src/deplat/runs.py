@@ -61,6 +61,8 @@ class StepRun:
     duration_s: float | None = None
     metrics: list[dict[str, Any]] = field(default_factory=list)
     dashboard_url: str | None = None
+    # billed vCPU-hours, memory GB-hours, storage GB-hours and price_usd (deplat.cost.run_cost)
+    cost: dict[str, Any] | None = None
 
 
 @dataclass
@@ -259,10 +261,12 @@ class RunService:
             lineage.finish(pipe, st.name, ref.run_id, state.succeeded, state.details or state.state)
             times = engine_times(state)
             duration = times.get("duration_s", (_utcnow() - submitted).total_seconds())
+            cost = self._cost(state)
             self._record(ref, state.state, details=state.details,
-                         **{"ended_at": _utcnow(), **times, "duration_s": duration})
+                         **{"ended_at": _utcnow(), **times, "duration_s": duration},
+                         **({"cost": cost} if cost else {}))
             step_run = StepRun(pipe, st.name, ref.run_id, state.state, state.details, ref.attached,
-                               round(duration, 1), dashboard_url=state.dashboard_url)
+                               round(duration, 1), dashboard_url=state.dashboard_url, cost=cost)
             result.steps.append(step_run)
             if not state.succeeded:
                 self._fail(ref, state)
@@ -396,6 +400,16 @@ class RunService:
                              **{k: (v.isoformat(timespec="seconds") if isinstance(v, datetime) else v)
                                 for k, v in fields.items()}})
 
+    def _cost(self, state: RunState) -> dict[str, Any] | None:
+        """The run's billed utilization and its price in this env's region (deplat.cost), once the
+        engine reports `billedResourceUtilization` (EMR Serverless and its local stand-in, at the end)."""
+        from deplat.cost import prices_for, run_cost
+
+        billed = state.extra.get("billedResourceUtilization")
+        if not billed:
+            return None
+        return run_cost(billed, prices_for(self.ctx.settings, getattr(self.ctx.env, "region", "")))
+
     def _env_flag(self) -> str:
         name = self.ctx.env.name
         return "" if name == self.ctx.settings.default_env else f" -e {name}"
@@ -454,7 +468,9 @@ class RunService:
             return {**rec, "note": "state not refreshed: the engine's endpoint is unreachable"}
         if state.state == rec.get("state"):
             return rec
-        self._record(ref, state.state, details=state.details, **engine_times(state))
+        cost = self._cost(state)
+        self._record(ref, state.state, details=state.details, **engine_times(state),
+                     **({"cost": cost} if cost else {}))
         if state.terminal and rec.get("batch_id"):  # a --no-wait run's end, seen here first
             from deplat.lineage import emitter_for
 

@@ -184,6 +184,13 @@ def test_run_goes_through_the_emr_api_runs_spark_and_writes_driver_logs_to_s3(st
     billed_seconds = max(60, job["totalExecutionDurationSeconds"])
     assert job["billedResourceUtilization"]["vCPUHour"] == pytest.approx(4 * billed_seconds / 3600, rel=0.05)
     assert 0 < job["totalResourceUtilization"]["memoryGBHour"] < job["billedResourceUtilization"]["memoryGBHour"]
+    # The run's summary, `deplat status` and the history price what GetJobRun billed (us-east-1).
+    price = round(job["billedResourceUtilization"]["vCPUHour"] * 0.052624
+                  + job["billedResourceUtilization"]["memoryGBHour"] * 0.0057785, 4)
+    assert f"${price:.4f} (" in result.output and "billed: $" in result.output
+    status = json.loads(cli("-o", "json", "status").stdout)
+    rec = next(r for r in status["runs"] if r["run_id"] == run_id)
+    assert rec["cost"]["vcpu_hours"] == job["billedResourceUtilization"]["vCPUHour"]
     lake = Path(os.environ["DEPLAT_LAKE_URI"])
     assert DeltaTable(str(lake / "silver" / "smoke")).to_pyarrow_table().num_rows == 5
     prefix = f"logs/applications/{app_id}/jobs/{run_id}/SPARK_DRIVER/"

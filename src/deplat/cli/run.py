@@ -56,10 +56,16 @@ def command(
         skip_dq=skip_dq)
 
     def render() -> None:
+        from deplat.cost import cost_cell
+
         table(f"run {result.pipeline} ({result.env}, batch {result.batch_id})",
-              ["step", "run id", "state", "duration", "note"],
+              ["step", "run id", "state", "duration", "cost", "note"],
               [[s.step, s.run_id, s.state, f"{s.duration_s:.0f}s" if s.duration_s is not None else "",
-                "attached to a live run" if s.attached else ""] for s in result.steps])
+                cost_cell(s.cost), "attached to a live run" if s.attached else ""] for s in result.steps])
+        priced = [s.cost["price_usd"] for s in result.steps if s.cost and s.cost.get("price_usd") is not None]
+        if priced:
+            typer.echo(f"billed: ${sum(priced):.4f} for {len(priced)} run(s) (EMR Serverless on-demand prices, "
+                       f"{result.env})")
         if result.metrics:
             # read = written + rejected + skipped: each counted by the job on its own. late_rows (of
             # written): Salesforce records its late-row check found past the lookback.

@@ -33,10 +33,13 @@ def command(
         if not result.runs:
             typer.echo("recent runs: none yet")
         else:
-            table("recent runs", ["run id", "pipeline", "step", "state", "started", "ended", "duration"],
+            from deplat.cost import cost_cell
+
+            table("recent runs", ["run id", "pipeline", "step", "state", "started", "ended", "duration", "cost"],
                   [[r["run_id"], r.get("pipeline"), r.get("step"), r.get("state"),
                     r.get("started_at") or r.get("submitted_at"), r.get("ended_at"),
-                    f"{r['duration_s']:.0f}s" if r.get("duration_s") is not None else ""] for r in result.runs])
+                    f"{r['duration_s']:.0f}s" if r.get("duration_s") is not None else "",
+                    cost_cell(r.get("cost"))] for r in result.runs])
         if result.alarms:
             table("alarms", ["name", "state", "since", "reason"],
                   [[a["name"], a["state"], a["since"], a["reason"]] for a in result.alarms])

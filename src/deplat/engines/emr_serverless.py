@@ -157,7 +157,8 @@ class EmrServerlessEngine:
         job = self._call("get_job_run", applicationId=run.application_id, jobRunId=run.run_id)["jobRun"]
         state = job["state"]
         url = self._dashboard(run) if state == "RUNNING" else self._dashboards.get(run.run_id)
-        extra = {k: job[k] for k in ("createdAt", "updatedAt", "totalExecutionDurationSeconds") if k in job}
+        extra = {k: job[k] for k in ("createdAt", "updatedAt", "totalExecutionDurationSeconds",
+                                     "billedResourceUtilization", "totalResourceUtilization") if k in job}
         return RunState(state, job.get("stateDetails") or "", url, extra)
 
     def cancel(self, run: RunRef) -> None:

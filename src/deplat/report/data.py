@@ -43,6 +43,7 @@ class StepRow:
     dq: str | None
     note: str
     attempts: int = 1
+    cost: dict[str, Any] | None = None  # its runs' billed utilization and price summed (deplat.cost)
 
 
 @dataclass
@@ -84,8 +85,13 @@ class ReportData:
     dq_note: str = ""
     chosen: str = ""  # why this runbook/run was reported when no id was given
 
+    @property
+    def cost(self) -> dict[str, Any] | None:
+        """The steps' costs summed (None when no step has one)."""
+        return sum_costs([s.cost for s in self.steps])
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "cost": self.cost}
 
 
 def _ts(value: str | None) -> datetime | None:
@@ -197,6 +203,19 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def sum_costs(costs: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """Billed vCPU/memory/storage hours and price of several runs added up; price_usd None when a
+    run with utilization has no price; None when no run has a cost."""
+    costs = [c for c in costs if c]
+    if not costs:
+        return None
+    out: dict[str, Any] = {k: round(sum(float(c.get(k) or 0.0) for c in costs), 6)
+                           for k in ("vcpu_hours", "memory_gb_hours", "storage_gb_hours")}
+    prices = [c.get("price_usd") for c in costs]
+    out["price_usd"] = None if None in prices else round(sum(prices), 6)
+    return out
+
+
 def _job_entry(rec: dict[str, Any], level: int) -> TimelineEntry | None:
     start = _ts(rec.get("submitted_at"))
     if start is None:
@@ -229,8 +248,10 @@ def _from_runbook(book: dict[str, Any], by_run: dict[str, dict[str, Any]]) -> Re
                       book.get("started_at"), book.get("duration_s"), _now(), "")
     for s in book.get("steps", []):
         name, attempts = s["name"], step_attempts(s)
+        cost = sum_costs([by_run.get(rid, {}).get("cost") for a in attempts for rid in a.get("run_ids") or []])
         data.steps.append(StepRow(name, s.get("status", "?"), s.get("duration_s"), s.get("rows_written"),
-                                  s.get("dq"), s.get("error") or s.get("note") or "", max(len(attempts), 1)))
+                                  s.get("dq"), s.get("error") or s.get("note") or "", max(len(attempts), 1),
+                                  cost))
         many = len(attempts) > 1
         for a in attempts:
             start = _ts(a.get("started_at"))
@@ -276,7 +297,7 @@ def _from_batch(env: str, batch: str, recs: list[dict[str, Any]]) -> ReportData:
         if entry:
             data.timeline.append(entry)
         data.steps.append(StepRow(f"{r.get('pipeline')}/{r.get('step')}", r.get("state", "?"), r.get("duration_s"),
-                                  None, None, r.get("details") or ""))
+                                  None, None, r.get("details") or "", cost=r.get("cost")))
         if r.get("state") in ("FAILED", "CANCELLED"):
             data.failures.append(Failure(f"run {r['run_id']} ({r.get('pipeline')}/{r.get('step')})",
                                          r.get("state", ""), r.get("details")))

@@ -10,6 +10,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from deplat.cost import cost_cell
 from deplat.report.data import ReportData, TimelineEntry
 
 COLOURS = {"ok": "#2e7d32", "pass": "#2e7d32", "fail": "#c62828", "warn": "#ef6c00", "warning": "#ef6c00",
@@ -132,9 +133,14 @@ def render(data: ReportData) -> str:
     parts.append('<section id="timeline"><h2>Timeline</h2>' + gantt_svg(data.timeline, now) + "</section>")
 
     step_rows = [[s.name, badge(s.status), s.attempts, None if s.duration_s is None else f"{s.duration_s:.1f}s",
-                  None if s.rows_written is None else f"{s.rows_written:,}", s.dq, s.note] for s in data.steps]
-    parts.append('<section id="steps"><h2>Steps</h2>'
-                 + _table("steps-table", ["step", "status", "attempts", "duration", "rows written", "DQ", "note"],
+                  None if s.rows_written is None else f"{s.rows_written:,}", s.dq, cost_cell(s.cost), s.note]
+                 for s in data.steps]
+    total = data.cost
+    billed = (f'<p class="meta" id="cost">billed: {escape(cost_cell(total))} (EMR Serverless on-demand prices, '
+              f"billedResourceUtilization)</p>") if total else ""
+    parts.append('<section id="steps"><h2>Steps</h2>' + billed
+                 + _table("steps-table", ["step", "status", "attempts", "duration", "rows written", "DQ", "cost",
+                                          "note"],
                           step_rows, {"attempts", "duration", "rows written"}) + "</section>")
 
     parts.append('<section id="failures"><h2>Failures</h2>')
