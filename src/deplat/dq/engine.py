@@ -11,6 +11,13 @@ How a suite is checked (measured in benchmarks/dq_vs_scan.py; the README has the
    (result_format SUMMARY, 5 partial unexpected values) for sample bad values; the counts stay the
    gate's, so gold.quality_results is the same with the report off. GX's Spark datasource is created
    with persist=False: by default it persists the frame and never unpersists it.
+   A referential check is a join on the engine, never a value set on the driver: the table is left
+   joined to the distinct non-NULL values of the referenced column(s) (`reference_frames`), and a row
+   is unexpected when its value is not NULL and found no match -- GX's ExpectColumnValuesToBeInSet
+   over that set (NULLs not judged, a NULL in the reference matches nothing), with no cap on the
+   reference table's size. GX has no cross-table expectation, so its failed referential checks get
+   their sample values from a left anti join (5 values), not from GX; the validation result names the
+   referenced column as a suite parameter (`{"$PARAMETER": "ref silver.t.col"}`) instead of a value list.
 3. The result of every suite is a GX ExpectationSuiteValidationResult: GX's own results for the
    failed expectations, and for the passing ones an ExpectationValidationResult carrying the
    aggregate's observed values (meta.computed_by says which).
@@ -28,13 +35,15 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from deplat.dq.suite import REFERENTIAL_MAX_VALUES, Check, Suite, SuiteError, freshness_floor, type_family
+from deplat.dq.suite import Check, Suite, SuiteError, freshness_floor, type_family
 
 SAMPLES = 5
 QUALITY_TABLE = "quality_results"  # gold.quality_results
 COMPUTED_BY_AGG = "deplat single-pass aggregate"
 COMPUTED_BY_GX = "great_expectations"
 COMPUTED_BY_GX_SAMPLES = f"{COMPUTED_BY_AGG}; samples: {COMPUTED_BY_GX}"
+COMPUTED_BY_JOIN_SAMPLES = f"{COMPUTED_BY_AGG}; samples: left anti join on the reference"
+REF_VALUE = "_dq_ref_value"  # the referenced values' column in a reference frame
 
 
 @dataclass
@@ -122,10 +131,13 @@ def _lit(bound: Any, string_column: bool):
     return F.lit(bound)
 
 
-def _bad_condition(check: Check, ref_values: list[Any] | None, type_name: str = ""):
+def _bad_condition(check: Check, ref_flag: str | None, type_name: str = ""):
     """The Spark condition of an unexpected row of a column-map check, GX's own: `~expected`, and for
     all but not_null `column IS NOT NULL AND ~expected`; a NULL condition (a text Spark cannot cast to
-    the bound's type) is not unexpected, as in GX."""
+    the bound's type) is not unexpected, as in GX. A referential check's `ref_flag` is the column its
+    left join to the reference set sets (NULL: no match; see `with_reference_flags`)."""
+    from pyspark.sql import functions as F
+
     col = _col(check.columns[0])
     p = check.params
     if check.kind == "not_null":
@@ -139,8 +151,12 @@ def _bad_condition(check: Check, ref_values: list[Any] | None, type_name: str = 
         if hi is not None:
             upper = (col < _lit(hi, text)) if p.get("strict_max") else (col <= _lit(hi, text))
             expected = upper if expected is None else expected & upper
-    elif check.kind in ("in_set", "referential"):
-        expected = col.isin(list(p["values"] if check.kind == "in_set" else (ref_values or [])))
+    elif check.kind == "in_set":
+        expected = col.isin(list(p["values"]))
+    elif check.kind == "referential":
+        if ref_flag is None:
+            raise SuiteError(f"{check.label}: no reference frame (see reference_frames)")
+        expected = F.col(quoted(ref_flag)).isNotNull()
     elif check.kind == "regex":
         expected = col.rlike(p["pattern"])
     else:
@@ -165,7 +181,7 @@ def _sum(cond):
     return F.sum(F.when(cond, 1).otherwise(0))
 
 
-def _row_aggregates(suite: Suite, ref_values: dict[str, list[Any]], types: dict[str, str]) -> dict[str, Any]:
+def _row_aggregates(suite: Suite, ref_flags: dict[str, str], types: dict[str, str]) -> dict[str, Any]:
     """alias -> aggregate over rows: the row count, each map check's unexpected and non-null counts,
     each freshness check's max. All are counts, sums or maxes, so they also combine across groups."""
     from pyspark.sql import functions as F
@@ -173,7 +189,7 @@ def _row_aggregates(suite: Suite, ref_values: dict[str, list[Any]], types: dict[
     cols = {"_rows": F.count(F.lit(1))}
     for i, c in enumerate(suite.checks):
         if c.kind in MAP_KINDS:
-            cols[f"_b{i}"] = _sum(_bad_condition(c, ref_values.get(c.label), types.get(c.columns[0], "")))
+            cols[f"_b{i}"] = _sum(_bad_condition(c, ref_flags.get(c.label), types.get(c.columns[0], "")))
             cols[f"_n{i}"] = F.count(_col(c.columns[0]))
         elif c.kind == "freshness":
             cols[f"_m{i}"] = F.max(_col(c.columns[0]))
@@ -197,8 +213,42 @@ def _unique_counts(check: Check, i: int, count: str) -> list[Any]:
             F.sum(F.when(judged & (F.col(count) > 1), F.col(count))).alias(f"_d{i}")]
 
 
-def gate_rows(df: Any, suite: Suite, ref_values: dict[str, list[Any]], fold: bool = True) -> dict[str, Any]:
+def _ref_condition(df: Any, check: Check, ref: Any, value: str):
+    """The join condition of a row of `df` and a reference frame whose values column is `value`."""
+    return df[quoted(check.columns[0])] == ref[quoted(value)]
+
+
+def with_reference_flags(df: Any, suite: Suite, refs: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+    """(df left joined to each referential check's reference frame, check label -> flag column).
+
+    `refs`: check label -> a frame of the distinct non-NULL referenced values in column REF_VALUE
+    (`reference_frames`). Each join adds one column, TRUE where the row's value is in the reference
+    and NULL where it is not (or the value is NULL); the references are distinct, so the row count is
+    unchanged. Spark picks the join (a broadcast when the reference is small, else a sort-merge join):
+    nothing is collected to the driver. SuiteError when a referential check has no frame.
+    """
+    from pyspark.sql import functions as F
+
+    flags: dict[str, str] = {}
+    for i, c in enumerate(suite.checks):
+        if c.kind != "referential":
+            continue
+        if c.label not in refs:
+            raise SuiteError(f"{c.label}: no reference frame (see reference_frames)")
+        flag, value = f"_dq_ref{i}", f"_dq_ref{i}_value"
+        while flag in df.columns or value in df.columns:
+            flag, value = "_" + flag, "_" + value
+        ref = refs[c.label].select(F.col(REF_VALUE).alias(value), F.lit(True).alias(flag))
+        df = df.join(ref, _ref_condition(df, c, ref, value), "left").drop(value)
+        flags[c.label] = flag
+    return df, flags
+
+
+def gate_rows(df: Any, suite: Suite, refs: dict[str, Any], fold: bool = True) -> dict[str, Any]:
     """Every number the suite's verdict needs, as one dict (`evaluate`'s input).
+
+    `refs`: check label -> reference frame of each referential check (`reference_frames`), joined
+    to `df` first (`with_reference_flags`).
 
     Without a unique check: one `df.agg` (one scan). With one: one `groupBy(key)` whose groups also
     carry the row aggregates, summed after (one scan and one shuffle of the keys, what GX's window
@@ -209,8 +259,9 @@ def gate_rows(df: Any, suite: Suite, ref_values: dict[str, list[Any]], fold: boo
     from pyspark.sql import functions as F
 
     types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+    df, flags = with_reference_flags(df, suite, refs)
     uniques = [(i, c) for i, c in enumerate(suite.checks) if c.kind == "unique"]
-    rows = _row_aggregates(suite, ref_values, types)
+    rows = _row_aggregates(suite, flags, types)
     if not uniques or not fold:
         out = df.agg(*[v.alias(k) for k, v in rows.items()]).collect()[0].asDict()
         if not uniques:
@@ -279,13 +330,15 @@ def evaluate(suite: Suite, row: dict[str, Any], today: date | None = None) -> li
     return out
 
 
-def reference_values(spark: Any, lake: str, suite: Suite) -> dict[str, list[Any]]:
-    """check label -> the distinct non-null values of its referenced column(s); SuiteError over the cap."""
+def reference_frames(spark: Any, lake: str, suite: Suite) -> dict[str, Any]:
+    """check label -> a lazy Spark frame of the distinct non-NULL values of its referenced column(s)
+    (one column, REF_VALUE; several ref_columns are unioned, Spark widening their types). Nothing is
+    read here and nothing is ever collected: `gate` joins them on the engine, at any size."""
     from pyspark.sql import functions as F
 
     from deplat.pipelines.common import table_path
 
-    out: dict[str, list[Any]] = {}
+    out: dict[str, Any] = {}
     for c in suite.checks:
         if c.kind != "referential":
             continue
@@ -293,26 +346,31 @@ def reference_values(spark: Any, lake: str, suite: Suite) -> dict[str, list[Any]
         ref = spark.read.format("delta").load(table_path(lake, layer, name))
         values = None
         for col in c.ref_columns:
-            one = ref.select(F.col(col).alias("v")).where(F.col("v").isNotNull())
+            one = ref.select(F.col(quoted(col)).alias(REF_VALUE)).where(F.col(REF_VALUE).isNotNull())
             values = one if values is None else values.unionByName(one)
-        got = [r[0] for r in values.distinct().limit(REFERENTIAL_MAX_VALUES + 1).collect()]
-        if len(got) > REFERENTIAL_MAX_VALUES:
-            raise SuiteError(f"{c.label}: {c.params['ref_table']} has more than {REFERENTIAL_MAX_VALUES} "
-                             "distinct values; a referential check is a set check")
-        out[c.label] = sorted(got, key=str)
+        out[c.label] = values.distinct()
     return out
 
 
-def gate(df: Any, suite: Suite, ref_values: dict[str, list[Any]], today: date | None = None
+def reference_samples(df: Any, check: Check, ref: Any, n: int = SAMPLES) -> list[Any]:
+    """Up to `n` non-NULL values of `df`'s column that `ref` (a reference frame) lacks: a left anti
+    join, the sample values of a failed referential check (GX would need the whole set on the driver)."""
+    col = _col(check.columns[0])
+    bad = df.join(ref, _ref_condition(df, check, ref, REF_VALUE), "left_anti").where(col.isNotNull())
+    return [_jsonable(r[0]) for r in bad.select(col).limit(n).collect()]
+
+
+def gate(df: Any, suite: Suite, refs: dict[str, Any], today: date | None = None
          ) -> tuple[int, list[CheckResult]]:
-    """(row count, the suite's verdict per check) from `gate_rows` over `df`. SuiteError when a
-    check cannot run on its column's type or a pattern is not a Java regex (before any scan)."""
+    """(row count, the suite's verdict per check) from `gate_rows` over `df`; `refs`: check label ->
+    reference frame (`reference_frames`). SuiteError when a check cannot run on its column's type or
+    a pattern is not a Java regex (before any scan)."""
     types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
     problems = suite.type_problems({suite.table: types})
     if problems:
         raise SuiteError("; ".join(problems))
     _java_regexes(df.sparkSession, suite)
-    row = gate_rows(df, suite, ref_values)
+    row = gate_rows(df, suite, refs)
     return int(row["_rows"] or 0), evaluate(suite, row, today)
 
 
@@ -357,6 +415,10 @@ def _gx_names(df: Any, suite: Suite) -> tuple[Any, Suite, dict[str, str]]:
 def gx_validate(df: Any, suite: Suite, ref_values: dict[str, list[Any]], only: list[str] | None = None,
                 result_format: Any = "SUMMARY", today: date | None = None):
     """GX 1.x validation of `suite` (or its checks labelled in `only`) over the Spark frame `df`.
+
+    `ref_values`: check label -> a referential check's value set as a list (GX's in-set semantics;
+    the tests' oracle passes small ones). The job never calls it for a referential check: it would
+    need the whole reference on the driver (see the module docstring).
 
     Returns GX's ExpectationSuiteValidationResult. The datasource does not persist `df` (GX's
     default persists it and never unpersists). Columns GX cannot name (a dot, unicode) are renamed
@@ -414,10 +476,11 @@ def _merge_gx(results: list[CheckResult], gx_result: Any) -> None:
             r.observed = f"{r.observed} (GX disagrees: success)"
 
 
-def validation_result(suite: Suite, results: list[CheckResult], gx_result: Any, ref_values: dict[str, list[Any]],
-                      meta: dict[str, Any], types: dict[str, str] | None = None, today: date | None = None):
+def validation_result(suite: Suite, results: list[CheckResult], gx_result: Any, meta: dict[str, Any],
+                      types: dict[str, str] | None = None, today: date | None = None):
     """The suite's GX ExpectationSuiteValidationResult: GX's results where GX ran, the gate's elsewhere
-    (`types`: column -> type name, for freshness bounds)."""
+    (`types`: column -> type name, for freshness bounds). A referential check's value set is a suite
+    parameter naming the referenced column(s), not their values."""
     types = types or {}
     from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
 
@@ -430,8 +493,7 @@ def validation_result(suite: Suite, results: list[CheckResult], gx_result: Any, 
         if check.label in from_gx:
             evrs.append(from_gx[check.label])
             continue
-        config = check.gx_expectation(ref_values.get(check.label), types.get(check.column or "", ""),
-                                      today).configuration
+        config = check.gx_expectation(None, types.get(check.column or "", ""), today).configuration
         config.meta = {"deplat_check": check.label}
         body = {"observed_value": _jsonable(r.observed)}
         if r.unexpected_count is not None:
@@ -469,23 +531,28 @@ def check_suite(spark: Any, lake: str, suite: Suite, gx_report: bool = True, tod
     missing = [c for c in suite.columns if c not in df.columns]
     if missing:
         raise SuiteError(f"{suite.table} has no column(s) {missing} (suite {suite.name})")
-    refs = reference_values(spark, lake, suite)
+    refs = reference_frames(spark, lake, suite)
     rows, results = gate(df, suite, refs, today)
-    failed = [r.expectation for r in results if not r.success]
+    failed = [r.expectation for r in results if not r.success and r.kind != "referential"]
+    failed_refs = [(c, r) for c, r in zip(suite.checks, results) if not r.success and r.kind == "referential"]
     gx_result = None
-    if failed and gx_report:
+    if (failed or failed_refs) and gx_report:
         df.persist()
         try:
-            gx_result = gx_validate(df, suite, refs, only=failed, today=today,
-                                    result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLES})
+            if failed:
+                gx_result = gx_validate(df, suite, {}, only=failed, today=today, result_format={
+                    "result_format": "SUMMARY", "partial_unexpected_count": SAMPLES})
+            for c, r in failed_refs:
+                r.samples, r.computed_by = reference_samples(df, c, refs[c.label]), COMPUTED_BY_JOIN_SAMPLES
         finally:
             df.unpersist()
-        _merge_gx(results, gx_result)
+        if gx_result is not None:
+            _merge_gx(results, gx_result)
     success = all(r.success or r.severity == "warn" for r in results)
     result = SuiteResult(suite.name, suite.table, version, rows, success, results)
     validation = None
     if gx_report:
-        validation = validation_result(suite, results, gx_result, refs, {
+        validation = validation_result(suite, results, gx_result, {
             "table": suite.table, "delta_version": version, "checked_at": datetime.now(timezone.utc).isoformat()},
             {f.name: f.dataType.simpleString() for f in df.schema.fields}, today)
     return result, validation

@@ -60,7 +60,6 @@ from typing import Any
 
 SEVERITIES = ("error", "warn")
 GX_SEVERITY = {"error": "critical", "warn": "warning"}  # GX 1.x ExpectationConfiguration.severity
-REFERENTIAL_MAX_VALUES = 100_000  # referential checks are a set check; refs bigger than this are refused
 
 # check -> (required keys, optional keys) besides check/severity/name
 _KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -338,8 +337,10 @@ class Check:
     def gx_expectation(self, ref_values: list[Any] | None = None, type_name: str = "", today: Any = None):
         """This check as a GX 1.x expectation (needs great_expectations; imported here, lazily).
 
-        referential becomes ExpectColumnValuesToBeInSet over the referenced table's values
-        (`ref_values`, read by the job); freshness becomes ExpectColumnMaxToBeBetween with a date
+        referential becomes ExpectColumnValuesToBeInSet over the referenced table's values:
+        `ref_values` when given (a test oracle's small list), else a suite parameter naming the
+        referenced column(s) (`{"$PARAMETER": "ref silver.t.col"}`: the job joins on the engine and
+        never holds the values, see deplat.dq.engine); freshness becomes ExpectColumnMaxToBeBetween with a date
         lower bound (today, UTC, minus max_age_days), its midnight on a timestamp column (`type_name`):
         GX cannot compare a timestamp with a date.
         """
@@ -371,8 +372,9 @@ class Check:
                 floor = datetime(floor.year, floor.month, floor.day)
             return e.ExpectColumnMaxToBeBetween(column=self.columns[0], min_value=floor, severity=sev)
         if self.kind == "referential":
-            return e.ExpectColumnValuesToBeInSet(column=self.columns[0], value_set=list(ref_values or []),
-                                                 severity=sev)
+            value_set = (list(ref_values) if ref_values is not None else
+                         {"$PARAMETER": f"ref {p['ref_table']}.{'|'.join(self.ref_columns)}"})
+            return e.ExpectColumnValuesToBeInSet(column=self.columns[0], value_set=value_set, severity=sev)
         raise SuiteError(f"unknown check {self.kind!r}")
 
 
