@@ -6,11 +6,19 @@ StartJobRun request `deplat run` submits for that step and manifest (runs.step_s
 EmrServerlessEngine's request: entry point, arguments, sparkSubmitParameters, monitoring
 configuration, execution role, tags); the batch id is the Airflow run's logical date. Each DQ gate
 step is followed by its own verdict task, which reads the gate run's metrics from the driver log on
-S3 and fails on a failed error expectation, so gold never runs on data that failed the gate. The
-clientToken is derived from (dag_id, task_id, logical date, manifest hash): a retried task instance
-sends the same token and EMR Serverless returns the run it already started instead of a second one
-(AWS honours a token for 8 hours). Daily, no catch-up; OpenLineage comes from the Airflow
-OpenLineage provider's own settings (OPENLINEAGE_URL, OPENLINEAGE_NAMESPACE) on the environment.
+S3 and fails on a failed error expectation, so gold never runs on data that failed the gate.
+
+Retries never start a duplicate run (apache/airflow#42401: the provider's token is a uuid drawn when
+the DAG file is parsed, i.e. anew for every try on a worker): the clientToken is derived from
+(dag_id, task_id, logical date, manifest hash) plus the number of this task instance's earlier runs
+that ended FAILED or CANCELLED (found by the `deplat:airflow-ti` tag the DAG adds). A try after a
+worker crash or a waiter timeout sends the token of the run still going (or already done) and EMR
+Serverless returns that run; a try after a run that failed sends a new token and starts a new run
+(a fixed token would replay the failed run forever, apache/airflow#69625). AWS honours a token for
+8 hours. The operator waits up to the job's execution timeout (EMR's default: 12 h), polling every
+`poll_seconds`, so the waiter never gives up on a run EMR still runs. Daily, no catch-up;
+OpenLineage comes from the Airflow OpenLineage provider's own settings (OPENLINEAGE_URL /
+openlineage.transport, namespace) on the environment (terraform/mwaa.tf).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ VERDICT_SUFFIX = "__verdict"
 DAGS_PREFIX = "airflow/dags/"  # terraform/mwaa.tf: dag_s3_path, requirements_s3_path
 REQUIREMENTS_KEY = "airflow/requirements.txt"
 MWAA_AIRFLOW = "2.10.3"  # terraform/mwaa.tf: mwaa_airflow_version (MWAA runs it on Python 3.11)
+TI_TAG = "deplat:airflow-ti"  # the job run tag naming the task instance (its token base)
 
 
 @dataclass
@@ -47,6 +56,12 @@ class DagSpec:
     artifacts_bucket: str
     schedule: str
     tasks: list[DagTask]
+    poll_seconds: int = 30  # the operator's waiter_delay
+    retries: int = 2
+    retry_delay_seconds: int = 300
+    # How long a task waits for its run (waiter_delay x waiter_max_attempts); None: the run's own
+    # executionTimeoutMinutes, else EMR's default of 12 h, so the waiter never gives up on a live run.
+    wait_seconds: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,9 +74,17 @@ def client_token(dag_id: str, task_id: str, logical_date: str, manifest_hash: st
     return hashlib.sha256(raw.encode()).hexdigest()[:48]
 
 
-def dag_spec(ctx: Any, pipeline: str = "all", dag_id: str = DAG_ID) -> DagSpec:
+def run_token(base: str, failed_runs: int) -> str:
+    """The clientToken a try sends: the task instance's token (client_token) and the count of its
+    earlier runs that ended FAILED or CANCELLED, so a retry after a failed run starts a new one while
+    a retry after a lost worker gets the run it started. At most 48 + 1 + 15 characters."""
+    return f"{base}-{failed_runs}"
+
+
+def dag_spec(ctx: Any, pipeline: str = "all", dag_id: str = DAG_ID, **timing: Any) -> DagSpec:
     """The DAG's tasks for ctx's environment and its deployed manifest (ConfigError when nothing is
-    deployed or an output is missing: run `deplat infra apply` / `deplat deploy`)."""
+    deployed or an output is missing: run `deplat infra apply` / `deplat deploy`). `timing` sets
+    DagSpec's poll_seconds, retries, retry_delay_seconds, wait_seconds (defaults: MWAA's)."""
     from deplat.dq.service import DqService
     from deplat.dq.suite import encode_suites
     from deplat.engines.emr_serverless import EmrServerlessEngine
@@ -84,7 +107,8 @@ def dag_spec(ctx: Any, pipeline: str = "all", dag_id: str = DAG_ID) -> DagSpec:
         request = engine._job_params(spec, key, "")
         request.pop("clientToken")
         tasks.append(DagTask(f"{pipe}__{st.name}", pipe, st.name, request, list(st.gate)))
-    return DagSpec(dag_id, ctx.env.name, manifest.manifest_hash, engine.application_id, bucket, SCHEDULE, tasks)
+    return DagSpec(dag_id, ctx.env.name, manifest.manifest_hash, engine.application_id, bucket, SCHEDULE, tasks,
+                   **timing)
 
 
 def requirements(airflow_version: str = MWAA_AIRFLOW, python: str = "3.11") -> str:
@@ -114,7 +138,8 @@ def render(spec: DagSpec) -> str:
     payload = json.dumps(spec.to_dict(), indent=1, sort_keys=True)
     if "'''" in payload:
         raise ValueError("the DAG payload cannot hold ''' ")
-    return _TEMPLATE.replace("@@HASH@@", spec.manifest_hash[:12]).replace("@@PAYLOAD@@", payload)
+    return (_TEMPLATE.replace("@@HASH@@", spec.manifest_hash[:12]).replace("@@TI_TAG@@", TI_TAG)
+            .replace("@@PAYLOAD@@", payload))
 
 
 _TEMPLATE = '''"""deplat platform DAG for manifest @@HASH@@: rendered by `deplat airflow render` from the pipeline
@@ -123,6 +148,7 @@ registry and the deployed manifest. Do not edit: render again after `deplat depl
 import gzip
 import hashlib
 import json
+import math
 from datetime import datetime, timedelta, timezone
 
 from airflow import DAG
@@ -137,6 +163,7 @@ except ImportError:  # Airflow 2
 
 SPEC = json.loads(r\'\'\'@@PAYLOAD@@\'\'\')
 METRICS_PREFIX = "DEPLAT_METRICS "
+TI_TAG = "@@TI_TAG@@"
 
 
 def client_token(dag_id, task_id, logical_date, manifest_hash):
@@ -145,12 +172,35 @@ def client_token(dag_id, task_id, logical_date, manifest_hash):
 
 
 class DeplatStartJob(EmrServerlessStartJobOperator):
-    """A retry of the same task instance sends the same clientToken: EMR returns the run it started."""
+    """A retry never starts a second run of one task instance: its clientToken is the task instance's
+    (the same on every try and worker) plus the count of its runs that already ended FAILED or
+    CANCELLED. EMR returns the run of a token it has seen (8 h): the live or finished run after a lost
+    worker or a waiter timeout; a new run only after the last one failed."""
 
-    def execute(self, context):
-        self.client_request_token = client_token(self.dag_id, self.task_id, context["logical_date"].isoformat(),
-                                                 SPEC["manifest_hash"])
-        return super().execute(context)
+    def execute(self, context, event=None):
+        if event is None:  # the first call, not a deferral's resumption
+            base = client_token(self.dag_id, self.task_id, context["logical_date"].isoformat(),
+                                SPEC["manifest_hash"])
+            self.config = {**self.config, "tags": {**self.config.get("tags", {}), TI_TAG: base}}
+            self.client_request_token = "{}-{}".format(base, self._ended_unsuccessfully(base))
+            self.log.info("clientToken %s", self.client_request_token)
+        return super().execute(context, event)
+
+    def _ended_unsuccessfully(self, base):
+        """How many runs of this task instance ended FAILED or CANCELLED (the name narrows, the tag decides)."""
+        conn = self.hook.conn
+        kwargs = {"applicationId": self.application_id, "states": ["FAILED", "CANCELLED"]}
+        count = 0
+        while True:
+            page = conn.list_job_runs(**kwargs)
+            for run in page.get("jobRuns", []):
+                if run.get("name") != self.name:
+                    continue
+                job = conn.get_job_run(applicationId=self.application_id, jobRunId=run["id"])["jobRun"]
+                count += (job.get("tags") or {}).get(TI_TAG) == base
+            if not page.get("nextToken"):
+                return count
+            kwargs["nextToken"] = page["nextToken"]
 
 
 def dq_verdict(gate_task_id, **context):
@@ -175,13 +225,14 @@ with DAG(
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
+    default_args={"retries": SPEC["retries"], "retry_delay": timedelta(seconds=SPEC["retry_delay_seconds"])},
     tags=["deplat", SPEC["env"]],
 ) as dag:
     previous = None
     for task in SPEC["tasks"]:
         request = task["request"]
         config = {k: v for k, v in request.items() if k in ("tags", "executionTimeoutMinutes")}
+        wait = SPEC["wait_seconds"] or 60 * request.get("executionTimeoutMinutes", 720)  # EMR's default: 12 h
         current = DeplatStartJob(
             task_id=task["task_id"],
             application_id=request["applicationId"],
@@ -191,6 +242,9 @@ with DAG(
             name=request["name"],
             config=config,
             wait_for_completion=True,
+            deferrable=False,
+            waiter_delay=SPEC["poll_seconds"],
+            waiter_max_attempts=max(1, math.ceil(wait / SPEC["poll_seconds"])),
         )
         if previous is not None:
             previous >> current

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 from test_runs import ScriptedEngine
 
-from deplat.airflow_dag import BATCH_TEMPLATE, client_token, dag_spec, render
+from deplat.airflow_dag import BATCH_TEMPLATE, client_token, dag_spec, render, run_token
 from deplat.artifacts import Manifest
 from deplat.console import NullReporter
 from deplat.engines.emr_serverless import EmrServerlessEngine
@@ -99,3 +99,5 @@ def test_client_token_is_stable_per_task_instance_and_valid():
                                  "m" * 64)
     assert token != client_token("deplat_platform", "fx__fx_to_bronze", "2026-12-03T00:00:00+00:00", "n" * 64)
     assert len(token) == 48 and token.isalnum()
+    # A try after a failed run sends a new token; after a lost worker, the same one.
+    assert run_token(token, 0) != run_token(token, 1) and len(run_token(token, 10 ** 14)) <= 64
