@@ -37,7 +37,8 @@ class Environment(_Strict):
     spark_master: str = "local[2]"
     # Local engine: batch steps run in one long-lived Spark driver that stops after this many idle
     # seconds (the local counterpart of EMR Serverless pre-initialized capacity); 0 = a fresh
-    # spark-submit per step.
+    # spark-submit per step. (On the stand-in, warm drivers are the application's pre-initialized
+    # capacity, Terraform `emr_initial_capacity`, and live while it is STARTED.)
     warm_driver_idle_seconds: float = Field(default=120, ge=0)
     # Which engine runs jobs: unset = local Spark for a local env, EMR Serverless in AWS.
     # `emr-serverless` in a local env: the cloud's engine against moto's EMR Serverless stand-in.
@@ -69,9 +70,16 @@ class LocalStackSettings(_Strict):
     kafka_controller_port: int = 9093
     snowflake_port: int = 5060
     salesforce_port: int = 5058
-    # moto serves EMR Serverless through the stand-in that runs real Spark; on by itself when a
-    # local environment sets `engine: emr-serverless`.
-    emr_serverless_standin: bool = False
+    # moto always serves EMR Serverless through the stand-in that runs real Spark; kept so an older
+    # config that sets it still loads (false is refused).
+    emr_serverless_standin: bool = True
+
+    @model_validator(mode="after")
+    def _standin_always(self) -> LocalStackSettings:
+        if not self.emr_serverless_standin:
+            raise ValueError("local_stack.emr_serverless_standin: false is gone: `deplat local up` always "
+                             "starts moto with the EMR Serverless stand-in; remove the line")
+        return self
 
 
 class KafkaSettings(_Strict):
@@ -282,8 +290,6 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         except ValidationError as exc:
             raise _format_validation(f"{source} (with DEPLAT_* overrides)", exc) from None
     _check_moto_port(settings)
-    if any(e.is_local and e.engine == "emr-serverless" for e in settings.environments.values()):
-        settings.local_stack.emr_serverless_standin = True
     return settings
 
 

@@ -103,8 +103,19 @@ def _local_services(ctx) -> list[Check]:
     from deplat.local.stack import LocalStack
 
     stack = LocalStack(ctx.local_dir, ctx.settings.local_stack)
-    return [Check(f"local service {s.name}", s.healthy, f"{s.state} on port {s.port}",
-                  "run `deplat local up`") for s in stack.status()]
+    checks = []
+    for s in stack.status():
+        checks.append(Check(f"local service {s.name}", s.healthy, f"{s.state} on port {s.port}",
+                            "run `deplat local up`"))
+        if s.emr_serverless_standin is not None and s.healthy:
+            from deplat.local.emr_serverless_standin import summary
+
+            checks.append(Check("emr serverless stand-in", s.emr_serverless_standin["serving"],
+                                summary(s.emr_serverless_standin).split(": ", 1)[1],
+                                "restart moto with it: `deplat local down moto && deplat local up`, then "
+                                "`deplat infra apply` and `deplat deploy` (moto keeps its state in memory)",
+                                required=ctx.env.job_engine == "emr-serverless"))
+    return checks
 
 
 def _aws(ctx) -> Check:

@@ -1,5 +1,5 @@
 """The EMR Serverless stand-in's pure parts (no JVM, no server): how it reads a StartJobRun request,
-sizes and bills a run, validates as the API does; and the opt-in switch that selects it."""
+sizes and bills a run, validates as the API does; and the switch that selects it."""
 
 from __future__ import annotations
 
@@ -64,24 +64,22 @@ def test_client_token_pattern_is_the_apis(token, ok):
     assert bool(runner.CLIENT_TOKEN.match(token)) is ok
 
 
-def test_engine_emr_serverless_in_a_local_env_turns_the_stand_in_on(tmp_path):
+def test_moto_always_serves_the_stand_in_and_engine_emr_serverless_selects_it(tmp_path):
     config = tmp_path / "config" / "deplat.yaml"
     config.parent.mkdir()
-    doc = (ROOT / "config" / "deplat.yaml").read_text()
-    config.write_text(doc)
+    config.write_text((ROOT / "config" / "deplat.yaml").read_text())
     settings = load_settings(config, environ={})
-    assert settings.env("local").job_engine == "local-spark"
-    assert not settings.local_stack.emr_serverless_standin
+    assert settings.env("local").job_engine == "local-spark"  # the opt-in default, for now
     from deplat.local.services import MOTO, Paths
 
-    assert "--emr-standin" not in MOTO.command(Paths(tmp_path), settings.local_stack)
-
-    settings = load_settings(config, environ={"DEPLAT_LOCAL_ENGINE": "emr-serverless"})
-    assert settings.env("local").job_engine == "emr-serverless"
-    assert settings.env("dev").job_engine == "emr-serverless"
-    assert settings.local_stack.emr_serverless_standin
     cmd = MOTO.command(Paths(tmp_path), settings.local_stack)
     assert cmd[cmd.index("--emr-standin") + 1] == str(tmp_path / "emr-serverless")
+    settings = load_settings(config, environ={"DEPLAT_ENGINE": "emr-serverless"})
+    assert settings.env("local").job_engine == settings.env("dev").job_engine == "emr-serverless"
+    config.write_text((ROOT / "config" / "deplat.yaml").read_text().replace(
+        "local_stack:\n", "local_stack:\n  emr_serverless_standin: false\n"))
+    with pytest.raises(ConfigError, match="emr_serverless_standin: false is gone"):
+        load_settings(config, environ={})
 
 
 def test_a_cloud_env_cannot_run_on_local_spark(tmp_path):
@@ -92,20 +90,23 @@ def test_a_cloud_env_cannot_run_on_local_spark(tmp_path):
         load_settings(config, environ={"DEPLAT_DEV_ENGINE": "local-spark"})
 
 
-def test_engine_selection_refuses_a_moto_without_the_stand_in(tmp_path):
+def test_engine_selection_refuses_a_moto_without_the_stand_in(tmp_path, monkeypatch):
     from deplat.engines import engine_for
+    from deplat.local.emr_serverless_standin import record_path
 
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    tmp_path.chmod(0o700)
     env = SimpleNamespace(name="local", is_local=True, job_engine="emr-serverless",
                           endpoint_url="http://127.0.0.1:5050")
     ctx = SimpleNamespace(env=env, local_dir=tmp_path)
     with pytest.raises(ConfigError, match="without the EMR Serverless stand-in"):
         engine_for(ctx)
-    marker = tmp_path / "emr-serverless" / "standin.json"
-    marker.parent.mkdir()
+    marker = record_path(env.endpoint_url)
+    assert marker.name == "emr-standin-5050.json"  # found from the endpoint, whatever DEPLAT_HOME is
     marker.write_text(json.dumps({"pid": os.getpid(), "endpoint_url": "http://127.0.0.1:5999"}))
-    assert not serving(marker.parent, env.endpoint_url)  # another port: another moto
+    assert not serving(env.endpoint_url)  # another port: another moto
     marker.write_text(json.dumps({"pid": os.getpid(), "endpoint_url": "http://127.0.0.1:5050"}))
-    assert serving(marker.parent, env.endpoint_url)
+    assert serving(env.endpoint_url)
 
 
 def test_the_warm_driver_serves_a_stand_in_run_folder_and_nothing_beside_it(tmp_path):
@@ -148,3 +149,26 @@ def test_capacity_binds_only_on_the_limits_the_application_sets():
     limit = runner.Worker(8, 32, float("nan"))  # maximumCapacity without disk
     two = _total([runner.driver_worker({}), runner.driver_worker({})])
     assert _fits(two, limit) and not _fits(_total([two, runner.driver_worker({})]), limit)
+
+
+def test_local_status_and_doctor_describe_the_stand_in_from_its_files(tmp_path, monkeypatch):
+    from deplat.local.emr_serverless_standin import describe, record_path, summary
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    tmp_path.chmod(0o700)
+    endpoint = "http://127.0.0.1:5051"
+    assert describe(endpoint) == {"serving": False, "endpoint_url": endpoint}
+    assert "NOT serving" in summary(describe(endpoint))
+    runs = tmp_path / "standin" / "applications" / "app1" / "runs"
+    for run, state in (("r1", "SUCCESS"), ("r2", "RUNNING")):
+        (runs / run).mkdir(parents=True)
+        (runs / run / "state.json").write_text(json.dumps({"state": state}))
+        (runs / run / "supervisor.pid").write_text(str(os.getpid()))
+    (runs / "_warm" / "k").mkdir(parents=True)
+    (runs / "_warm" / "k" / "driver.pid").write_text(str(os.getpid()))
+    record_path(endpoint).write_text(json.dumps({"pid": os.getpid(), "endpoint_url": endpoint,
+                                                 "root": str(tmp_path / "standin")}))
+    info = describe(endpoint)
+    assert info["serving"] and info["run_folders"] == 2 and info["warm_drivers"] == 1
+    assert info["applications"][0]["live_runs"] == ["r2"]
+    assert "2 run folder(s), 1 live; 1 warm driver(s) up" in summary(info)

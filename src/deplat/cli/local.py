@@ -22,8 +22,16 @@ def _stack(ctx):
 
 def _render(ctx, title: str, statuses) -> None:
     rows = [[s.name, s.state, "yes" if s.healthy else "no", s.pid, s.port, s.action, s.log] for s in statuses]
-    emit(ctx, [s.to_dict() for s in statuses],
-         lambda: table(title, ["service", "state", "healthy", "pid", "port", "action", "log"], rows))
+
+    def text() -> None:
+        table(title, ["service", "state", "healthy", "pid", "port", "action", "log"], rows)
+        from deplat.local.emr_serverless_standin import summary
+
+        for s in statuses:
+            if s.emr_serverless_standin is not None and s.healthy:
+                typer.echo(summary(s.emr_serverless_standin))
+
+    emit(ctx, [s.to_dict() for s in statuses], text)
 
 
 @app.command()

@@ -1,4 +1,6 @@
-"""Job engines: EMR Serverless in the cloud, local Spark for the local environment (same contract)."""
+"""Job engines: EMR Serverless in the cloud, and in a local env either local Spark or EMR Serverless
+against moto's EMR Serverless stand-in (`engine: emr-serverless`; `deplat local up` always starts
+moto with the stand-in)."""
 
 from __future__ import annotations
 
@@ -24,9 +26,8 @@ def engine_for(ctx: Any) -> JobEngine:
     from deplat.engines.base import PollPolicy
     from deplat.errors import ConfigError
     from deplat.local.emr_serverless_standin import serving
-    from deplat.local.services import EMR_STANDIN_DIR
 
-    if not serving(ctx.local_dir / EMR_STANDIN_DIR, ctx.env.endpoint_url or ""):
+    if not serving(ctx.env.endpoint_url or ""):
         raise ConfigError(
             f"environment '{ctx.env.name}' runs jobs on EMR Serverless, but the moto server at "
             f"{ctx.env.endpoint_url} runs without the EMR Serverless stand-in",
@@ -34,4 +35,5 @@ def engine_for(ctx: Any) -> JobEngine:
             "in memory: then `deplat infra apply` and `deplat deploy`)")
     engine = EmrServerlessEngine.from_context(ctx)
     engine.poll_policy = PollPolicy(initial=0.5, factor=1.5, maximum=2.0)  # a local run's states change fast
+    engine.late_log_seconds = 0.0  # the stand-in has delivered every log line once the end state shows
     return engine

@@ -66,15 +66,15 @@ EMR_STANDIN_DIR = "emr-serverless"  # the EMR Serverless stand-in's runs, under 
 
 
 def _moto_cmd(paths: Paths, s: LocalStackSettings) -> list[str]:
-    cmd = [sys.executable, "-m", "deplat.local.moto_launcher", str(s.moto_port)]
-    if s.emr_serverless_standin:
-        cmd += ["--emr-standin", str(paths.data(EMR_STANDIN_DIR))]
-    return cmd
+    """moto with the EMR Serverless stand-in (real Spark behind the EMR API), always: local jobs
+    run through EmrServerlessEngine against it."""
+    return [sys.executable, "-m", "deplat.local.moto_launcher", str(s.moto_port),
+            "--emr-standin", str(paths.data(EMR_STANDIN_DIR))]
 
 
 MOTO = Service(
     name="moto",
-    description="AWS APIs (S3, EMR Serverless, Glue, KMS, ...) on loopback",
+    description="AWS APIs (S3, Glue, KMS, ...) on loopback; EMR Serverless = the stand-in running real Spark",
     port=lambda s: s.moto_port,
     command=_moto_cmd,
     # The dashboard, not data.json: data.json dumps every model and answers 500 for good once the

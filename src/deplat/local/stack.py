@@ -29,6 +29,8 @@ class ServiceStatus:
     log: str
     description: str
     action: str = ""
+    # moto only: its EMR Serverless stand-in (deplat.local.emr_serverless_standin.describe)
+    emr_serverless_standin: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,8 +83,13 @@ class LocalStack:
                 state = "running" if healthy else "unhealthy"
             else:
                 state = "external" if healthy else "stopped"
-            out.append(ServiceStatus(svc.name, state, healthy, pid, svc.port(self.settings),
-                                     str(self.paths.log(svc.name)), svc.description))
+            status = ServiceStatus(svc.name, state, healthy, pid, svc.port(self.settings),
+                                   str(self.paths.log(svc.name)), svc.description)
+            if svc.name == "moto":
+                from deplat.local.emr_serverless_standin import describe
+
+                status.emr_serverless_standin = describe(f"http://127.0.0.1:{status.port}")
+            out.append(status)
         return out
 
     def up(self, names: list[str] | None = None, reporter=None) -> list[ServiceStatus]:

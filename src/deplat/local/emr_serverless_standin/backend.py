@@ -625,8 +625,12 @@ def install(root: Path, endpoint_url: str, minute_seconds: float = 60.0, master:
     _patch_cancel_response()
     signal.signal(signal.SIGTERM, _shutdown)
     Path(root).mkdir(parents=True, exist_ok=True)
-    (Path(root) / "standin.json").write_text(json.dumps(
-        {"pid": os.getpid(), "endpoint_url": endpoint_url, "minute_seconds": _MINUTE}))
+    from deplat.local.emr_serverless_standin import MARKER, record_path
+
+    marker = {"pid": os.getpid(), "endpoint_url": endpoint_url, "minute_seconds": _MINUTE,
+              "root": str(Path(root).resolve())}
+    (Path(root) / MARKER).write_text(json.dumps(marker))
+    record_path(endpoint_url).write_text(json.dumps(marker))
     threading.Thread(target=_scheduler, daemon=True, name="emr-standin-scheduler").start()
 
 
