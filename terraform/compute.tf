@@ -4,6 +4,7 @@ module "emr" {
   name                 = "${local.prefix}-spark"
   release_label        = var.emr_release_label
   maximum_capacity     = var.emr_maximum_capacity
+  initial_capacity     = var.emr_initial_capacity
   idle_timeout_minutes = var.emr_idle_timeout_minutes
   subnet_ids           = var.emr_subnet_ids
   security_group_ids   = var.emr_security_group_ids

@@ -115,6 +115,17 @@ variable "emr_security_group_ids" {
   }
 }
 
+variable "emr_initial_capacity" {
+  description = "Pre-initialized capacity by worker type (DRIVER, EXECUTOR): workers kept ready while the application is STARTED, billed while held. {} = none (the default; the local env's stand-in serves a DRIVER entry with a warm driver)."
+  type = map(object({
+    worker_count = number
+    cpu          = string
+    memory       = string
+    disk         = optional(string)
+  }))
+  default = {}
+}
+
 variable "emr_idle_timeout_minutes" {
   description = "Stop the application after this many idle minutes."
   type        = number

@@ -1,5 +1,6 @@
 """A throwaway deplat project for the deploy/run integration tests: a copy of the package sources
-(so the wheel builds), the real config, tiny jobs, a fresh moto bucket and a temporary outputs.json.
+(so the wheel builds), the real config, tiny jobs, a fresh moto bucket, a new EMR Serverless
+application (the stand-in runs the jobs) and a temporary outputs.json.
 DEPLAT_HOME and the lake point into the temp dir, so nothing touches the repo's .deplat/."""
 
 from __future__ import annotations
@@ -60,9 +61,35 @@ time.sleep(120)
 '''
 
 
+ROLE = "arn:aws:iam::123456789012:role/deplat-test-job"
+# As terraform/environments/local.tfvars: four default drivers, one pre-initialized (a warm driver).
+CAPACITY = {"maximumCapacity": {"cpu": "16 vCPU", "memory": "64 GB", "disk": "100 GB"},
+            "initialCapacity": {"DRIVER": {"workerCount": 1, "workerConfiguration": {"cpu": "4 vCPU",
+                                                                                     "memory": "16 GB"}}},
+            "autoStopConfiguration": {"enabled": True, "idleTimeoutMinutes": 2}}
+
+
 def s3():
     return boto3.client("s3", endpoint_url=MOTO, region_name="us-east-1",
                         aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def standin_runs(application_id: str) -> Path:
+    """The stand-in's run folders of an application on the local moto (what its workers wrote)."""
+    from deplat.local.emr_serverless_standin import record
+
+    found = record(MOTO)
+    assert found, f"no EMR Serverless stand-in serves {MOTO}"
+    return Path(found["root"]) / "applications" / application_id / "runs"
+
+
+def emr_application() -> str:
+    """A new EMR Serverless application on the local moto (its stand-in runs the project's jobs),
+    sized as the local env's Terraform makes it."""
+    client = boto3.client("emr-serverless", endpoint_url=MOTO, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    return client.create_application(name=f"deplat-test-{uuid.uuid4().hex[:8]}", releaseLabel="emr-7.2.0",
+                                     type="SPARK", **CAPACITY)["applicationId"]
 
 
 def make_project(base: Path, monkeypatch, jobs: dict[str, str]) -> tuple[Path, str]:
@@ -86,7 +113,7 @@ def make_project(base: Path, monkeypatch, jobs: dict[str, str]) -> tuple[Path, s
     (home / "local").mkdir(parents=True)
     (home / "local" / "outputs.json").write_text(json.dumps(
         {"environment": "local", "region": "us-east-1", "artifacts_bucket": bucket,
-         "lake_bucket": f"{bucket}-lake"}))
+         "lake_bucket": f"{bucket}-lake", "emr_application_id": emr_application(), "emr_job_role_arn": ROLE}))
     monkeypatch.setenv("DEPLAT_CONFIG", str(root / "config" / "deplat.yaml"))
     monkeypatch.setenv("DEPLAT_HOME", str(home))
     monkeypatch.setenv("DEPLAT_LAKE_URI", str(base / "lake"))

@@ -125,7 +125,9 @@ def test_names_are_real_resources_in_moto(applied):
     app = aws("emr-serverless").get_application(applicationId=out["emr_application_id"])["application"]
     assert app["state"] == "CREATED"
     assert app["releaseLabel"].startswith("emr-7.")
-    assert app["autoStopConfiguration"]["enabled"] and app["maximumCapacity"]["cpu"] == "4 vCPU"
+    assert app["autoStopConfiguration"]["enabled"] and app["maximumCapacity"]["cpu"] == "16 vCPU"
+    # local.tfvars: one pre-initialized driver, which the EMR Serverless stand-in serves with a warm driver
+    assert app["initialCapacity"]["DRIVER"]["workerCount"] == 1
 
     s3, kms = aws("s3"), aws("kms")
     for bucket in (out["lake_bucket"], out["artifacts_bucket"]):

@@ -1,5 +1,6 @@
-"""`deplat run` on the local env: real spark-submit of the deployed artifacts (moto bucket), driver logs
-in the EMR S3 layout, exit 4 with the driver's error on failure, `deplat logs`, `deplat status`.
+"""`deplat run` on the local env: EmrServerlessEngine against moto's EMR Serverless stand-in, which
+runs the deployed artifacts (moto bucket) with real Spark; driver logs in the EMR S3 layout, exit 4
+with the driver's error on failure, `deplat logs`, `deplat status`.
 
 Each spark-submit costs ~7 s here, so the module deploys once and keeps the runs few.
 """
@@ -8,7 +9,7 @@ import json
 import re
 
 import pytest
-from deplat_project import SMOKE_BOOM, SMOKE_OK, SMOKE_SLEEP, keys, make_project
+from deplat_project import SMOKE_BOOM, SMOKE_OK, SMOKE_SLEEP, keys, make_project, standin_runs
 from typer.testing import CliRunner
 
 from deplat.cli import app
@@ -22,6 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.spark]
 def project(local_stack, tmp_path, monkeypatch):
     root, bucket = make_project(tmp_path, monkeypatch,
                                 {"smoke_ok": SMOKE_OK, "smoke_boom": SMOKE_BOOM, "smoke_sleep": SMOKE_SLEEP})
+    monkeypatch.setenv("DEPLAT_ENGINE", "emr-serverless")  # the stand-in of the shared stack's moto
     monkeypatch.setitem(registry.PIPELINES, "smoke", Pipeline("smoke", (Step("smoke_ok"),)))
     monkeypatch.setitem(registry.PIPELINES, "smokefail", Pipeline("smokefail", (Step("smoke_boom"),)))
     monkeypatch.setitem(registry.PIPELINES, "smokesleep", Pipeline("smokesleep", (Step("smoke_sleep"),)))
@@ -34,6 +36,15 @@ def cli(*args):
     return CliRunner().invoke(app, list(args), terminal_width=200)
 
 
+RUN_ID = r"submitted run ([0-9a-z]{16})\b"  # an EMR Serverless job run id
+
+
+def _app_id() -> str:
+    from deplat.context import Context
+
+    return Context().output("emr_application_id")
+
+
 def test_run_succeeds_follows_logs_reports_metrics_and_status(project):
     from deltalake import DeltaTable
 
@@ -41,11 +52,11 @@ def test_run_succeeds_follows_logs_reports_metrics_and_status(project):
     result = cli("run", "smoke", "--wait", "--follow")
     assert result.exit_code == 0, result.output
     assert re.search(r"hello from smoke \d{8}T\d{6}Z-", result.output)  # streamed while running
-    run_id = re.search(r"submitted run (lr-[0-9a-f]+)", result.output).group(1)
+    run_id = re.search(RUN_ID, result.output).group(1)
     assert re.search(rf"smoke_ok\s+│\s+{run_id}\s+│\s+SUCCESS", result.stdout)
     assert re.search(r"smoke_ok\s+│\s+5\s+│\s+5\s+│\s+0", result.stdout)  # the metrics table
     assert DeltaTable(str(lake / "silver" / "smoke")).to_pyarrow_table().num_rows == 5
-    assert f"logs/applications/local/jobs/{run_id}/SPARK_DRIVER/stdout.gz" in keys(bucket, "logs/")
+    assert f"logs/applications/{_app_id()}/jobs/{run_id}/SPARK_DRIVER/stdout.gz" in keys(bucket, "logs/")
 
     status = cli("-o", "json", "status")
     assert status.exit_code == 0, status.output
@@ -68,7 +79,7 @@ def test_failed_step_exits_4_with_the_exception_and_logs_show_the_traceback(proj
     result = cli("run", "smokefail", "--wait")
     assert result.exit_code == 4, result.output
     assert "RuntimeError: boom: the smoke job failed on purpose" in result.output
-    match = re.search(r"deplat logs (lr-[0-9a-f]+) --stderr", result.output)
+    match = re.search(r"deplat logs ([0-9a-z]{16}) --stderr", result.output)
     assert match, result.output
 
     logs = cli("logs", match.group(1), "--stderr")
@@ -80,7 +91,7 @@ def test_failed_step_exits_4_with_the_exception_and_logs_show_the_traceback(proj
 
 def test_no_wait_then_wait_attaches_to_the_live_run_and_cancel_stops_it(project):
     from deplat.context import Context
-    from deplat.engines.local_spark import LocalSparkEngine
+    from deplat.engines.emr_serverless import EmrServerlessEngine
     from deplat.runs import RunService
 
     first = cli("-o", "json", "run", "smokesleep", "--no-wait")
@@ -91,20 +102,21 @@ def test_no_wait_then_wait_attaches_to_the_live_run_and_cancel_stops_it(project)
     service = RunService(ctx)
     ref = service.ref(run_id)
     engine = service.engine
-    assert isinstance(engine, LocalSparkEngine)
+    assert isinstance(engine, EmrServerlessEngine)
     try:
         again = cli("-o", "json", "run", "smokesleep", "--no-wait")
         assert again.exit_code == 0, again.output
         step = json.loads(again.stdout)["steps"][0]
         assert step["run_id"] == run_id and step["attached"]
-        assert [p.name for p in engine.runs_dir.iterdir() if p.name != "_warm"] == [run_id]
+        emr = ctx.aws.client("emr-serverless")
+        assert [r["id"] for r in emr.list_job_runs(applicationId=_app_id())["jobRuns"]] == [run_id]
     finally:
         engine.cancel(ref)
     from deplat.engines.poll import Poller
 
     final = Poller(lambda: engine.get(ref), policy=engine.poll_policy, timeout=60).wait()
     assert final.state == "CANCELLED"
-    assert f"logs/applications/local/jobs/{run_id}/SPARK_DRIVER/stderr.gz" in keys(project[1], "logs/")
+    assert f"logs/applications/{_app_id()}/jobs/{run_id}/SPARK_DRIVER/stderr.gz" in keys(project[1], "logs/")
 
 
 def test_batch_steps_run_in_one_warm_driver_each_with_its_own_logs_and_a_clean_session(project):
@@ -114,10 +126,8 @@ def test_batch_steps_run_in_one_warm_driver_each_with_its_own_logs_and_a_clean_s
     assert failed.exit_code == 4, failed.output
     ok = cli("run", "smoke", "--wait")
     assert ok.exit_code == 0, ok.output
-    ids = [re.search(r"submitted run (lr-[0-9a-f]+)", r.output).group(1) for r in (failed, ok)]
-    from deplat.context import Context
-
-    runs = Context().state_dir / "runs"
+    ids = [re.search(RUN_ID, r.output).group(1) for r in (failed, ok)]
+    runs = standin_runs(_app_id())  # the application's pre-initialized driver is the stand-in's warm driver
     pids = {(runs / i / "warm_driver.pid").read_text() for i in ids}
     assert len(pids) == 1 and _alive(int(pids.pop()))  # one driver served both and is still up
     # Each run's driver log holds only its own output: the failure stayed in the first run.

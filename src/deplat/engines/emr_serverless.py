@@ -40,6 +40,10 @@ TRANSIENT_CODES = frozenset({
 EMR_DELTA_JARS = ("/usr/share/aws/delta/lib/delta-spark.jar", "/usr/share/aws/delta/lib/delta-storage.jar")
 DEPS_DIR = "deps"  # where spark.archives unpacks the dependency archive in the driver/executor cwd
 APP_READY_TIMEOUT = 600.0
+# After a run ends, EMR may still deliver the last part of its driver log (S3 upload, CloudWatch
+# batch): `logs --follow` waits this long for it. The local stand-in delivers everything before
+# the end state shows, so its engine waits 0.
+LATE_LOG_SECONDS = 60.0
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -113,6 +117,7 @@ class EmrServerlessEngine:
         self._sleep = sleep
         self._clock = clock
         self.poll_policy = poll_policy or PollPolicy()
+        self.late_log_seconds = LATE_LOG_SECONDS
         self._dashboards: dict[str, str | None] = {}
 
     @classmethod
@@ -288,7 +293,8 @@ class EmrServerlessEngine:
         return self._dashboards[run.run_id]
 
     def _rest(self, run: RunRef, stream: str, tail: Any) -> str:
-        deadline = self._clock() + 60.0
+        """Late log lines after the end: the first new chunk within `late_log_seconds`, else ''."""
+        deadline = self._clock() + self.late_log_seconds
         while self._clock() < deadline:
             chunk = tail.read_new()
             if chunk:

@@ -22,6 +22,22 @@ resource "aws_emrserverless_application" "this" {
     disk   = var.maximum_capacity.disk
   }
 
+  # Off by default: pre-initialized workers are billed while the application is STARTED.
+  dynamic "initial_capacity" {
+    for_each = var.initial_capacity
+    content {
+      initial_capacity_type = initial_capacity.key
+      initial_capacity_config {
+        worker_count = initial_capacity.value.worker_count
+        worker_configuration {
+          cpu    = initial_capacity.value.cpu
+          memory = initial_capacity.value.memory
+          disk   = initial_capacity.value.disk
+        }
+      }
+    }
+  }
+
   auto_start_configuration {
     enabled = true
   }

@@ -17,6 +17,17 @@ variable "maximum_capacity" {
   })
 }
 
+variable "initial_capacity" {
+  description = "Pre-initialized workers by type (DRIVER, EXECUTOR), kept ready while the application is STARTED and billed while held; {} = none."
+  type = map(object({
+    worker_count = number
+    cpu          = string
+    memory       = string
+    disk         = optional(string)
+  }))
+  default = {}
+}
+
 variable "idle_timeout_minutes" {
   description = "Stop the application after this many idle minutes."
   type        = number
