@@ -43,7 +43,7 @@ def test_the_platform_passes_its_cloud_checks(outputs):
                  f"glue database {outputs['glue_database_silver']}",
                  f"glue database {outputs['glue_database_gold']}"):
         assert checks[name].ok, (name, checks[name].detail)
-    assert "max cpu 4 vCPU" in checks["emr application"].detail
+    assert "max cpu 16 vCPU" in checks["emr application"].detail  # terraform/environments/local.tfvars
     assert {f"secret {n}" for n in outputs["secret_names"].values()} <= set(checks)
     assert "lake formation admin" in checks
     assert not any("SecretString" in c.detail for c in checks.values())

@@ -98,6 +98,8 @@ def test_cli_status_json_reports_every_service_healthy(local_stack):
     doc = json.loads(result.stdout)
     assert {s["name"] for s in doc} == {"moto", "postgres", "snowflake", "salesforce", "kafka"}
     assert all(s["healthy"] for s in doc)
+    standin = next(s for s in doc if s["name"] == "moto")["emr_serverless_standin"]  # moto always serves it
+    assert standin["serving"] and standin["root"].endswith("emr-serverless")
 
 
 def test_doctor_passes_on_the_local_env(local_stack):
