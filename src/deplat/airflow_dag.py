@@ -35,6 +35,9 @@ VERDICT_SUFFIX = "__verdict"
 DAGS_PREFIX = "airflow/dags/"  # terraform/mwaa.tf: dag_s3_path, requirements_s3_path
 REQUIREMENTS_KEY = "airflow/requirements.txt"
 MWAA_AIRFLOW = "2.10.3"  # terraform/mwaa.tf: mwaa_airflow_version (MWAA runs it on Python 3.11)
+# The providers the DAG imports, pinned: the versions of Airflow 2.10.3's constraints file (what MWAA
+# 2.10.3 installs), which tests/integration/airflow_venv.py installs and runs the DAG with.
+PROVIDERS = {"apache-airflow-providers-amazon": "9.0.0", "apache-airflow-providers-openlineage": "1.13.0"}
 TI_TAG = "deplat:airflow-ti"  # the job run tag naming the task instance (its token base)
 
 
@@ -112,10 +115,20 @@ def dag_spec(ctx: Any, pipeline: str = "all", dag_id: str = DAG_ID, **timing: An
 
 
 def requirements(airflow_version: str = MWAA_AIRFLOW, python: str = "3.11") -> str:
-    """MWAA's requirements.txt: the providers the DAG uses, pinned by Airflow's own constraints file for
-    that Airflow and Python version (the way MWAA's documentation pins them)."""
+    """MWAA's requirements.txt: Airflow's own constraints file for that Airflow and Python version (the way
+    MWAA's documentation pins dependencies) and the DAG's providers at the pinned PROVIDERS versions."""
     url = f"https://raw.githubusercontent.com/apache/airflow/constraints-{airflow_version}/constraints-{python}.txt"
-    return f'--constraint "{url}"\napache-airflow-providers-amazon\napache-airflow-providers-openlineage\n'
+    return f'--constraint "{url}"\n' + "".join(f"{name}=={version}\n" for name, version in PROVIDERS.items())
+
+
+def deploy_dag(ctx: Any) -> list[str]:
+    """`deplat deploy`'s last step when the environment runs MWAA (Terraform output mwaa_environment_name
+    set, i.e. mwaa_enabled): the DAG of the manifest just deployed and requirements.txt, uploaded where
+    MWAA reads them; returns their s3:// URIs ([] when MWAA is off)."""
+    if not (ctx.outputs(required=False) or {}).get("mwaa_environment_name"):
+        return []
+    spec = dag_spec(ctx)
+    return upload(ctx, spec, render(spec))
 
 
 def upload(ctx: Any, spec: DagSpec, source: str) -> list[str]:

@@ -9,8 +9,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-PINS = ("apache-airflow==2.10.3", "apache-airflow-providers-amazon==9.0.0",
-        "apache-airflow-providers-openlineage==1.13.0")
+from deplat.airflow_dag import MWAA_AIRFLOW, PROVIDERS
+
+# What the MWAA environment gets (airflow_dag.requirements): the same Airflow and providers.
+PINS = (f"apache-airflow=={MWAA_AIRFLOW}", *(f"{name}=={version}" for name, version in PROVIDERS.items()))
 PYTHON = "python3.11"
 
 

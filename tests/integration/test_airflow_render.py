@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from airflow_venv import ensure_airflow_venv
-from deplat_project import make_project, s3
+from airflow_venv import PINS, ensure_airflow_venv
+from deplat_project import keys, make_project, s3
 from typer.testing import CliRunner
 
 from deplat.cli import app
@@ -87,3 +87,35 @@ if dag is not None:
                catchup=dag.catchup, args=rendered)
 print(json.dumps(out))
 """
+
+
+def test_deploy_uploads_the_dag_and_pinned_requirements_only_when_mwaa_is_on(local_stack, tmp_path, monkeypatch):
+    jobs = {st.name: (ROOT / "jobs" / f"{st.name}.py").read_text() for _, st in resolve("all")}
+    root, bucket = make_project(tmp_path, monkeypatch, jobs)
+    shutil.rmtree(root / "dq" / "suites")
+    shutil.copytree(ROOT / "dq" / "suites", root / "dq" / "suites")
+    outputs = tmp_path / "home" / "local" / "outputs.json"
+    base = {**json.loads(outputs.read_text()), "emr_application_id": "00local",
+            "emr_job_role_arn": "arn:aws:iam::123456789012:role/deplat-local-emr-job"}
+    monkeypatch.chdir(root)
+
+    outputs.write_text(json.dumps({**base, "mwaa_environment_name": None}))  # mwaa_enabled = false
+    off = CliRunner().invoke(app, ["-o", "json", "deploy", "--no-deps-archive"])
+    assert off.exit_code == 0, off.output
+    assert json.loads(off.stdout)["airflow"] == [] and not keys(bucket, "airflow/")
+
+    (root / "jobs" / "fx_to_bronze.py").write_text(jobs["fx_to_bronze"] + "\n# changed\n")  # a new manifest
+    outputs.write_text(json.dumps({**base, "mwaa_environment_name": "deplat-local"}))
+    on = CliRunner().invoke(app, ["-o", "json", "deploy", "--no-deps-archive"])
+    assert on.exit_code == 0, on.output
+    doc = json.loads(on.stdout)
+    assert doc["airflow"] == [f"s3://{bucket}/airflow/dags/deplat_platform.py", f"s3://{bucket}/airflow/requirements.txt"]
+    assert keys(bucket, "airflow/") == {"airflow/dags/deplat_platform.py", "airflow/requirements.txt"}
+    dag = s3().get_object(Bucket=bucket, Key="airflow/dags/deplat_platform.py")
+    assert dag["Metadata"]["manifest-hash"] == doc["manifest_hash"] != json.loads(off.stdout)["manifest_hash"]
+    source = dag["Body"].read().decode()
+    assert doc["manifest_hash"][:12] in source.splitlines()[0]
+    reqs = s3().get_object(Bucket=bucket, Key="airflow/requirements.txt")["Body"].read().decode().splitlines()
+    # Every provider pinned, at the versions the test Airflow (airflow_venv.PINS) runs the DAG with.
+    assert reqs[1:] == [p for p in PINS if not p.startswith("apache-airflow==")]
+    assert reqs[0] == '--constraint "https://raw.githubusercontent.com/apache/airflow/constraints-2.10.3/constraints-3.11.txt"'

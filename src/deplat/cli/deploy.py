@@ -31,12 +31,15 @@ def command(
     """Build and sync artifacts to the artifacts bucket: only changed content is uploaded.
 
     Content-addressed (artifacts/<sha256>/<name>) with a manifest at artifacts/manifest.json;
-    --dry-run lists what would change.
+    --dry-run lists what would change. With MWAA on (mwaa_enabled), also the Airflow DAG of the new
+    manifest and requirements.txt under airflow/ (`deplat airflow render`).
     """
+    from deplat.airflow_dag import deploy_dag
     from deplat.artifacts import deploy
 
     ctx = context(tctx, output)
     result = deploy(ctx, dry_run=dry_run, deps_archive=deps_archive)
+    airflow = [] if dry_run else deploy_dag(ctx)
 
     def render() -> None:
         shown = [c for c in result.changes if c.change != "unchanged" or c.action == "upload"]
@@ -51,5 +54,7 @@ def command(
         typer.echo(f"{verb} {len(result.uploaded)} files ({_size(result.uploaded_bytes)}), "
                    f"skipped {len(result.skipped)} ({_size(result.skipped_bytes)}); "
                    f"manifest {result.manifest_hash[:12]} {manifest}")
+        for uri in airflow:
+            typer.echo(f"MWAA: wrote {uri}")
 
-    emit(ctx, result.to_dict(), render)
+    emit(ctx, {**result.to_dict(), "airflow": airflow}, render)
