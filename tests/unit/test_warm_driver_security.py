@@ -79,11 +79,11 @@ def _serve_once(sock_path: str, runs: Path) -> threading.Thread:
 def _send(sock_path: str, request: dict) -> bytes:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
         client.connect(sock_path)
-        client.sendall((json.dumps(request) + "\n").encode())
-        client.shutdown(socket.SHUT_WR)
-        try:
+        try:  # a driver that refuses the peer may close before our request is even sent (EPIPE)
+            client.sendall((json.dumps(request) + "\n").encode())
+            client.shutdown(socket.SHUT_WR)
             return client.makefile("rb").read()
-        except ConnectionResetError:  # closed with our request unread: no answer either
+        except (BrokenPipeError, ConnectionResetError):  # closed with our request unread: no answer either
             return b""
 
 
