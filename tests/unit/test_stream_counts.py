@@ -55,3 +55,26 @@ def test_replay_after_reset_and_rerun_after_a_crash_keep_the_ledger(spark, tmp_p
     rerun(_records(spark), 0)
     assert _ledger(rerun.counts) == (7, 0, 0, 7)
     assert spark.read.format("delta").load(bronze_path(lake)).count() == 5
+
+
+@pytest.mark.spark
+def test_a_batch_of_new_offsets_reads_neither_table_a_replay_reads_both(spark, tmp_path):
+    """The duplicate guard reads bronze/the DLQ only when a batch's offsets reach what they hold."""
+    from pyspark.sql import functions as F
+
+    from deplat.pipelines.streaming import BatchWriter, bronze_path, errors_path
+
+    lake = str(tmp_path / "lake")
+    batch = _records(spark)
+    later = batch.withColumn("offset", F.col("offset") + 100)  # the next offsets of the same partitions
+    writer = BatchWriter(lake, "app-a", "b1")
+    writer(batch, 0)
+    writer(later, 1)
+    assert _ledger(writer.counts) == (14, 10, 4, 0) and writer.counts.guard_reads == 0
+
+    replay = BatchWriter(lake, "app-b", "b2")  # after a checkpoint reset: the same offsets again
+    replay(batch, 0)
+    assert _ledger(replay.counts) == (7, 0, 0, 7) and replay.counts.guard_reads == 2
+    assert spark.read.format("delta").load(bronze_path(lake)).count() == 10
+    assert spark.read.format("delta").load(errors_path(lake)).count() == 4
+    assert len(replay.counts.batch_seconds) == 1 and replay.counts.metrics()["batch_seconds_max"] > 0
