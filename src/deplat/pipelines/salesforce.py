@@ -54,6 +54,10 @@ DEFAULT_LOOKBACK_SECONDS = 5 * 60 + 60
 DEFAULT_LATE_WINDOW_SECONDS = 24 * 3600
 DEFAULT_LATE_CHECK_EVERY_SECONDS = 24 * 3600
 LATE_IDS_KEPT = 20  # Ids named per check in the state table (the count is always whole)
+# Records held on the driver at once: the read is committed to bronze chunk by chunk as queryMore
+# pages in (5 pages of 2,000), so an object of any size never sits whole in driver memory.
+CHUNK_RECORDS = 10_000
+ID_CHUNK = 100_000  # live Ids held on the driver at once by ID reconciliation (~2 MB of 18-char Ids)
 _SF_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%f%z"
 SUPERSEDED, DELETED = "superseded", "deleted"
 
@@ -356,16 +360,25 @@ def ingest_increment(
     fetch_ids: Callable[[], Iterable[str]] | None = None,
     late_window_seconds: int = DEFAULT_LATE_WINDOW_SECONDS,
     late_check_every_seconds: int = DEFAULT_LATE_CHECK_EVERY_SECONDS,
+    chunk_records: int = CHUNK_RECORDS,
 ) -> IngestResult:
     """Read what changed since the watermark, commit it to bronze, then advance the watermark.
+
+    `fetch`'s records are consumed lazily and committed `chunk_records` at a time (each chunk its
+    own insert-only MERGE), so the driver holds at most one chunk; deletions are looked up after
+    the last chunk, against bronze (which then holds this read's records too). A failure leaves
+    the watermark where it was: the rerun reads the window again and the MERGE skips what a
+    committed chunk already inserted (counted as skipped). A version repeated across chunks is
+    counted as skipped by the MERGE, within a chunk as a duplicate: both are in `skipped`.
 
     `fetch(since)` yields API records; `fetch_deleted(start, end)` (getDeleted) the deletions in
     the same window, purged ones included (skipped on the first load: nothing to delete yet).
     When the window starts before getDeleted's reach (GET_DELETED_DAYS, or the API says so:
     DeleteLogUnavailableError), `fetch_ids()` (every live Id) reconciles instead: an Id whose
-    latest version is live in bronze or this batch and that the source no longer has gets a
-    deletion version (`reconciled`). `writer` (default write_bronze) commits them. If any raises,
-    the watermark is left where it was and the next run reads the same window again.
+    latest version is live in bronze (which by then holds this run's records) and that the source
+    no longer has gets a deletion version (`reconciled`; see reconcile_ids). `writer` (default
+    write_bronze) commits them. If any raises, the watermark is left where it was and the next
+    run reads the same window again.
 
     Late-row check: when the object's last check (a first load counts as one) is
     `late_check_every_seconds` old (0 = every run; late_window_seconds 0 = never), `fetch` reads from the last check's
@@ -387,15 +400,49 @@ def ingest_increment(
         if last is None or end - last.checked_at >= timedelta(seconds=late_check_every_seconds):
             base = last.watermark if last is not None and last.watermark is not None else before
             late_start = min(base - timedelta(seconds=late_window_seconds), since)
-    records: list[dict[str, Any]] = list(fetch(late_start or since))
+    if chunk_records <= 0:
+        raise ValueError("chunk_records must be positive")
+    bronze_path = table_path(lake, "bronze", obj.bronze_table)
     late: list[tuple[str, datetime]] = []
-    if late_start is not None:
-        # What the regular query (SystemModstamp > since, whole seconds) could not have returned.
-        cutoff = since.replace(microsecond=0)
-        old = [r for r in records if r.get("Id") and _readable(r.get("SystemModstamp"))
-               and parse_sf_datetime(r["SystemModstamp"]) <= cutoff]
-        if old:
-            late = _versions_not_in_bronze(spark, table_path(lake, "bronze", obj.bronze_table), old)
+    n_records = rejected = written = already = duplicates = 0
+    newest: datetime | None = None
+
+    def commit(chunk: list[dict[str, Any]]) -> None:
+        nonlocal rejected, written, already, duplicates
+        batch = records_to_bronze(spark, obj, chunk, batch_id)
+        if batch.rejected:
+            bad = spark.createDataFrame(batch.rejected, "_error_reason STRING, record STRING")
+            rejected += write_errors(bad, lake, SOURCE, batch_id)
+        duplicates += batch.duplicates
+        if batch.rows:
+            w, a = (writer or write_bronze)(spark, batch.frame, bronze_path, min(batch.stamps))
+            written, already = written + w, already + a
+
+    def take(chunk: list[dict[str, Any]]) -> None:
+        nonlocal n_records, newest
+        n_records += len(chunk)
+        stamps = [parse_sf_datetime(r["SystemModstamp"]) for r in chunk if _readable(r.get("SystemModstamp"))]
+        if stamps:
+            newest = max(stamps) if newest is None else max(newest, max(stamps))
+        if late_start is not None:
+            # What the regular query (SystemModstamp > since, whole seconds) could not have returned,
+            # looked up before this chunk is committed (an earlier chunk's versions are held: not late).
+            cutoff = since.replace(microsecond=0)
+            old = [r for r in chunk if r.get("Id") and _readable(r.get("SystemModstamp"))
+                   and parse_sf_datetime(r["SystemModstamp"]) <= cutoff]
+            if old:
+                late.extend(_versions_not_in_bronze(spark, bronze_path, old))
+        commit(chunk)
+
+    chunk: list[dict[str, Any]] = []
+    for record in fetch(late_start or since):
+        chunk.append(record)
+        if len(chunk) >= chunk_records:
+            take(chunk)
+            chunk = []
+    if chunk:
+        take(chunk)
+    chunk = []
     behind = int(max((before - s).total_seconds() for _, s in late)) if late else None
 
     def record_check(watermark: datetime | None) -> None:
@@ -417,75 +464,89 @@ def ingest_increment(
                 raise DeleteLogUnavailableError(
                     f"getDeleted cannot cover {obj.name} since {format_sf_datetime(start)} and no ID "
                     "reconciliation was given")
-            deletions = reconcile_ids(spark, table_path(lake, "bronze", obj.bronze_table), records, fetch_ids,
-                                      now)
+            # bronze already holds this read's records (committed above): it is the candidates' source
+            deletions = reconcile_ids(spark, bronze_path, fetch_ids, live_ids_path(lake, obj.name), now)
             deletes_from, reconciled = "id_reconciliation", len(deletions)
-    read = len(records) + len(deletions)
+    read = n_records + len(deletions)
     if not read:
         if fetch_deleted is not None:
             write_deletes_covered(spark, lake, obj.name, end, batch_id)
         record_check(before)
         return IngestResult(obj.name, 0, 0, before, before, deletes_from=deletes_from, late_check_from=late_start)
-    batch = records_to_bronze(spark, obj, records + deletions, batch_id)
-    rejected = 0
-    if batch.rejected:
-        bad = spark.createDataFrame(batch.rejected, "_error_reason STRING, record STRING")
-        rejected = write_errors(bad, lake, SOURCE, batch_id)
-    written = already = 0
-    if batch.rows:
-        written, already = (writer or write_bronze)(
-            spark, batch.frame, table_path(lake, "bronze", obj.bronze_table), min(batch.stamps))
-    queried = [parse_sf_datetime(r["SystemModstamp"]) for r in records if _readable(r.get("SystemModstamp"))]
+    for i in range(0, len(deletions), chunk_records):
+        commit(deletions[i:i + chunk_records])
     after = before
-    if queried:
-        after = max(queried) if before is None else max(before, max(queried))
+    if newest is not None:
+        after = newest if before is None else max(before, newest)
     if after is not None and after != before:
         write_watermark(spark, lake, obj.name, after, batch_id)
     if fetch_deleted is not None:
         write_deletes_covered(spark, lake, obj.name, end, batch_id)
     record_check(after)
-    return IngestResult(obj.name, read, written, before, after, skipped=already + batch.duplicates,
+    return IngestResult(obj.name, read, written, before, after, skipped=already + duplicates,
                         rejected=rejected, deletions=len(deletions), reconciled=reconciled,
                         deletes_from=deletes_from, late=len(late), late_check_from=late_start,
                         late_behind_seconds=behind, late_ids=tuple(i for i, _ in late))
 
 
-def reconcile_ids(spark, bronze_path: str, records: list[dict[str, Any]],
-                  fetch_ids: Callable[[], Iterable[str]], now: datetime | None = None) -> list[dict[str, Any]]:
+def live_ids_path(lake: str, obj_name: str) -> str:
+    """Scratch table of the source's live Ids taken by ID reconciliation (parquet, replaced each time)."""
+    return table_path(lake, "_state", f"{SOURCE}/live_ids_{obj_name.lower()}")
+
+
+def reconcile_ids(spark, bronze_path: str, fetch_ids: Callable[[], Iterable[str]], scratch_path: str,
+                  now: datetime | None = None, chunk_ids: int = ID_CHUNK) -> list[dict[str, Any]]:
     """Deletion versions for the Ids the source no longer has: ID reconciliation, for deletions
     getDeleted can no longer report (its window start is past the delete log's reach).
 
-    Candidates are the Ids whose latest version, in bronze or in this batch's `records`, is live.
-    The live Ids are read after `records`, so a record created since is in neither and never a
-    candidate. Each deletion is stamped with the time the Id list was taken (at least 1 ms after
-    the Id's latest version, so it is the latest whatever the clocks): the silver step removes them.
+    Candidates are the Ids whose latest version in bronze is live (the caller commits the run's
+    records to bronze first). The live Ids are read after those records, so a record created since
+    is in neither and never a candidate. They are staged `chunk_ids` at a time into a parquet table
+    at `scratch_path` (replaced, not appended to, by the first chunk) and compared on the engine
+    with a left anti join: the driver holds at most one chunk of Ids, never the whole object; what
+    it collects is the deleted Ids only. Each deletion is stamped with the time the Id list was
+    taken (at least 1 ms after the Id's latest version, so it is the latest whatever the clocks):
+    the silver step removes them. Returns [{"Id", "SystemModstamp", "IsDeleted": True}], by Id.
     """
     from delta.tables import DeltaTable
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
+    if chunk_ids <= 0:
+        raise ValueError("chunk_ids must be positive")
     at = now or datetime.now(timezone.utc)
-    live = set(fetch_ids())
-    latest: dict[str, tuple[datetime, bool]] = {}
-    if DeltaTable.isDeltaTable(spark, bronze_path):
-        bronze = spark.read.format("delta").load(bronze_path)
-        order = Window.partitionBy("Id").orderBy(F.col("SystemModstamp").desc(), F.col("_ingest_ts").desc(),
-                                                 F.coalesce(F.col("IsDeleted") == "true", F.lit(False)).desc())
-        held = (bronze.filter(F.col("Id").isNotNull()).withColumn("_rank", F.row_number().over(order))
-                .filter((F.col("_rank") == 1) & ~F.coalesce(F.col("IsDeleted") == "true", F.lit(False))))
-        ids = spark.createDataFrame([(i,) for i in live], "Id STRING")
-        for row in held.join(ids, "Id", "left_anti").select("Id", "SystemModstamp").collect():
-            if _readable(row["SystemModstamp"]):
-                latest[row["Id"]] = (parse_sf_datetime(row["SystemModstamp"]), False)
-    for rec in records:
-        if not rec.get("Id") or rec["Id"] in live or not _readable(rec.get("SystemModstamp")):
-            continue
-        stamp = parse_sf_datetime(rec["SystemModstamp"])
-        if rec["Id"] not in latest or stamp >= latest[rec["Id"]][0]:
-            latest[rec["Id"]] = (stamp, str(rec.get("IsDeleted")).lower() == "true")
+    chunk: list[tuple[str]] = []
+    staged = 0
+
+    def stage(rows: list[tuple[str]]) -> None:
+        nonlocal staged
+        (spark.createDataFrame(rows, "Id STRING").write.mode("overwrite" if staged == 0 else "append")
+         .parquet(scratch_path))
+        staged += 1
+
+    for i in fetch_ids():
+        chunk.append((i,))
+        if len(chunk) >= chunk_ids:
+            stage(chunk)
+            chunk = []
+    if chunk or staged == 0:  # an empty source still replaces the last run's list
+        stage(chunk)
+    chunk = []
+    if not DeltaTable.isDeltaTable(spark, bronze_path):
+        return []
+    live = spark.read.parquet(scratch_path)
+    bronze = spark.read.format("delta").load(bronze_path)
+    order = Window.partitionBy("Id").orderBy(F.col("SystemModstamp").desc(), F.col("_ingest_ts").desc(),
+                                             F.coalesce(F.col("IsDeleted") == "true", F.lit(False)).desc())
+    held = (bronze.filter(F.col("Id").isNotNull()).withColumn("_rank", F.row_number().over(order))
+            .filter((F.col("_rank") == 1) & ~F.coalesce(F.col("IsDeleted") == "true", F.lit(False))))
+    latest: dict[str, datetime] = {}
+    for row in held.join(live, "Id", "left_anti").select("Id", "SystemModstamp").collect():
+        if _readable(row["SystemModstamp"]):
+            latest[row["Id"]] = parse_sf_datetime(row["SystemModstamp"])
     return [{"Id": i, "SystemModstamp": format_sf_datetime(max(at, stamp + timedelta(milliseconds=1))),
              "IsDeleted": True}
-            for i, (stamp, deleted) in sorted(latest.items()) if not deleted]
+            for i, stamp in sorted(latest.items())]
 
 
 def _readable(stamp: Any) -> bool:
