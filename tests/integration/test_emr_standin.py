@@ -124,7 +124,7 @@ def project(standin, tmp_path, monkeypatch):
 def _deploy(standin, bucket, log_group: str | None = None, **app_config) -> tuple[str, str]:
     app_id = standin.emr.create_application(
         name=f"deplat-test-{uuid.uuid4().hex[:8]}", releaseLabel="emr-7.2.0", type="SPARK",
-        maximumCapacity=ONE_WORKER, **app_config)["applicationId"]
+        **{"maximumCapacity": ONE_WORKER, **app_config})["applicationId"]
     outputs = standin.home / "local" / "outputs.json"
     outputs.parent.mkdir(parents=True, exist_ok=True)
     outputs.write_text(json.dumps({"environment": "local", "region": "us-east-1", "artifacts_bucket": bucket,
@@ -413,3 +413,30 @@ def test_pre_initialized_driver_capacity_serves_runs_from_one_warm_driver(standi
     from deplat.engines.local_spark import _alive
 
     assert not _alive(int(pids.pop()))
+
+
+def test_each_pre_initialized_driver_serves_a_run_at_once(standin, project):
+    """DRIVER workerCount 2: two runs at once each get their own warm driver (neither runs cold)."""
+    bucket, _ = project
+    driver = {"workerCount": 2, "workerConfiguration": {"cpu": "4 vCPU", "memory": "16 GB"}}
+    two = {"cpu": "8 vCPU", "memory": "32 GB", "disk": "80 GB"}
+    _, app_id = _deploy(standin, bucket, initialCapacity={"DRIVER": driver}, maximumCapacity=two)
+    entry = _entry(bucket, "smoke_sleep")
+    ids = [standin.emr.start_job_run(applicationId=app_id, executionRoleArn=ROLE, clientToken=uuid.uuid4().hex,
+                                     jobDriver={"sparkSubmit": {"entryPoint": entry}})["jobRunId"] for _ in range(2)]
+    runs = standin.root / "applications" / app_id / "runs"
+    for run_id in ids:
+        _until(lambda run_id=run_id: "sleeping" in _text(runs / run_id / "stdout"), 180, f"{run_id} sleeping")
+    pids = {(runs / i / "warm_driver.pid").read_text() for i in ids}
+    assert len(pids) == 2  # two warm drivers, one run each
+    for run_id in ids:
+        standin.emr.cancel_job_run(applicationId=app_id, jobRunId=run_id, shutdownGracePeriodInSeconds=5)
+    for run_id in ids:
+        assert _states_until_terminal(standin, app_id, run_id)[-1] == "CANCELLED"
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""

@@ -296,10 +296,14 @@ class LocalSparkEngine:
     # --- helpers -----------------------------------------------------------------------------
 
     def _warm_spec(self, spec: JobSpec, python: str, jars: list[str], py_files: list[str],
-                   deps: list[str], entry: Path, run_dir: Path) -> dict[str, Any]:
-        """How the supervisor hands this run to a warm driver: the driver's folder, socket and
-        spark-submit command (one driver per code, dependencies, jars and environment, so a run
-        never meets modules or settings another deploy left), and the run's own request."""
+                   deps: list[str], entry: Path, run_dir: Path, slots: int = 1) -> dict[str, Any]:
+        """How the supervisor hands this run to a warm driver: per driver slot its folder, socket and
+        spark-submit command (drivers per code, dependencies, jars and environment, so a run never
+        meets modules or settings another deploy left), and the run's own request.
+
+        `slots`: how many warm drivers of this code may be up at once (the stand-in's pre-initialized
+        DRIVER workerCount); a run takes the first idle one, and runs cold when all are busy.
+        -> {"slots": [{"dir", "socket", "command", "env"}, ...], "request": {...}}"""
         import hashlib
 
         digest = hashlib.sha256()
@@ -309,6 +313,15 @@ class LocalSparkEngine:
         digest.update(json.dumps([python, self._master, jars, deps, sorted(self._env_vars.items()),
                                   str(self.runs_dir.resolve())]).encode())
         key = digest.hexdigest()[:16]
+        request = {"entry": str(entry), "args": list(spec.args), "stdout": str(run_dir / "stdout"),
+                   "stderr": str(run_dir / "stderr"),
+                   "env": {**self._env_vars, "DEPLAT_SPARK_MASTER": self._master}}
+        return {"slots": [self._warm_slot(key if i == 0 else f"{key}-{i}", python, jars, py_files, deps)
+                          for i in range(max(1, slots))], "request": request}
+
+    def _warm_slot(self, key: str, python: str, jars: list[str], py_files: list[str],
+                   deps: list[str]) -> dict[str, Any]:
+        """One warm driver's folder (its code copied once), socket, command and environment."""
         warm_dir = self.runs_dir / WARM_DIR / key
         code = warm_dir / "code"
         if not (code / WARM_SCRIPT).is_file():
@@ -329,11 +342,7 @@ class LocalSparkEngine:
         env = {**self._env_vars, **job_python_env(python, deps), "DEPLAT_SPARK_MASTER": self._master,
                "DEPLAT_SPARK_WAREHOUSE": str(warm_dir / "warehouse"), "PYTHONUNBUFFERED": "1",
                "SPARK_LOCAL_DIRS": str(warm_dir / SCRATCH_DIR)}
-        request = {"entry": str(entry), "args": list(spec.args), "stdout": str(run_dir / "stdout"),
-                   "stderr": str(run_dir / "stderr"),
-                   "env": {**self._env_vars, "DEPLAT_SPARK_MASTER": self._master}}
-        return {"dir": str(warm_dir), "socket": socket_path, "command": command, "env": env,
-                "request": request}
+        return {"dir": str(warm_dir), "socket": socket_path, "command": command, "env": env}
 
     def _unpacked(self, uri: str) -> Path:
         """A dependency archive unpacked once per content (its S3 key is content-addressed)."""
@@ -523,50 +532,59 @@ def _run_cold(run_dir: Path, meta: dict[str, Any]) -> int:
 
 
 def _run_warm(run_dir: Path, warm: dict[str, Any], cancelled: Callable[[], bool]) -> int | None:
-    """Hand the run to its warm driver (started here when none is up); the run's exit code, or None
-    when the driver is busy with another run or cannot start (the caller then runs it cold)."""
+    """Hand the run to the first idle warm driver of its slots (started here when none is up); the
+    run's exit code, or None when every slot is busy with another run or its driver cannot start
+    (the caller then runs it cold)."""
     import fcntl
+
+    for slot in warm.get("slots") or [warm]:  # a meta.json written before slots: one driver
+        busy = (Path(slot["dir"]) / "busy.lock").open("w")
+        try:
+            fcntl.flock(busy, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            busy.close()
+            continue
+        with busy:
+            return _run_in_slot(run_dir, {**slot, "request": warm["request"]}, cancelled)
+    return None
+
+
+def _run_in_slot(run_dir: Path, warm: dict[str, Any], cancelled: Callable[[], bool]) -> int | None:
+    """Hand the run to the warm driver of a slot whose busy lock the caller holds."""
     import socket
 
     warm_dir = Path(warm["dir"])
-    busy = (warm_dir / "busy.lock").open("w")
-    try:
-        fcntl.flock(busy, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        busy.close()
-        return None
-    with busy:
-        for _attempt in range(2):  # a driver that stopped idle between the probe and the connect
-            pid = _ensure_warm_driver(warm_dir, warm, cancelled)
-            if pid is None:
-                return None
-            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                conn.connect(warm["socket"])
-                break
-            except OSError:
-                conn.close()
-                _stop_warm_driver(pid)
-        else:
+    for _attempt in range(2):  # a driver that stopped idle between the probe and the connect
+        pid = _ensure_warm_driver(warm_dir, warm, cancelled)
+        if pid is None:
             return None
-        (run_dir / "warm_driver.pid").write_text(str(pid))
-        (run_dir / "stdout").write_bytes(b"")
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            conn.sendall((json.dumps(warm["request"]) + "\n").encode())
-            reply = conn.makefile("rb").readline()
+            conn.connect(warm["socket"])
+            break
         except OSError:
-            reply = b""
-        finally:
             conn.close()
-        if reply:
-            answer = json.loads(reply)
-            if answer.get("error"):  # refused by the driver: the run's own log says why
-                with (run_dir / "stderr").open("a") as err:
-                    err.write(f"warm driver refused the run: {answer['error']}\n")
-            return int(answer["exit_code"])
-        # The driver died under the run (killed, out of memory, or cancelled by us).
-        _stop_warm_driver(pid)
-        return -signal.SIGTERM if cancelled() else -signal.SIGKILL
+            _stop_warm_driver(pid)
+    else:
+        return None
+    (run_dir / "warm_driver.pid").write_text(str(pid))
+    (run_dir / "stdout").write_bytes(b"")
+    try:
+        conn.sendall((json.dumps(warm["request"]) + "\n").encode())
+        reply = conn.makefile("rb").readline()
+    except OSError:
+        reply = b""
+    finally:
+        conn.close()
+    if reply:
+        answer = json.loads(reply)
+        if answer.get("error"):  # refused by the driver: the run's own log says why
+            with (run_dir / "stderr").open("a") as err:
+                err.write(f"warm driver refused the run: {answer['error']}\n")
+        return int(answer["exit_code"])
+    # The driver died under the run (killed, out of memory, or cancelled by us).
+    _stop_warm_driver(pid)
+    return -signal.SIGTERM if cancelled() else -signal.SIGKILL
 
 
 def _ensure_warm_driver(warm_dir: Path, warm: dict[str, Any], cancelled: Callable[[], bool]) -> int | None:

@@ -104,6 +104,14 @@ class Application(moto_models.Application):
             return 0.0
         return self.idle_timeout_seconds() or 24 * 3600.0
 
+    def warm_drivers(self) -> int:
+        """How many warm drivers may serve this application's runs at once: the pre-initialized
+        DRIVER workerCount (initialCapacity; at least 1 when warm drivers are on at all)."""
+        for kind, config in (self.initial_capacity or {}).items():
+            if kind.upper() == "DRIVER":
+                return max(1, int((config or {}).get("workerCount", 1)))
+        return 1
+
     def limit(self) -> runner.Worker | None:
         cap = self.maximum_capacity
         if not cap:
@@ -372,7 +380,7 @@ def _launch(app: Application, run: JobRun) -> None:
     """Fetch the run's code and start its supervisor (off the scheduler thread: S3 reads)."""
     try:
         run_dir = runner.prepare_run(_runtime(), app.id, run.id, run.job_driver, run.log_uri(),
-                                     run.name or run.id, app.warm_idle_seconds())
+                                     run.name or run.id, app.warm_idle_seconds(), app.warm_drivers())
         env = json.loads((run_dir / ls.META_FILE).read_text())["env"]
         with _LOCK:
             run.run_dir = run_dir

@@ -200,9 +200,10 @@ class Runtime:
 
 
 def prepare_run(runtime: Runtime, application_id: str, run_id: str, job_driver: dict[str, Any],
-                log_uri: str, name: str, warm_idle_seconds: float) -> Path:
+                log_uri: str, name: str, warm_idle_seconds: float, warm_drivers: int = 1) -> Path:
     """Fetch what the run names into its folder and write the supervisor's meta.json (command,
-    environment, warm-driver hand-over); the run folder. ValueError for what cannot run."""
+    environment, warm-driver hand-over to the first idle of `warm_drivers` slots); the run folder.
+    ValueError for what cannot run."""
     submit = (job_driver or {}).get("sparkSubmit")
     if not submit:
         raise ValueError("the stand-in runs sparkSubmit job drivers only")
@@ -243,7 +244,7 @@ def prepare_run(runtime: Runtime, application_id: str, run_id: str, job_driver: 
     meta: dict[str, Any] = {"ref": ref.to_dict(), "command": command, "env": env, "created_at": ls._now()}
     if warm_idle_seconds > 0:
         spec = JobSpec("", "", submit["entryPoint"], tuple(submit.get("entryPointArguments", [])))
-        warm = engine._warm_spec(spec, python, jars, py_files, deps, entry, run_dir)
+        warm = engine._warm_spec(spec, python, jars, py_files, deps, entry, run_dir, slots=warm_drivers)
         warm["request"]["env"].update(driver_env)
         meta["warm"] = warm
     ls._write_json(run_dir / ls.META_FILE, meta)
