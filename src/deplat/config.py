@@ -40,8 +40,9 @@ class Environment(_Strict):
     # spark-submit per step. (On the stand-in, warm drivers are the application's pre-initialized
     # capacity, Terraform `emr_initial_capacity`, and live while it is STARTED.)
     warm_driver_idle_seconds: float = Field(default=120, ge=0)
-    # Which engine runs jobs: unset = local Spark for a local env, EMR Serverless in AWS.
-    # `emr-serverless` in a local env: the cloud's engine against moto's EMR Serverless stand-in.
+    # Which engine runs jobs: unset = EMR Serverless everywhere (in a local env, the cloud's engine
+    # against moto's EMR Serverless stand-in). `local-spark`: the direct warm-driver path, kept for
+    # benchmarks/run_all_local.py's side-by-side figure (local envs only).
     engine: Literal["local-spark", "emr-serverless"] | None = None
     protected: bool = False
 
@@ -60,7 +61,7 @@ class Environment(_Strict):
     @property
     def job_engine(self) -> str:
         """`local-spark` or `emr-serverless`: the engine this environment's jobs run on."""
-        return self.engine or ("local-spark" if self.is_local else "emr-serverless")
+        return self.engine or "emr-serverless"
 
 
 class LocalStackSettings(_Strict):

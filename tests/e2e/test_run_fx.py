@@ -1,11 +1,13 @@
-"""End to end on the local env: `deplat deploy` the repo, then `deplat run fx --wait` runs the real
-fx jobs with spark-submit from the deployed artifacts; silver.fx_rates must have rows.
+"""End to end on the local env: `deplat deploy` the repo, then `deplat run fx --wait` submits the real
+fx jobs to EMR Serverless (moto's stand-in runs them with spark-submit from the deployed artifacts);
+silver.fx_rates must have rows.
 
 A fresh moto bucket, DEPLAT_HOME and lake in tmp: nothing touches the repo's .deplat/ (~1 min).
 """
 
 import json
 import re
+import sys
 import uuid
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from typer.testing import CliRunner
 from deplat.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+from deplat_project import ROLE, emr_application, standin_runs  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -28,7 +32,9 @@ def test_deploy_then_run_fx(local_stack, tmp_path, monkeypatch):
     s3.create_bucket(Bucket=bucket)
     home = tmp_path / "home"
     (home / "local").mkdir(parents=True)
-    (home / "local" / "outputs.json").write_text(json.dumps({"artifacts_bucket": bucket}))
+    app_id = emr_application()
+    (home / "local" / "outputs.json").write_text(json.dumps(
+        {"artifacts_bucket": bucket, "emr_application_id": app_id, "emr_job_role_arn": ROLE}))
     monkeypatch.setenv("DEPLAT_CONFIG", str(ROOT / "config" / "deplat.yaml"))
     monkeypatch.setenv("DEPLAT_HOME", str(home))
     monkeypatch.setenv("DEPLAT_LAKE_URI", str(tmp_path / "lake"))
@@ -44,7 +50,7 @@ def test_deploy_then_run_fx(local_stack, tmp_path, monkeypatch):
     from deplat.local.jars import cache_dir
 
     emr_python = find_emr_python(cache_dir())
-    banners = [line for log in sorted((home / "local" / "runs").glob("lr-*/stdout"))
+    banners = [line for log in sorted(standin_runs(app_id).glob("*/stdout"))
                for line in log.read_text().splitlines() if line.startswith("deplat job runtime:")]
     assert len(banners) == 2, banners
     for banner in banners:

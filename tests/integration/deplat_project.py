@@ -83,17 +83,18 @@ def standin_runs(application_id: str) -> Path:
     return Path(found["root"]) / "applications" / application_id / "runs"
 
 
-def emr_application() -> str:
+def emr_application(capacity: dict | None = None) -> str:
     """A new EMR Serverless application on the local moto (its stand-in runs the project's jobs),
-    sized as the local env's Terraform makes it."""
+    sized as the local env's Terraform makes it unless `capacity` says otherwise."""
     client = boto3.client("emr-serverless", endpoint_url=MOTO, region_name="us-east-1",
                           aws_access_key_id="testing", aws_secret_access_key="testing")
     return client.create_application(name=f"deplat-test-{uuid.uuid4().hex[:8]}", releaseLabel="emr-7.2.0",
-                                     type="SPARK", **CAPACITY)["applicationId"]
+                                     type="SPARK", **(capacity or CAPACITY))["applicationId"]
 
 
-def make_project(base: Path, monkeypatch, jobs: dict[str, str]) -> tuple[Path, str]:
-    """Create the project under `base`, a bucket on moto, and point deplat at both."""
+def make_project(base: Path, monkeypatch, jobs: dict[str, str], capacity: dict | None = None) -> tuple[Path, str]:
+    """Create the project under `base`, a bucket on moto, an EMR Serverless application (`capacity`:
+    see emr_application), and point deplat at them."""
     root = base / "project"
     root.mkdir()
     for name in ("pyproject.toml", "README.md"):
@@ -113,7 +114,7 @@ def make_project(base: Path, monkeypatch, jobs: dict[str, str]) -> tuple[Path, s
     (home / "local").mkdir(parents=True)
     (home / "local" / "outputs.json").write_text(json.dumps(
         {"environment": "local", "region": "us-east-1", "artifacts_bucket": bucket,
-         "lake_bucket": f"{bucket}-lake", "emr_application_id": emr_application(), "emr_job_role_arn": ROLE}))
+         "lake_bucket": f"{bucket}-lake", "emr_application_id": emr_application(capacity), "emr_job_role_arn": ROLE}))
     monkeypatch.setenv("DEPLAT_CONFIG", str(root / "config" / "deplat.yaml"))
     monkeypatch.setenv("DEPLAT_HOME", str(home))
     monkeypatch.setenv("DEPLAT_LAKE_URI", str(base / "lake"))

@@ -1,10 +1,12 @@
-"""`deplat backfill fx` on the local engine over ten dates, three at once: interrupted (SIGINT to the real
-CLI process), resumed, then run again: every date done once per pass, at most three runs at a time, the
-rows per date equal to the ECB source's, and the second backfill changes no row count.
+"""`deplat backfill fx` through the EMR Serverless stand-in over ten dates, three at once: interrupted
+(SIGINT to the real CLI process), resumed, then run again: every date done once per pass, at most
+three runs at a time, the rows per date equal to the ECB source's, and the second backfill changes no
+row count.
 
-The real fx jobs from the deployed artifacts (moto bucket, lake and DEPLAT_HOME in tmp). The dates'
-writes to the same Delta tables conflict when they run at once; the jobs retry them (conflicts.py).
-Costly (~20 job runs per pass on 2 cores): the three passes are one test."""
+The real fx jobs from the deployed artifacts (moto bucket, lake and DEPLAT_HOME in tmp), on an
+application with three pre-initialized drivers (warm drivers): the backfill's three runs at once each
+find one. The dates' writes to the same Delta tables conflict when they run at once; the jobs retry
+them (conflicts.py). Costly (~20 job runs per pass on 2 cores): the three passes are one test."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from deplat_project import make_project
+from deplat_project import CAPACITY, make_project, standin_runs
 from typer.testing import CliRunner
 
 from deplat.cli import app
@@ -33,7 +35,8 @@ FIRST, LAST = "2024-01-02", "2024-01-11"  # a weekend inside: the ECB publishes 
 @pytest.fixture
 def project(local_stack, tmp_path, monkeypatch):
     jobs = {name: (ROOT / "jobs" / f"{name}.py").read_text() for name in ("fx_to_bronze", "fx_bronze_to_silver")}
-    root, bucket = make_project(tmp_path, monkeypatch, jobs)
+    three = {**CAPACITY, "initialCapacity": {"DRIVER": {**CAPACITY["initialCapacity"]["DRIVER"], "workerCount": 3}}}
+    root, bucket = make_project(tmp_path, monkeypatch, jobs, capacity=three)
     monkeypatch.chdir(root)
     deployed = CliRunner().invoke(app, ["deploy"])
     assert deployed.exit_code == 0, deployed.output
@@ -70,7 +73,7 @@ def _rows_per_date(lake: Path, layer: str, column: str) -> Counter:
 def _peak_concurrency(runs_dir: Path, since: str) -> int:
     """The most job runs alive at once among those started at or after `since` (ISO, UTC)."""
     spans = []
-    for state in runs_dir.glob("lr-*/state.json"):
+    for state in runs_dir.glob("*/state.json"):
         doc = json.loads(state.read_text())
         if doc["started_at"] >= since:
             spans.append((doc["started_at"], doc.get("ended_at") or doc["updated_at"]))
@@ -125,4 +128,5 @@ def test_backfill_ten_dates_interrupted_resumed_and_rerun(project):
     assert json.loads(out)["counts"]["success"] == 10
     assert _rows_per_date(lake, "bronze", "rate_date") == bronze
     assert _rows_per_date(lake, "silver", "as_of_date") == silver
-    assert 2 <= _peak_concurrency(home / "runs", since) <= 3  # the rerun alone: no runs left from Ctrl-C
+    runs = standin_runs(json.loads((home / "outputs.json").read_text())["emr_application_id"])
+    assert 2 <= _peak_concurrency(runs, since) <= 3  # the rerun alone: no runs left from Ctrl-C

@@ -38,7 +38,18 @@ def home(local_stack, tmp_path, monkeypatch):
     return state
 
 
+def _local_spark(state: Path) -> None:
+    """Run the env on `engine: local-spark` (the direct warm-driver path, whose run folders these are)."""
+    import yaml
+
+    config = state.parent.parent / "config" / "deplat.yaml"
+    doc = yaml.safe_load(config.read_text())
+    doc["environments"]["local"]["engine"] = "local-spark"
+    config.write_text(yaml.safe_dump(doc))
+
+
 def _run_dir(state: Path, run_id: str, stdout: str | None) -> None:
+    _local_spark(state)
     run_dir = state / "runs" / run_id
     run_dir.mkdir(parents=True)
     outputs = json.loads((state / "outputs.json").read_text())

@@ -23,7 +23,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.spark]
 def project(local_stack, tmp_path, monkeypatch):
     root, bucket = make_project(tmp_path, monkeypatch,
                                 {"smoke_ok": SMOKE_OK, "smoke_boom": SMOKE_BOOM, "smoke_sleep": SMOKE_SLEEP})
-    monkeypatch.setenv("DEPLAT_ENGINE", "emr-serverless")  # the stand-in of the shared stack's moto
     monkeypatch.setitem(registry.PIPELINES, "smoke", Pipeline("smoke", (Step("smoke_ok"),)))
     monkeypatch.setitem(registry.PIPELINES, "smokefail", Pipeline("smokefail", (Step("smoke_boom"),)))
     monkeypatch.setitem(registry.PIPELINES, "smokesleep", Pipeline("smokesleep", (Step("smoke_sleep"),)))

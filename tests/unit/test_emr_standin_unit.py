@@ -64,18 +64,18 @@ def test_client_token_pattern_is_the_apis(token, ok):
     assert bool(runner.CLIENT_TOKEN.match(token)) is ok
 
 
-def test_moto_always_serves_the_stand_in_and_engine_emr_serverless_selects_it(tmp_path):
+def test_moto_always_serves_the_stand_in_and_every_env_runs_on_emr_serverless_by_default(tmp_path):
     config = tmp_path / "config" / "deplat.yaml"
     config.parent.mkdir()
     config.write_text((ROOT / "config" / "deplat.yaml").read_text())
     settings = load_settings(config, environ={})
-    assert settings.env("local").job_engine == "local-spark"  # the opt-in default, for now
+    assert settings.env("local").job_engine == settings.env("dev").job_engine == "emr-serverless"
     from deplat.local.services import MOTO, Paths
 
     cmd = MOTO.command(Paths(tmp_path), settings.local_stack)
     assert cmd[cmd.index("--emr-standin") + 1] == str(tmp_path / "emr-serverless")
-    settings = load_settings(config, environ={"DEPLAT_ENGINE": "emr-serverless"})
-    assert settings.env("local").job_engine == settings.env("dev").job_engine == "emr-serverless"
+    settings = load_settings(config, environ={"DEPLAT_ENGINE": "local-spark"})  # the benchmark's direct path
+    assert (settings.env("local").job_engine, settings.env("dev").job_engine) == ("local-spark", "emr-serverless")
     config.write_text((ROOT / "config" / "deplat.yaml").read_text().replace(
         "local_stack:\n", "local_stack:\n  emr_serverless_standin: false\n"))
     with pytest.raises(ConfigError, match="emr_serverless_standin: false is gone"):
