@@ -1,10 +1,12 @@
 """`deplat optimize` and `deplat dr restore --yes` end to end on the local env: deployed artifacts,
-the maintenance and restore jobs run by spark-submit, figures read back from the driver logs.
+the maintenance and restore jobs run on EMR Serverless (moto's stand-in), figures read back from the
+driver logs.
 
 A fresh moto bucket, DEPLAT_HOME and lake in tmp (nothing touches the repo's .deplat/); the table
 is written with delta-rs so only the two jobs start a JVM (~1 min)."""
 
 import json
+import sys
 import uuid
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from typer.testing import CliRunner
 from deplat.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+from deplat_project import ROLE, emr_application  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -27,7 +31,8 @@ def test_optimize_then_restore_through_the_engine(local_stack, tmp_path, monkeyp
     boto3.client("s3", endpoint_url="http://127.0.0.1:5050", region_name="us-east-1").create_bucket(Bucket=bucket)
     home = tmp_path / "home"
     (home / "local").mkdir(parents=True)
-    (home / "local" / "outputs.json").write_text(json.dumps({"artifacts_bucket": bucket}))
+    (home / "local" / "outputs.json").write_text(json.dumps(
+        {"artifacts_bucket": bucket, "emr_application_id": emr_application(), "emr_job_role_arn": ROLE}))
     monkeypatch.setenv("DEPLAT_CONFIG", str(ROOT / "config" / "deplat.yaml"))
     monkeypatch.setenv("DEPLAT_HOME", str(home))
     monkeypatch.setenv("DEPLAT_LAKE_URI", str(tmp_path / "lake"))
