@@ -134,10 +134,15 @@ class RunHistory:
         return next((r for r in self.records() if r["run_id"] == run_id), None)
 
 
+# An application that can run jobs (EMR Serverless auto-starts a CREATED or STOPPED one on StartJobRun).
+LIVE_APPLICATION_STATES = {"CREATED", "STARTING", "STARTED", "STOPPING", "STOPPED"}
+
+
 def _with_local_services(ctx: Any, app: dict[str, Any]) -> dict[str, Any]:
-    """Locally the application is the whole stack: a STARTED engine with a service down (PostgreSQL,
-    Kafka, a stand-in) is DEGRADED, naming the services, so status never says STARTED while a
-    pipeline's source cannot be reached."""
+    """Locally the application is the whole stack: an application that can run jobs (any of
+    LIVE_APPLICATION_STATES) with a service down (PostgreSQL, Kafka, a stand-in) is DEGRADED,
+    naming the services, so status never says it is ready while a pipeline's source cannot be
+    reached."""
     from deplat.local.stack import LocalStack
 
     down = [s.name for s in LocalStack(ctx.local_dir, ctx.settings.local_stack).status() if not s.healthy]
@@ -431,8 +436,11 @@ class RunService:
             app = self.engine.application_state()
         except EndpointUnreachableError as exc:
             app = {"id": None, "state": "UNREACHABLE", "error": exc.message, "hint": exc.hint}
-        if self._engine is None and self.ctx.env.is_local and app.get("state") == "STARTED":
-            app = _with_local_services(self.ctx, app)  # the env's own engine: the local stack is its platform
+        if self._engine is None and self.ctx.env.is_local:  # the env's own engine: the stack is its platform
+            # (the direct local Spark path says STOPPED when the stack is down: already the right answer)
+            live = LIVE_APPLICATION_STATES if self.ctx.env.job_engine == "emr-serverless" else {"STARTED"}
+            if app.get("state") in live:
+                app = _with_local_services(self.ctx, app)
         runs = [self._refresh(rec) if rec.get("state") not in TERMINAL_STATES and rec.get("ref") else rec
                 for rec in records]
         try:

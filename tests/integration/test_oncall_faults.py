@@ -29,7 +29,10 @@ def _closed_port() -> int:
 
 @pytest.fixture
 def dead_postgres(local_stack, tmp_path, monkeypatch):
-    """The repo's config with local_stack.postgres_port on a closed port; outputs name a bucket moto has."""
+    """The repo's config with local_stack.postgres_port on a closed port; outputs name a bucket moto has
+    and an EMR Serverless application of its own (CREATED: it auto-starts on the next run)."""
+    from deplat_project import ROLE, emr_application
+
     config = yaml.safe_load((ROOT / "config" / "deplat.yaml").read_text())
     config["local_stack"]["postgres_port"] = _closed_port()
     (tmp_path / "config").mkdir()
@@ -41,7 +44,8 @@ def dead_postgres(local_stack, tmp_path, monkeypatch):
     bucket = f"deplat-faults-{uuid.uuid4().hex[:8]}"
     state = tmp_path / ".deplat" / "local"
     state.mkdir(parents=True)
-    (state / "outputs.json").write_text(json.dumps({"artifacts_bucket": bucket}))
+    (state / "outputs.json").write_text(json.dumps(
+        {"artifacts_bucket": bucket, "emr_application_id": emr_application(), "emr_job_role_arn": ROLE}))
     s3 = boto3.client("s3", endpoint_url=MOTO, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
     yield tmp_path

@@ -34,12 +34,13 @@ def _closed_port() -> int:
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    """A project whose local env (and moto_port) is a closed loopback port, state under tmp."""
+    """A project whose local env (and moto_port) is a closed loopback port, state under tmp; its jobs
+    run on the direct local Spark path (`engine: local-spark`), whose run folders these tests write."""
     port = _closed_port()
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "deplat.yaml").write_text(
         "environments:\n"
-        f"  local: {{kind: local, endpoint_url: 'http://127.0.0.1:{port}', lake_uri: lake}}\n"
+        f"  local: {{kind: local, endpoint_url: 'http://127.0.0.1:{port}', lake_uri: lake, engine: local-spark}}\n"
         "  dev: {kind: aws, region: eu-west-1, profile: nobody-has-this-profile}\n"
         f"local_stack: {{moto_port: {port}}}\n")
     monkeypatch.chdir(tmp_path)
@@ -144,6 +145,16 @@ def test_status_with_the_stack_down_is_not_started(project):
     assert result.exit_code == 0, result.output
     app_state = json.loads(result.stdout)["application"]
     assert app_state["state"] == "STOPPED" and "deplat local up" in app_state["hint"]
+
+
+def test_status_on_emr_serverless_with_moto_down_is_unreachable_with_the_fix(project, monkeypatch):
+    monkeypatch.setenv("DEPLAT_ENGINE", "emr-serverless")  # the local default
+    applied(project)
+    result = cli("-o", "json", "status")
+    assert result.exit_code == 0, result.output
+    app_state = json.loads(result.stdout)["application"]
+    assert app_state["state"] == "UNREACHABLE" and "deplat local up" in app_state["hint"]
+    assert "not answering" in app_state["error"]
 
 
 def test_status_with_a_non_local_endpoint_override_is_refused_like_every_command(project, monkeypatch):

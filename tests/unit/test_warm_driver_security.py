@@ -156,14 +156,15 @@ def test_the_engine_puts_the_socket_in_the_private_folder_and_names_the_runs_roo
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "xdg"))
     (tmp_path / "xdg").mkdir(mode=0o700)
     warm = _submit(tmp_path, monkeypatch)["warm"]
-    sock = Path(warm["socket"])
+    [slot] = warm["slots"]  # one warm driver slot (the stand-in gives one per pre-initialized DRIVER)
+    sock = Path(slot["socket"])
     assert sock.parent == tmp_path / "xdg" / f"deplat-{os.getuid()}"
     assert stat.S_IMODE(os.lstat(sock.parent).st_mode) == 0o700
     assert sock.parent != Path(tempfile.gettempdir())
-    assert warm["command"][-3:] == [str(sock), "60", str((tmp_path / "runs").resolve())]
+    assert slot["command"][-3:] == [str(sock), "60", str((tmp_path / "runs").resolve())]
     # and the request the supervisor will send passes the driver's own check
     Path(warm["request"]["entry"]).parent.mkdir(parents=True, exist_ok=True)
-    assert warm_driver.check_request(warm["request"], warm["command"][-1])
+    assert warm_driver.check_request(warm["request"], slot["command"][-1])
 
 
 def test_an_unsafe_socket_folder_turns_the_warm_driver_off_not_the_run(tmp_path, monkeypatch):

@@ -1,6 +1,6 @@
-"""Job engines: EMR Serverless in the cloud, and in a local env either local Spark or EMR Serverless
-against moto's EMR Serverless stand-in (`engine: emr-serverless`; `deplat local up` always starts
-moto with the stand-in)."""
+"""Job engines: EMR Serverless, in the cloud and in a local env (there against moto's EMR Serverless
+stand-in, which `deplat local up` always starts), and the direct local Spark path (`engine:
+local-spark`, local envs only: kept for benchmarks/run_all_local.py's side-by-side figure)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ __all__ = ["JobEngine", "JobSpec", "RunRef", "RunState", "engine_for"]
 
 
 def engine_for(ctx: Any) -> JobEngine:
-    """The engine of ctx's environment (`Environment.job_engine`): local Spark, or EMR Serverless,
-    in a local env against moto's EMR Serverless stand-in (ConfigError when moto runs without it:
-    its plain EMR Serverless would report every run SUCCESS without running it)."""
+    """The engine of ctx's environment (`Environment.job_engine`): EMR Serverless (in a local env
+    against moto's EMR Serverless stand-in: EndpointUnreachableError when moto is down, ConfigError
+    when it runs without the stand-in, whose plain EMR Serverless would report every run SUCCESS
+    without running it), or the direct local Spark path."""
     if ctx.env.job_engine == "local-spark":
         from deplat.engines.local_spark import LocalSparkEngine
 
@@ -24,10 +25,17 @@ def engine_for(ctx: Any) -> JobEngine:
     if not ctx.env.is_local:
         return EmrServerlessEngine.from_context(ctx)
     from deplat.engines.base import PollPolicy
-    from deplat.errors import ConfigError
+    from deplat.errors import ConfigError, EndpointUnreachableError
     from deplat.local.emr_serverless_standin import serving
 
     if not serving(ctx.env.endpoint_url or ""):
+        from urllib.parse import urlparse
+
+        from deplat.local.services import port_open
+
+        if not port_open(urlparse(ctx.env.endpoint_url or "").port or 0):
+            raise EndpointUnreachableError(f"the local moto server at {ctx.env.endpoint_url} is not answering",
+                                           "run `deplat local up`")
         raise ConfigError(
             f"environment '{ctx.env.name}' runs jobs on EMR Serverless, but the moto server at "
             f"{ctx.env.endpoint_url} runs without the EMR Serverless stand-in",
