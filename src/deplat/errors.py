@@ -38,6 +38,11 @@ class ConfigError(DeplatError):
     exit_code = ExitCode.USAGE
 
 
+class ApplicationNotFoundError(ConfigError):
+    """The environment's EMR Serverless application does not exist (GetApplication's
+    ResourceNotFoundException: deleted, or a local moto restarted since `infra apply`)."""
+
+
 class NotBuiltError(DeplatError):
     """A command whose implementation has not landed yet; never pretend it worked."""
 

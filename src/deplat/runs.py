@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from deplat.engines.base import TERMINAL_STATES, JobEngine, JobSpec, PollPolicy, RunRef, RunState
-from deplat.errors import ConfigError, DeplatError, EndpointUnreachableError, JobFailedError, NotBuiltError
+from deplat.errors import (
+    ApplicationNotFoundError,
+    ConfigError,
+    DeplatError,
+    EndpointUnreachableError,
+    JobFailedError,
+    NotBuiltError,
+)
 
 HISTORY_FILE = "runs.jsonl"
 # A local run is `lr-` + 12 hex digits (LocalSparkEngine.submit; any 12 of [0-9a-z] pass); an EMR Serverless jobRunId is
@@ -436,6 +443,8 @@ class RunService:
             app = self.engine.application_state()
         except EndpointUnreachableError as exc:
             app = {"id": None, "state": "UNREACHABLE", "error": exc.message, "hint": exc.hint}
+        except ApplicationNotFoundError as exc:
+            app = {"id": None, "state": "NOT_DEPLOYED", "error": exc.message, "hint": exc.hint}
         if self._engine is None and self.ctx.env.is_local:  # the env's own engine: the stack is its platform
             # (the direct local Spark path says STOPPED when the stack is down: already the right answer)
             live = LIVE_APPLICATION_STATES if self.ctx.env.job_engine == "emr-serverless" else {"STARTED"}

@@ -1,6 +1,6 @@
 """On call against the real local stack (moto, the Salesforce stand-in, fakesnow): logs after moto lost
-its buckets, status of a restarted moto, secrets put/check. DEPLAT_HOME is a temp dir; the shared
-secrets are only read (a rejected put must store nothing)."""
+its buckets, status of a restarted moto (its EMR Serverless application gone), secrets put/check.
+DEPLAT_HOME is a temp dir; the shared secrets are only read (a rejected put must store nothing)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from deplat_project import ROLE, emr_application
 from typer.testing import CliRunner
 
 from deplat.cli import app
@@ -34,7 +35,9 @@ def home(local_stack, tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     state = tmp_path / ".deplat" / "local"
     state.mkdir(parents=True)
-    (state / "outputs.json").write_text(json.dumps({"artifacts_bucket": f"deplat-gone-{uuid.uuid4().hex[:8]}"}))
+    (state / "outputs.json").write_text(json.dumps({"artifacts_bucket": f"deplat-gone-{uuid.uuid4().hex[:8]}",
+                                                    "emr_application_id": f"gone{uuid.uuid4().hex[:12]}",
+                                                    "emr_job_role_arn": ROLE}))
     return state
 
 
@@ -82,22 +85,19 @@ def test_logs_gone_everywhere_say_so_and_why(home):
     assert "no copy under" in result.output
 
 
-def test_status_after_moto_lost_the_bucket_is_not_deployed(home):
+def test_status_after_moto_lost_the_application_is_not_deployed(home):
     result = cli("-o", "json", "status")
     assert result.exit_code == 0, result.output
     app_state = json.loads(result.stdout)["application"]
     assert app_state["state"] == "NOT_DEPLOYED" and "infra apply" in app_state["hint"]
 
 
-def test_status_with_the_bucket_there_is_started(home):
-    bucket = json.loads((home / "outputs.json").read_text())["artifacts_bucket"]
-    s3 = boto3.client("s3", endpoint_url=MOTO, region_name="us-east-1")
-    s3.create_bucket(Bucket=bucket)
-    try:
-        result = cli("-o", "json", "status")
-        assert json.loads(result.stdout)["application"]["state"] == "STARTED"
-    finally:
-        s3.delete_bucket(Bucket=bucket)
+def test_status_with_the_application_there_is_its_state(home):
+    outputs = json.loads((home / "outputs.json").read_text())
+    outputs["emr_application_id"] = emr_application()
+    (home / "outputs.json").write_text(json.dumps(outputs))
+    result = cli("-o", "json", "status")
+    assert json.loads(result.stdout)["application"]["state"] in ("CREATED", "STARTED"), result.output
 
 
 def test_a_rejected_put_stores_nothing(home):

@@ -11,7 +11,7 @@ import json
 
 import pytest
 import yaml
-from deplat_project import SMOKE_OK, keys, make_project, s3
+from deplat_project import ROLE, SMOKE_OK, emr_application, keys, make_project, s3
 from typer.testing import CliRunner
 
 from deplat.cli import app
@@ -41,7 +41,8 @@ def project(local_stack, tmp_path, monkeypatch):
     target = f"{bucket}-b"
     s3().create_bucket(Bucket=target)
     (tmp_path / "home" / "local2").mkdir(parents=True)
-    (tmp_path / "home" / "local2" / "outputs.json").write_text(json.dumps({"artifacts_bucket": target}))
+    (tmp_path / "home" / "local2" / "outputs.json").write_text(json.dumps(
+        {"artifacts_bucket": target, "emr_application_id": emr_application(), "emr_job_role_arn": ROLE}))
     monkeypatch.setitem(registry.PIPELINES, "promo", Pipeline("promo", (
         Step("smoke_ok"), Step("dq_check", gate=("silver.smoke",)))))
     monkeypatch.chdir(root)

@@ -81,12 +81,17 @@ def status(tctx: typer.Context, services: ServicesArg = None, output: OutputOpt 
 @app.command()
 def seed(
     tctx: typer.Context,
-    scale_factor: Annotated[float, typer.Option(help="TPC-H scale factor for the Snowflake stand-in.",
-                                                 min=0.0001, callback=finite)] = 0.01,
+    scale_factor: Annotated[float, typer.Option(
+        "--scale", "--scale-factor",
+        help="Scale factor (TPC-H's: sf 1 = 1.5M orders). Every source follows it from the sample's sizes "
+             "at 0.01: RDS 200/1,000 rows x sf/0.01, Salesforce 120/300 records x sf/0.01. Another "
+             "scale than the last replaces each source (use a fresh lake: DEPLAT_LAKE_URI).",
+        min=0.0001, callback=finite)] = 0.01,
     output: OutputOpt = None,
 ) -> None:
     """Load the local sources: TPC-H into fakesnow, rows + CDC slot into PostgreSQL, the DMS full
-    load, and each source's connection into Secrets Manager (values never shown). Idempotent."""
+    load, and each source's connection into Secrets Manager (values never shown). Idempotent at one
+    scale; `--scale 0.1` or `--scale 1` makes every source 10x or 100x the sample."""
     from deplat.local.seed import seed_all
 
     ctx = context(tctx, output)
@@ -102,6 +107,7 @@ def seed(
                 ["postgres (RDS)", f"database {rds['database']}, slot {rds['slot']}",
                  counts(rds["rows"]) + (" (inserted now)" if any(rds["rows"].values()) else " (already seeded)")],
                 ["salesforce stand-in", result.salesforce["secret_name"],
+                 f"Account={result.salesforce['accounts']}, Opportunity={result.salesforce['opportunities']}, "
                  f"secret {result.salesforce['secret_action']}"],
                 ["dms full load", dms["landing"], counts(dms["full_load_rows"]) or "LOAD files already present"]]
         table("local sources", ["source", "where", "rows"], rows)

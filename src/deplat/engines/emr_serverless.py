@@ -24,7 +24,7 @@ from deplat.engines.base import (
     RunRef,
     RunState,
 )
-from deplat.errors import ConfigError
+from deplat.errors import ApplicationNotFoundError, ConfigError
 from deplat.logs import LogReader
 from deplat.logs import follow as follow_tail
 from deplat.shared import DELTA_CONF
@@ -323,6 +323,10 @@ class EmrServerlessEngine:
             return EngineError(f"EMR Serverless {op} failed: {exc}", "check the network and retry")
         code = exc.response.get("Error", {}).get("Code", "")
         message = exc.response.get("Error", {}).get("Message", str(exc))
+        if code == "ResourceNotFoundException" and op == "get_application":
+            return ApplicationNotFoundError(
+                f"EMR Serverless application {self.application_id} does not exist ({message})",
+                "run `deplat infra apply` (locally: moto keeps nothing across a restart), then `deplat deploy`")
         if code == "ResourceNotFoundException":
             return ConfigError(f"EMR Serverless {op}: {message}",
                                "the application or run does not exist: `deplat infra apply`, `deplat status`")

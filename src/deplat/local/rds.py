@@ -55,6 +55,7 @@ class SeedResult:
     rows: dict[str, int] = field(default_factory=dict)  # table -> rows inserted now (0: already seeded)
     slot: str = SLOT
     slot_created: bool = False
+    replaced: bool = False  # the tables held another size and were refilled (a new DMS full load is due)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,13 +129,24 @@ def seed_rows(seed: int = SEED, customers: int = 200, orders: int = 1000):
     return cust_rows, order_rows
 
 
-def seed_postgres(settings: LocalStackSettings, seed: int = SEED) -> dict[str, int]:
-    """Create schema + tables and fill them when empty; returns rows inserted per table."""
+def seed_postgres(settings: LocalStackSettings, seed: int = SEED, customers: int = 200,
+                  orders: int = 1000) -> dict[str, int]:
+    """Create schema + tables and fill them when empty; returns rows inserted per table.
+
+    Tables seeded at another size (`app.customers` holds a count other than `customers`: the sample
+    changes never insert or delete customers) are replaced: the CDC slot is dropped first, so the
+    replacement is a new full load, not a stream of changes (seed_rds creates the slot again)."""
     ensure_database(settings)
-    customers, orders = seed_rows(seed)
+    customers, orders = seed_rows(seed, customers, orders)
     inserted = {}
     with connect(conninfo(settings)) as conn:
         conn.execute(DDL)
+        held = conn.execute("SELECT count(*) FROM app.customers").fetchone()[0]
+        if held and held != len(customers):
+            conn.commit()
+            drop_slot(settings, SLOT)
+            conn.execute("TRUNCATE app.orders, app.customers")
+            inserted["replaced"] = 1
         for table, columns, rows in (
             ("app.customers", "customer_id, name, email, country, credit_limit, created_at, updated_at",
              customers),
@@ -168,11 +180,13 @@ def drop_slot(settings: LocalStackSettings, slot: str) -> bool:
         return True
 
 
-def seed_rds(settings: LocalStackSettings, seed: int = SEED) -> SeedResult:
-    """Seed PostgreSQL: schema, rows (when empty) and the CDC slot (when missing)."""
-    rows = seed_postgres(settings, seed)
+def seed_rds(settings: LocalStackSettings, seed: int = SEED, customers: int = 200,
+             orders: int = 1000) -> SeedResult:
+    """Seed PostgreSQL: schema, rows (when empty or of another size) and the CDC slot (when missing)."""
+    rows = seed_postgres(settings, seed, customers, orders)
+    replaced = bool(rows.pop("replaced", 0))
     created = ensure_slot(settings)
-    return SeedResult(DATABASE, rows, SLOT, created)
+    return SeedResult(DATABASE, rows, SLOT, created, replaced)
 
 
 def apply_sample_changes(settings: LocalStackSettings, seed: int = SEED, n: int = 10) -> dict[str, int]:
@@ -190,19 +204,21 @@ def apply_sample_changes(settings: LocalStackSettings, seed: int = SEED, n: int 
         order_ids = [r[0] for r in conn.execute("SELECT order_id FROM app.orders ORDER BY 1")]
         if not cust_ids or not order_ids:
             raise LocalStackError("the RDS stand-in is not seeded", "run the source seeding first")
-        for i in range(n):
-            conn.execute("INSERT INTO app.orders VALUES (%s, %s, 'NEW', %s, %s, %s)",
-                         (next_id + i, rng.choice(cust_ids), round(rng.uniform(5, 500), 2), date.today(),
-                          now))
-            counts["I"] += 1
-        for oid in rng.sample(order_ids, min(n, len(order_ids))):
-            conn.execute("UPDATE app.orders SET status = 'SHIPPED', updated_at = %s WHERE order_id = %s",
-                         (now, oid))
-            counts["U"] += 1
-        for cid in rng.sample(cust_ids, min(max(1, n // 5), len(cust_ids))):
-            conn.execute("UPDATE app.customers SET credit_limit = credit_limit + 100, updated_at = %s "
-                         "WHERE customer_id = %s", (now, cid))
-            counts["U"] += 1
-        for oid in rng.sample(order_ids, min(max(1, n // 5), len(order_ids))):
-            counts["D"] += conn.execute("DELETE FROM app.orders WHERE order_id = %s", (oid,)).rowcount
+        # One executemany per kind (psycopg pipelines it): a burst of ~1,000,000 changes stays minutes.
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO app.orders VALUES (%s, %s, 'NEW', %s, %s, %s)",
+                            [(next_id + i, rng.choice(cust_ids), round(rng.uniform(5, 500), 2), date.today(), now)
+                             for i in range(n)])
+            counts["I"] += n
+            shipped = rng.sample(order_ids, min(n, len(order_ids)))
+            cur.executemany("UPDATE app.orders SET status = 'SHIPPED', updated_at = %s WHERE order_id = %s",
+                            [(now, oid) for oid in shipped])
+            counts["U"] += len(shipped)
+            raised = rng.sample(cust_ids, min(max(1, n // 5), len(cust_ids)))
+            cur.executemany("UPDATE app.customers SET credit_limit = credit_limit + 100, updated_at = %s "
+                            "WHERE customer_id = %s", [(now, cid) for cid in raised])
+            counts["U"] += len(raised)
+            gone = rng.sample(order_ids, min(max(1, n // 5), len(order_ids)))
+            cur.execute("DELETE FROM app.orders WHERE order_id = ANY(%s)", (gone,))
+            counts["D"] += cur.rowcount
     return counts

@@ -2,6 +2,9 @@
 
 Seeding is idempotent: TPC-H is loaded into fakesnow only when its row counts differ from dbgen's,
 the RDS stand-in's rows and CDC slot only once, the DMS full load only when no LOAD files exist.
+At another scale factor (`--scale`, deplat.local.scale) each source is replaced at the new size:
+TPC-H reloaded, the RDS tables refilled (slot recreated, a new DMS LOAD file), the Salesforce
+stand-in restarted with the new org.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ class LocalSeedResult:
     rds: dict[str, Any]
     dms: dict[str, Any]
     salesforce: dict[str, Any]
+    scale: float = 0.01
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -31,27 +35,49 @@ def _require_local(ctx) -> None:
 
 def seed_all(ctx, scale_factor: float = 0.01) -> LocalSeedResult:
     """TPC-H into fakesnow, the RDS schema + rows + slot into PostgreSQL, the connection secrets
-    into Secrets Manager, and the DMS full load into the lake's landing area."""
+    into Secrets Manager, and the DMS full load into the lake's landing area, each at
+    `scale_factor` (deplat.local.scale.source_sizes; the default is the sample, sf 0.01)."""
     from dataclasses import asdict as _asdict
 
     from deplat.local.rds import seed_rds
     from deplat.local.rds import seed_secret as seed_rds_secret
     from deplat.local.salesforce_server import seed_secret
+    from deplat.local.scale import record_scale, source_sizes
     from deplat.local.seed_snowflake import seed_snowflake
 
     _require_local(ctx)
+    sizes = source_sizes(scale_factor)
     with ctx.reporter.status(f"Loading TPC-H (sf={scale_factor}) into the Snowflake stand-in..."):
         snow = seed_snowflake(ctx, scale_factor=scale_factor)
-    with ctx.reporter.status("Seeding PostgreSQL (RDS stand-in) and the Salesforce secret..."):
-        rds = seed_rds(ctx.settings.local_stack)
+    with ctx.reporter.status(f"Seeding PostgreSQL (RDS stand-in, {sizes.rds_customers:,} customers, "
+                             f"{sizes.rds_orders:,} orders)..."):
+        rds = seed_rds(ctx.settings.local_stack, customers=sizes.rds_customers, orders=sizes.rds_orders)
         rds_secret = seed_rds_secret(ctx)
-        salesforce = seed_secret(ctx)
-    dms = capture(ctx, full=True)
-    return LocalSeedResult(_asdict(snow), {**rds.to_dict(), "secret": rds_secret}, dms, salesforce)
+    if record_scale(ctx.local_dir, scale_factor):
+        _restart_salesforce(ctx, sizes)
+    salesforce = {**seed_secret(ctx), "accounts": sizes.sf_accounts, "opportunities": sizes.sf_opportunities}
+    dms = capture(ctx, full=True, reload=rds.replaced)
+    return LocalSeedResult(_asdict(snow), {**rds.to_dict(), "secret": rds_secret}, dms, salesforce,
+                           sizes.scale)
 
 
-def capture(ctx, full: bool = False, sample_changes: int = 0) -> dict[str, Any]:
-    """Write the RDS stand-in's changes (and, with `full`, the full load) as DMS S3-target files."""
+def _restart_salesforce(ctx, sizes) -> None:
+    """Restart the Salesforce stand-in (if this stack runs it) so it generates the org at `sizes`."""
+    from deplat.local.stack import LocalStack
+
+    stack = LocalStack(ctx.local_dir, ctx.settings.local_stack)
+    [status] = stack.status(["salesforce"])
+    if not status.healthy:
+        return  # `deplat local up` starts it at the recorded scale
+    with ctx.reporter.status(f"Restarting the Salesforce stand-in with {sizes.sf_accounts:,} Accounts and "
+                             f"{sizes.sf_opportunities:,} Opportunities..."):
+        stack.down(["salesforce"], confirmed=True)
+        stack.up(["salesforce"])
+
+
+def capture(ctx, full: bool = False, sample_changes: int = 0, reload: bool = False) -> dict[str, Any]:
+    """Write the RDS stand-in's changes (and, with `full`, the full load; with `reload` too, a new
+    LOAD file even where one exists) as DMS S3-target files."""
     from deplat.local.dms_capture import dms_capture
     from deplat.local.rds import apply_sample_changes
     from deplat.sources.dms import landing_root
@@ -61,5 +87,5 @@ def capture(ctx, full: bool = False, sample_changes: int = 0) -> dict[str, Any]:
     if sample_changes:
         apply_sample_changes(settings, n=sample_changes)
     with ctx.reporter.status("Capturing PostgreSQL changes as DMS files..."):
-        result = dms_capture(landing_root(ctx.lake_uri), settings, full=full)
+        result = dms_capture(landing_root(ctx.lake_uri), settings, full=full, reload=reload)
     return result.to_dict()

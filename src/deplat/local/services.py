@@ -181,12 +181,19 @@ def _salesforce_port(s: LocalStackSettings) -> int:
     return s.salesforce_port
 
 
+def _salesforce_cmd(paths: Paths, s: LocalStackSettings) -> list[str]:
+    from deplat.local.scale import recorded_scale, source_sizes
+
+    sizes = source_sizes(recorded_scale(paths.root))  # the org `deplat local seed --scale` asked for
+    return [sys.executable, "-m", "deplat.local.salesforce_server", "--port", str(_salesforce_port(s)),
+            "--accounts", str(sizes.sf_accounts), "--opportunities", str(sizes.sf_opportunities)]
+
+
 SALESFORCE = Service(
     name="salesforce",
     description="Salesforce REST stand-in (OAuth, SOQL query/queryAll/queryMore, sObject DML)",
     port=_salesforce_port,
-    command=lambda p, s: [sys.executable, "-m", "deplat.local.salesforce_server",
-                          "--port", str(_salesforce_port(s))],
+    command=_salesforce_cmd,
     healthy=lambda p, s: http_ok(f"http://127.0.0.1:{_salesforce_port(s)}/services/data/"),
 )
 
