@@ -590,7 +590,11 @@ def _pipeline(name: str) -> Callable[[Any, Runbook], StepOutcome]:
         spark = sum(s.duration_s or 0 for s in res.steps)
         return StepOutcome(rows_written=sum(by_step.values()) if by_step else None, dq=dq_summary(gate),
                            figures={"batch_id": res.batch_id, "job_steps": len(res.steps),
-                                    "job_seconds": round(spark, 1), "written": by_step},
+                                    "job_seconds": round(spark, 1), "written": by_step,
+                                    # each job's run and its counted metrics, as `deplat run -o json` gives them
+                                    "jobs": [{"step": s.step, "run_id": s.run_id, "state": s.state,
+                                              "duration_s": s.duration_s} for s in res.steps],
+                                    "metrics": res.metrics},
                            run_ids=[s.run_id for s in res.steps],
                            note="written: " + ", ".join(f"{k} {v:,}" for k, v in by_step.items()) if by_step else "")
     return action

@@ -1,54 +1,19 @@
 """`deplat runbook` end to end on the local env, twice, into a fresh lake: every step succeeds, and the
 second runbook changes no row count anywhere (every Delta table counted before and after). Then
-`deplat report` renders that runbook.
-
-Both runbooks leave out `optimize`: measured here it took 1,159 s (14 tables) of a 1,325 s runbook,
-it is covered by the maintenance tests, and compaction changes no row count. Cost without it: two
-runbooks of ~4-6 min each on 2 cores (the second brings no new source data). It overwrites the local
-env's runbook state (.deplat/local/runbook.json).
+`deplat report` renders that runbook. The two runbooks are conftest's `runbook_twice` (shared with
+test_run_all_local): ~4-6 min on 2 cores, the second bringing no new source data.
 """
 
 from __future__ import annotations
-
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark, pytest.mark.terraform]
 
-ROOT = Path(__file__).resolve().parents[2]
-DEPLAT = str(Path(sys.executable).with_name("deplat"))
-
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, local_stack):
-    from deplat.report.data import lake_tables
-
-    lake = tmp_path_factory.mktemp("runbook-lake")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DEPLAT_")}
-    env["DEPLAT_LAKE_URI"] = str(lake)
-
-    def deplat(*args, timeout=2400):
-        proc = subprocess.run([DEPLAT, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-        assert proc.returncode == 0, f"deplat {' '.join(args)}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-        return proc
-
-    def counts():
-        return {f"{t.layer}.{t.table}": t.rows for t in lake_tables(str(lake))}
-
-    from deplat.runbook import RUNBOOK_STEPS
-
-    only = ",".join(s.name for s in RUNBOOK_STEPS if s.name != "optimize")
-    first = json.loads(deplat("-o", "json", "runbook", "--only", only).stdout)
-    before = counts()
-    second = json.loads(deplat("-o", "json", "runbook", "--only", only).stdout)
-    after = counts()
-    report = json.loads(deplat("-o", "json", "report", "--out", str(lake.parent / "report.html")).stdout)
-    return {"first": first, "second": second, "before": before, "after": after, "report": report}
+def runs(runbook_twice):
+    return runbook_twice
 
 
 def test_every_step_succeeds(runs):
