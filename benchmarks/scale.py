@@ -24,7 +24,7 @@ The stack must be up with infra applied (`deplat local up`, `deplat infra apply`
 deploys. It leaves the sources at the last scale it ran unless --restore (then it reseeds sf 0.01
 into a throwaway lake). Costly: sf 1 loads TPC-H's 1.5M orders and 6M lineitems through fakesnow.
 
-Usage: python benchmarks/scale.py [--scales 0.01 0.1 1] [--quick] [--restore]
+Usage: python benchmarks/scale.py [--scales 0.01 0.1 1] [--quick] [--restore] [--json F] | --report F
 """
 
 from __future__ import annotations
@@ -78,15 +78,15 @@ class RssSampler(threading.Thread):
 
     def __init__(self, interval: float = 0.5):
         super().__init__(daemon=True)
-        self.interval, self.samples, self._stop = interval, [], threading.Event()
+        self.interval, self.samples, self._halt = interval, [], threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.samples.append((datetime.now(timezone.utc), _driver_rss_mb()))
-            self._stop.wait(self.interval)
+            self._halt.wait(self.interval)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join()
 
     def peak(self, start: datetime, end: datetime) -> float:
@@ -194,24 +194,33 @@ def report(results: list[dict]) -> None:
             flag = "  OVER 12" if ratio > 12 else ""
             print(f"  sf {a['scale']:g} -> {b['scale']:g}  {step:28} {ratio:6.1f}x per 10x{flag}")
 
-    big = results[-1]
+    big, small = results[-1], results[0]
     k = SF_TARGET / big["scale"]
-    print(f"\nextrapolated to EMR Serverless at sf {SF_TARGET} from sf {big['scale']:g}'s per-row cost "
+    print(f"\nextrapolated to EMR Serverless at sf {SF_TARGET} from the measured per-row cost "
           f"(workers of {WORKER_VCPU} vCPU / {WORKER_GB} GB, us-east-1 prices)")
-    print(f"{'step':28} {'local s':>8} {'rows at sf100':>14} {'vCPU-h':>8} {'GB-h':>8} {'workers':>8} "
-          f"{'min':>6} {'USD':>7}")
+    print("  seconds at sf 100 = seconds at the largest scale + marginal s/row x the added rows, the marginal cost")
+    print("  measured between the smallest and largest scale (a step's fixed start-up is not multiplied);")
+    print("  a step whose rows do not grow with SF (fx: the ECB history) keeps its rows and time")
+    print(f"{'step':28} {'local s':>8} {'s/Mrow':>7} {'rows at sf100':>14} {'vCPU-h':>8} {'GB-h':>8} "
+          f"{'workers':>8} {'min':>6} {'USD':>7}")
     total_usd = 0.0
     for step, m in big["passes"][0]["steps"].items():
-        vcpu_h = m["seconds"] * k * LOCAL_VCPU / 3600  # the work, in vCPU-hours, grows with the rows
+        first = small["passes"][0]["steps"].get(step, m)
+        grows = m["read"] > first["read"]
+        marginal = (max(0.0, (m["seconds"] - first["seconds"]) / (m["read"] - first["read"]))
+                    if grows and big is not small else m["seconds"] / max(1, m["read"]))
+        rows = m["read"] * k if grows or big is small else m["read"]
+        seconds = m["seconds"] + marginal * (rows - m["read"])
+        vcpu_h = seconds * LOCAL_VCPU / 3600  # the work in vCPU-hours (2 local cores)
         workers = max(1, min(50, round(vcpu_h * 3600 / 600 / WORKER_VCPU)))  # aim at ~10 minutes
         minutes = max(1.0, vcpu_h * 60 / (workers * WORKER_VCPU))
         billed_vcpu_h = workers * WORKER_VCPU * minutes / 60
         gb_h = workers * WORKER_GB * minutes / 60
         usd = billed_vcpu_h * PRICE_VCPU_H + gb_h * PRICE_GB_H
         total_usd += usd
-        print(f"{step:28} {m['seconds']:>8.0f} {m['read'] * k:>14.0f} {billed_vcpu_h:>8.2f} {gb_h:>8.2f} "
-              f"{workers:>8} {minutes:>6.1f} {usd:>7.2f}")
-    print(f"{'total per run all':28} {'':>8} {'':>14} {'':>8} {'':>8} {'':>8} {'':>6} {total_usd:>7.2f}")
+        print(f"{step:28} {m['seconds']:>8.0f} {marginal * 1e6:>7.0f} {rows:>14.0f} {billed_vcpu_h:>8.2f} "
+              f"{gb_h:>8.2f} {workers:>8} {minutes:>6.1f} {usd:>7.2f}")
+    print(f"{'total per run all':28} {'':>8} {'':>7} {'':>14} {'':>8} {'':>8} {'':>8} {'':>6} {total_usd:>7.2f}")
 
 
 def main() -> None:
@@ -221,7 +230,11 @@ def main() -> None:
                         "against the sample)")
     parser.add_argument("--restore", action="store_true", help="reseed the sources at sf 0.01 at the end")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--report", type=Path, help="print the tables of figures a --json run saved; run nothing")
     opts = parser.parse_args()
+    if opts.report:
+        report(json.loads(opts.report.read_text()))
+        return
     scales = [0.01, 0.1] if opts.quick else sorted(opts.scales)
 
     from deplat.context import Context
