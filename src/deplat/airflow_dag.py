@@ -244,7 +244,7 @@ with DAG(
     previous = None
     for task in SPEC["tasks"]:
         request = task["request"]
-        config = {k: v for k, v in request.items() if k in ("tags", "executionTimeoutMinutes")}
+        config = {k: v for k, v in request.items() if k in ("tags", "executionTimeoutMinutes", "mode")}
         wait = SPEC["wait_seconds"] or 60 * request.get("executionTimeoutMinutes", 720)  # EMR's default: 12 h
         current = DeplatStartJob(
             task_id=task["task_id"],

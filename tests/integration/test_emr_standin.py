@@ -288,6 +288,31 @@ def test_a_reused_client_token_returns_the_same_run_and_starts_nothing(standin, 
     assert _states_until_terminal(standin, app_id, first)[-1] == "CANCELLED"
 
 
+def test_job_mode_and_retry_policy_are_kept_listed_and_filtered_as_the_api_documents(standin, project):
+    """moto's own handlers drop mode and retryPolicy: a STREAMING run would read back as nothing."""
+    bucket, app_id = project
+    driver = {"sparkSubmit": {"entryPoint": _entry(bucket, "smoke_sleep")}}
+    stream = standin.emr.start_job_run(applicationId=app_id, executionRoleArn=ROLE, clientToken="s1",
+                                       jobDriver=driver, mode="STREAMING",
+                                       retryPolicy={"maxFailedAttemptsPerHour": 3})["jobRunId"]
+    batch = standin.emr.start_job_run(applicationId=app_id, executionRoleArn=ROLE, clientToken="b1",
+                                      jobDriver=driver)["jobRunId"]
+    job = _job(standin, app_id, stream)
+    assert job["mode"] == "STREAMING" and job["retryPolicy"] == {"maxFailedAttemptsPerHour": 3}
+    assert _job(standin, app_id, batch)["mode"] == "BATCH"  # the API's default
+    listed = {r["id"]: r["mode"] for r in standin.emr.list_job_runs(applicationId=app_id)["jobRuns"]}
+    assert listed == {stream: "STREAMING", batch: "BATCH"}
+    only = standin.emr.list_job_runs(applicationId=app_id, mode="STREAMING")["jobRuns"]
+    assert [r["id"] for r in only] == [stream]
+    with pytest.raises(ClientError) as err:
+        standin.emr.start_job_run(applicationId=app_id, executionRoleArn=ROLE, clientToken="x1",
+                                  jobDriver=driver, mode="MICROBATCH")
+    assert err.value.response["Error"]["Code"] == "ValidationException" and "mode" in str(err.value)
+    for run in (stream, batch):
+        standin.emr.cancel_job_run(applicationId=app_id, jobRunId=run, shutdownGracePeriodInSeconds=5)
+        assert _states_until_terminal(standin, app_id, run)[-1] == "CANCELLED"
+
+
 @pytest.mark.parametrize("token", ["has space", "x" * 65, "semi;colon"])
 def test_an_invalid_client_token_is_refused_as_aws_does(standin, project, token):
     bucket, app_id = project

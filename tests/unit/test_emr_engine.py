@@ -1,6 +1,8 @@
 """EmrServerlessEngine over a fake emr-serverless client (scripted states, throttling) and botocore's
 Stubber (response shapes checked against the real service model). No real sleeps."""
 
+from dataclasses import replace
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -126,6 +128,14 @@ def test_submit_builds_an_emr_job_run_with_key_tag_code_and_log_locations():
     assert monitoring["s3MonitoringConfiguration"]["logUri"] == "s3://art/logs/"
     assert monitoring["cloudWatchLoggingConfiguration"]["logGroupName"] == "/deplat/dev/emr"
     assert ref.log_group == "/deplat/dev/emr" and ref.log_uri == "s3://art/logs/"
+    assert params["mode"] == "BATCH"
+
+
+def test_a_stream_is_submitted_in_emrs_streaming_job_mode():
+    fake = FakeEmr()
+    engine(fake).submit(replace(SPEC, pipeline="kafka", step="kafka_orders_stream", streaming=True), KEY)
+    (params,) = fake.ops("start_job_run")
+    assert params["mode"] == "STREAMING"  # JobRunMode: BATCH | STREAMING (emr-7.1.0 and later)
 
 
 def test_scripted_states_to_success_with_dashboard_link_and_no_real_sleep():

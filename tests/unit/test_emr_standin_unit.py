@@ -143,6 +143,14 @@ def test_start_job_run_is_refused_where_the_api_refuses_it(change, message):
     _validate("ok-token", "n", {"sparkSubmit": {"entryPoint": "s3://b/e.py"}}, {}, 0)  # 0: no timeout
 
 
+@pytest.mark.parametrize("label,ok", [("emr-7.1.0", True), ("emr-7.5.0", True), ("emr-7.0.0", False),
+                                      ("emr-6.15.0", False)])
+def test_streaming_job_mode_needs_emr_7_1_or_later(label, ok):
+    from deplat.local.emr_serverless_standin.backend import STREAMING_SINCE, _release
+
+    assert (_release(label) >= STREAMING_SINCE) is ok
+
+
 def test_capacity_binds_only_on_the_limits_the_application_sets():
     from deplat.local.emr_serverless_standin.backend import _fits, _total
 

@@ -237,6 +237,9 @@ class EmrServerlessEngine:
             }},
             "configurationOverrides": {"monitoringConfiguration": monitoring},
             "tags": {KEY_TAG: key, "deplat:pipeline": spec.pipeline, "deplat:step": spec.step},
+            # A stream (registry Step.streaming) runs as EMR's STREAMING job mode (emr-7.1.0 and later:
+            # checkpoint-aware retries, log rotation); everything else as BATCH, the API's default.
+            "mode": "STREAMING" if spec.streaming else "BATCH",
         }
         if spec.timeout_minutes:
             params["executionTimeoutMinutes"] = max(5, spec.timeout_minutes)

@@ -14,6 +14,9 @@ job runs through their states; request threads only create, read and flag them, 
   shutdownGracePeriodInSeconds.
 - clientToken: 1-64 of [A-Za-z0-9._-]; the same token on the same application within 8 hours
   returns the earlier run and starts nothing.
+- mode: BATCH (the default) or STREAMING, which needs release emr-7.1.0 or later (the user guide's
+  "Streaming jobs"); kept with the run and its retryPolicy, returned by GetJobRun and ListJobRuns, and
+  ListJobRuns filters on it (moto's handlers drop all three: see _patch_responses).
 - Driver logs go to `<logUri>applications/<app>/jobs/<run>/SPARK_DRIVER/{stdout,stderr}.gz` while
   the run goes (every LOG_INTERVAL seconds) and completely before the end state shows; with
   cloudWatchLoggingConfiguration, also line by line to CloudWatch Logs (the same moto server).
@@ -54,6 +57,8 @@ CLOUDWATCH_INTERVAL = 1.0  # CloudWatch gets only the new lines
 DEFAULT_LOG_GROUP = "/aws/emr-serverless"
 DEFAULT_GRACE_SECONDS = 120  # CancelJobRun's documented default for batch runs
 DEFAULT_TIMEOUT_MINUTES = 720
+MODES = ("BATCH", "STREAMING")  # StartJobRun's JobRunMode (API reference)
+STREAMING_SINCE = (7, 1)  # "Starting with Amazon EMR 7.1 ... a new job mode ... Streaming"
 EXIT_GRACE_SECONDS = 10.0
 DETAILS_MAX = 256
 NAME = re.compile(r".*\S.*")
@@ -123,9 +128,11 @@ class Application(moto_models.Application):
 class JobRun(moto_models.JobRun):
     """moto's job run plus the real run behind it (its folder, supervisor and clock)."""
 
-    def __init__(self, *args: Any, timeout_minutes: int | None, **kwargs: Any):
+    def __init__(self, *args: Any, timeout_minutes: int | None, mode: str = "BATCH",
+                 retry_policy: dict[str, Any] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.execution_timeout_minutes = DEFAULT_TIMEOUT_MINUTES if timeout_minutes is None else timeout_minutes
+        self.mode, self.retry_policy = mode, retry_policy
         self.created_at = self.updated_at = _utcnow()
         self.state = "SUBMITTED"
         self.state_details = None
@@ -230,8 +237,13 @@ class StandinBackend(moto_models.EMRServerlessBackend):
     def start_job_run(self, application_id: str, client_token: str, execution_role_arn: str,
                       job_driver: dict[str, Any] | None, configuration_overrides: dict[str, Any] | None,
                       tags: dict[str, str] | None, execution_timeout_minutes: int | None,
-                      name: str | None) -> JobRun:
+                      name: str | None, mode: str | None = None,
+                      retry_policy: dict[str, Any] | None = None) -> JobRun:
         _validate(client_token, name, job_driver, tags, execution_timeout_minutes)
+        mode = mode or "BATCH"
+        if mode not in MODES:
+            raise ValidationException(f"1 validation error detected: Value '{mode}' at 'mode' failed to satisfy "
+                                      f"constraint: Member must satisfy enum value set: [{', '.join(MODES)}]")
         role_account_id = (execution_role_arn or "::::").split(":")[4]
         if role_account_id != self.account_id:
             from moto.emrserverless.exceptions import AccessDeniedException
@@ -246,6 +258,9 @@ class StandinBackend(moto_models.EMRServerlessBackend):
                     return run  # idempotent: the same request, the same run
             if app.state != "STARTED" and not app.auto_starts():
                 raise ValidationException(f"Application {application_id} is {app.state} and does not auto-start")
+            if mode == "STREAMING" and _release(app.release_label) < STREAMING_SINCE:
+                raise ValidationException(f"STREAMING mode needs release emr-7.1.0 or later; application "
+                                          f"{application_id} runs {app.release_label}")
             try:
                 run = JobRun(application_id=application_id, client_token=client_token,
                              execution_role_arn=execution_role_arn, account_id=self.account_id,
@@ -254,7 +269,7 @@ class StandinBackend(moto_models.EMRServerlessBackend):
                              configuration_overrides=configuration_overrides, tags=tags,
                              network_configuration=app.network_configuration,
                              execution_timeout_minutes=execution_timeout_minutes, name=name,
-                             timeout_minutes=execution_timeout_minutes)
+                             timeout_minutes=execution_timeout_minutes, mode=mode, retry_policy=retry_policy)
             except ValueError as exc:
                 raise ValidationException(str(exc)) from None
             limit = app.limit()
@@ -266,11 +281,13 @@ class StandinBackend(moto_models.EMRServerlessBackend):
             app.idle_since = time.monotonic()
             return run
 
-    def list_job_runs(self, application_id: str, *args: Any, **kwargs: Any) -> list[JobRun]:
+    def list_job_runs(self, application_id: str, *args: Any, mode: str | None = None,
+                      **kwargs: Any) -> list[JobRun]:
         self.get_application(application_id)  # AWS: an application without runs lists none
         if application_id not in self.job_runs:
             return []
-        return super().list_job_runs(application_id, *args, **kwargs)
+        runs = super().list_job_runs(application_id, *args, **kwargs)
+        return [r for r in runs if r.mode == mode] if mode else runs
 
     def cancel_job_run(self, application_id: str, job_run_id: str,
                        grace_seconds: int | None = None) -> tuple[str, str]:
@@ -359,6 +376,12 @@ def _validate(token: str | None, name: str | None, job_driver: dict[str, Any] | 
         raise ValidationException("at most 200 tags")
     if timeout is not None and (timeout < 5 and timeout != 0 or timeout > 1000000):
         raise ValidationException("RunTimeout must be at least 5 minutes.")
+
+
+def _release(label: str | None) -> tuple[int, int]:
+    """(major, minor) of an EMR release label such as emr-7.5.0; (0, 0) when it is not one."""
+    found = re.match(r"emr-(\d+)\.(\d+)", label or "")
+    return (int(found[1]), int(found[2])) if found else (0, 0)
 
 
 def _fits(need: runner.Worker, limit: runner.Worker) -> bool:
@@ -587,10 +610,34 @@ def _scheduler() -> None:
                     traceback.print_exc()
 
 
-def _patch_cancel_response() -> None:
-    """moto's CancelJobRun handler drops shutdownGracePeriodInSeconds (a query parameter)."""
-    from moto.core.responses import ActionResult
+def _patch_responses() -> None:
+    """moto's handlers drop what the stand-in honours: StartJobRun's mode and retryPolicy, ListJobRuns'
+    mode filter and each summary's mode and attempt, CancelJobRun's shutdownGracePeriodInSeconds (a
+    query parameter)."""
+    from moto.core.responses import ActionResult, PaginatedResult
     from moto.emrserverless.responses import EMRServerlessResponse
+
+    def start_job_run(self: Any) -> Any:
+        run = self.emrserverless_backend.start_job_run(
+            application_id=self._get_param("applicationId"), client_token=self._get_param("clientToken"),
+            execution_role_arn=self._get_param("executionRoleArn"), job_driver=self._get_param("jobDriver"),
+            configuration_overrides=self._get_param("configurationOverrides"), tags=self._get_param("tags"),
+            execution_timeout_minutes=self._get_int_param("executionTimeoutMinutes"),
+            name=self._get_param("name"), mode=self._get_param("mode"),
+            retry_policy=self._get_param("retryPolicy"))
+        return ActionResult({"applicationId": run.application_id, "jobRunId": run.id, "arn": run.arn})
+
+    def list_job_runs(self: Any) -> Any:
+        runs = self.emrserverless_backend.list_job_runs(
+            application_id=self._get_param("applicationId"), created_at_after=self._get_param("createdAtAfter"),
+            created_at_before=self._get_param("createdAtBefore"), states=self._get_param("states", []),
+            mode=self._get_param("mode"))
+        return PaginatedResult({"jobRuns": [
+            {"applicationId": r.application_id, "id": r.id, "name": r.name, "mode": r.mode, "arn": r.arn,
+             "createdBy": r.created_by, "createdAt": r.created_at, "updatedAt": r.updated_at,
+             "executionRole": r.execution_role_arn, "state": r.state, "stateDetails": r.state_details,
+             "releaseLabel": r.release_label, "type": r.application_type, "attempt": r.attempt}
+            for r in runs]})
 
     def cancel_job_run(self: Any) -> Any:
         grace = self._get_int_param("shutdownGracePeriodInSeconds")
@@ -598,6 +645,8 @@ def _patch_cancel_response() -> None:
             self._get_param("applicationId"), self._get_param("jobRunId"), grace)
         return ActionResult({"applicationId": app_id, "jobRunId": run_id})
 
+    EMRServerlessResponse.start_job_run = start_job_run
+    EMRServerlessResponse.list_job_runs = list_job_runs
     EMRServerlessResponse.cancel_job_run = cancel_job_run
 
 
@@ -630,7 +679,7 @@ def install(root: Path, endpoint_url: str, minute_seconds: float = 60.0, master:
     moto_models.emrserverless_backends = backends
     responses.emrserverless_backends = backends
     package.emrserverless_backends = backends
-    _patch_cancel_response()
+    _patch_responses()
     signal.signal(signal.SIGTERM, _shutdown)
     Path(root).mkdir(parents=True, exist_ok=True)
     from deplat.local.emr_serverless_standin import MARKER, record_path
