@@ -262,11 +262,11 @@ def main() -> None:
             print(f"sf {scale:g}: seeding and running...", flush=True)
             results.append(measure(scale, Path(tmp), runs_dir, rerun=scale == scales[-1]))
             print(f"sf {scale:g}: run all {results[-1]['passes'][0]['wall_s']:.0f} s", flush=True)
+            if opts.json:  # after each scale: a later, larger scale that fails keeps the earlier figures
+                opts.json.write_text(json.dumps(results, indent=2, default=str))
         if opts.restore:
             restore = {**os.environ, "DEPLAT_LAKE_URI": str(Path(tmp) / "restore")}
             _deplat("local", "seed", "--scale", "0.01", env=restore)
-    if opts.json:
-        opts.json.write_text(json.dumps(results, indent=2, default=str))
     report(results)
 
 
