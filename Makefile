@@ -36,6 +36,7 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check src jobs tests benchmarks
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python benchmarks/cli_startup.py
