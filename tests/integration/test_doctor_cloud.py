@@ -36,7 +36,7 @@ def _ctx(outputs):
 
 
 def test_the_platform_passes_its_cloud_checks(outputs):
-    from deplat.doctor_cloud import cloud_checks
+    from deplat.doctor.cloud import cloud_checks
 
     checks = {c.name: c for c in cloud_checks(_ctx(outputs))}
     for name in ("emr application", "job role trust", "job role s3 access", "log bucket", "log group",
@@ -50,7 +50,7 @@ def test_the_platform_passes_its_cloud_checks(outputs):
 
 
 def test_wrong_names_fail_with_their_fix(outputs):
-    from deplat.doctor_cloud import cloud_checks
+    from deplat.doctor.cloud import cloud_checks
 
     broken = {**outputs, "emr_application_id": "00nope00", "glue_database_gold": "deplat_missing_gold",
               "secret_names": {"kafka": "deplat/local/missing-kafka"},

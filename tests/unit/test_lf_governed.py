@@ -111,7 +111,7 @@ def test_access_denied_is_a_failed_check_not_a_crash():
 
 def test_doctor_reports_the_lake_formation_checks():
     """`deplat doctor -e dev`: admins alone (what it checked before) do not make the lake governed."""
-    from deplat.doctor_cloud import _lake_formation
+    from deplat.doctor.cloud import _lake_formation
 
     lf, glue, lf_stub, glue_stub = _clients()
     _answers(lf_stub, glue_stub, **{**GOVERNED, "defaults": IAM_ALLOWED})

@@ -1,28 +1,17 @@
-"""`deplat doctor`: is this machine and environment ready? Each failed check says how to fix it."""
+"""`deplat doctor`'s local checks: tools, caches, local services, secrets' ports, lake files; and
+`run_checks`, which adds the cloud checks (doctor/cloud.py) for a cloud environment."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import sys
-from dataclasses import asdict, dataclass
 
+from deplat.doctor.check import Check
 from deplat.errors import DeplatError, SafetyError
 from deplat.proc import ProcessError, run
 
 JAVA_VERSION_TIMEOUT_S = 20  # a JVM start on a loaded 2-core machine takes ~1 s; 20 s means stuck
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    required: bool = True
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def cli_python_floor() -> tuple[int, int]:
@@ -197,7 +186,7 @@ def run_checks(ctx) -> list[Check]:
             checks += _local_secret_ports(ctx)
     aws_ok = next(c.ok for c in checks if c.name == "aws credentials")
     if not ctx.env.is_local and aws_ok:
-        from deplat.doctor_cloud import cloud_checks
+        from deplat.doctor.cloud import cloud_checks
 
         checks += cloud_checks(ctx)
     if ctx.env.is_local or aws_ok:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from deplat.doctor import Check
+from deplat.doctor.check import Check
 
 FIX_APPLY = "run `deplat -e {env} infra apply`"
 
