@@ -312,17 +312,24 @@ class Infra:
         that exists, and refreshing it fails (secrets recreated over adopted ones, LF-tag updates
         on missing tags). When the state's artifacts bucket is gone, keep the old state aside and
         plan from an empty one, so `deplat local down && deplat local up && deplat infra apply`
-        rebuilds the platform."""
+        rebuilds the platform. The buckets are the outputs' artifacts bucket or, when an apply failed
+        before writing outputs, every aws_s3_bucket the state holds."""
+        if not self.state_file.is_file():
+            return
         bucket = self.ctx.outputs(required=False).get("artifacts_bucket")
-        if not bucket or not self.state_file.is_file():
+        buckets = [bucket] if bucket else _state_buckets(self.state_file)
+        if not buckets:
             return
         s3 = self.ctx.aws.client("s3")
-        try:
-            s3.head_bucket(Bucket=bucket)
+        for bucket in buckets:
+            try:
+                s3.head_bucket(Bucket=bucket)
+            except s3.exceptions.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+                    raise
+                break
+        else:
             return
-        except s3.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
-                raise
         stale = self.state_file.with_name(f"terraform.tfstate.stale-{time.strftime('%Y%m%dT%H%M%S')}")
         self.state_file.replace(stale)
         self.ctx.outputs_file.unlink(missing_ok=True)
@@ -522,3 +529,14 @@ def _refuse_removing_retained(summary: PlanSummary) -> None:
             "change the configuration so the key is kept",
         )
 
+
+def _state_buckets(state_file: Path) -> list[str]:
+    """The names of the aws_s3_bucket resources a Terraform state file (format version 4: resources[]
+    .instances[].attributes.bucket) records; [] for an unreadable or empty state."""
+    try:
+        doc = json.loads(state_file.read_text())
+    except (OSError, ValueError):
+        return []
+    return [inst["attributes"]["bucket"] for res in doc.get("resources", [])
+            if res.get("type") == "aws_s3_bucket" and res.get("mode") == "managed"
+            for inst in res.get("instances", []) if inst.get("attributes", {}).get("bucket")]
