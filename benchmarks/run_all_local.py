@@ -1,17 +1,17 @@
-"""`deplat run all` on the local env: through EMR Serverless's stand-in vs the direct warm-driver path.
+"""`deplat run all` on the local env through EMR Serverless's stand-in: first load and rerun.
 
-Modes (each in one run, side by side): `standin` = EmrServerlessEngine against moto's EMR Serverless
-stand-in (`DEPLAT_ENGINE=emr-serverless`; the application's pre-initialized DRIVER capacity is served
-by the stand-in's warm driver), `warm` = the old direct path, LocalSparkEngine with its warm driver
-(`DEPLAT_ENGINE=local-spark`; this benchmark is what that path is kept for), `cold` = the direct
-path with a fresh spark-submit per step. Each mode starts from its own empty lake (`DEPLAT_LAKE_URI`,
-seeded with `deplat local seed`) with no warm driver up, runs `deplat -o json run all --wait` (the
-first load), then runs it again (the rerun, which changes no row count). Wall time is measured
-around the command; per-step times are the engine's own (`duration_s`). The stack must be up and
-deployed (`deplat local up`, `deplat infra apply`, `deplat deploy`). Goals: first load < 120 s
-(issue 14); standin / warm <= 1.1 (issue 19).
+From an empty lake (`DEPLAT_LAKE_URI`, seeded with `deplat local seed`) with no warm driver up, runs
+`deplat -o json run all --wait` (the first load), then runs it again (the rerun, which must write the
+same rows and change no row count). Wall time is measured around the command; per-step times are the
+engine's own (`duration_s`). The application's pre-initialized DRIVER capacity is served by the
+stand-in's warm drivers. The stack must be up and deployed (`deplat local up`, `deplat infra apply`,
+`deplat deploy`). Goal: first load < 120 s (issue 14).
 
-Usage: python benchmarks/run_all_local.py [--modes standin warm cold] [--no-rerun]
+The direct warm-driver path this benchmark once compared the stand-in with (`engine: local-spark`)
+is gone (issue 19: one engine); its last side-by-side figures, 1.04x and 1.08x (2026-12-03), are in
+the README.
+
+Usage: python benchmarks/run_all_local.py [--no-rerun]
 """
 
 from __future__ import annotations
@@ -26,11 +26,6 @@ import time
 from pathlib import Path
 
 LOCK = "/tmp/deplat-spark.lock"
-MODES = {  # the environment of each mode
-    "standin": {"DEPLAT_ENGINE": "emr-serverless"},
-    "warm": {"DEPLAT_ENGINE": "local-spark", "DEPLAT_WARM_DRIVER_IDLE_SECONDS": "120"},
-    "cold": {"DEPLAT_ENGINE": "local-spark", "DEPLAT_WARM_DRIVER_IDLE_SECONDS": "0"},
-}
 
 
 def run_all(deplat: str, env: dict[str, str]) -> tuple[float, dict[str, float], dict[str, int]]:
@@ -53,61 +48,38 @@ def run_all(deplat: str, env: dict[str, str]) -> tuple[float, dict[str, float], 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--modes", nargs="+", default=["standin", "warm"], choices=list(MODES))
     parser.add_argument("--no-rerun", action="store_true", help="only the first load")
     opts = parser.parse_args()
 
     from deplat.context import Context
-    from deplat.engines.local_spark import stop_warm_drivers
     from deplat.local.emr_serverless_standin import record
+    from deplat.local.emr_serverless_standin.supervisor import stop_warm_drivers
 
     ctx = Context()
     deplat = str(Path(sys.executable).with_name("deplat"))
-    runs_dirs = [ctx.state_dir / "runs"]  # the direct path's, then the stand-in application's
-    if "standin" in opts.modes:
-        found = record(ctx.env.endpoint_url or "")
-        if not found:
-            sys.exit(f"no EMR Serverless stand-in serves {ctx.env.endpoint_url}: `deplat local down moto && "
-                     "deplat local up`, then `deplat infra apply` and `deplat deploy`")
-        runs_dirs.append(Path(found["root"]) / "applications" / ctx.output("emr_application_id") / "runs")
+    found = record(ctx.env.endpoint_url or "")
+    if not found:
+        sys.exit(f"no EMR Serverless stand-in serves {ctx.env.endpoint_url}: `deplat local down moto && "
+                 "deplat local up`, then `deplat infra apply` and `deplat deploy`")
+    runs_dir = Path(found["root"]) / "applications" / ctx.output("emr_application_id") / "runs"
 
-    def stop_all() -> None:
-        for runs_dir in runs_dirs:
-            stop_warm_drivers(runs_dir)
-
-    results: dict[str, list[tuple[float, dict[str, float], dict[str, int]]]] = {}
+    results: list[tuple[float, dict[str, float], dict[str, int]]] = []
     with tempfile.TemporaryDirectory(prefix="deplat-bench-") as tmp:
-        for mode in opts.modes:
-            lake = Path(tmp) / mode
-            env = {**os.environ, "DEPLAT_LAKE_URI": str(lake), **MODES[mode]}
-            subprocess.run([deplat, "local", "seed"], env=env, check=True, capture_output=True)
-            stop_all()
-            results[mode] = [run_all(deplat, env)]
-            print(f"{mode}: first load {results[mode][0][0]:.0f} s", flush=True)
-            if not opts.no_rerun:
-                results[mode].append(run_all(deplat, env))
-                print(f"{mode}: rerun {results[mode][1][0]:.0f} s", flush=True)
-    stop_all()
+        env = {**os.environ, "DEPLAT_LAKE_URI": str(Path(tmp) / "lake")}
+        subprocess.run([deplat, "local", "seed"], env=env, check=True, capture_output=True)
+        stop_warm_drivers(runs_dir)
+        for label in ("first load", "rerun")[:1 if opts.no_rerun else 2]:
+            results.append(run_all(deplat, env))
+            print(f"{label}: {results[-1][0]:.0f} s", flush=True)
+    stop_warm_drivers(runs_dir)
 
-    steps = list(next(iter(results.values()))[0][1])
-    print(f"\n{'step':34} " + " ".join(f"{m + ' ' + p:>12}" for m in results for p in ("load", "rerun")
-                                           if p == "load" or not opts.no_rerun))
-    for step in steps:
-        cells = [f"{r[1].get(step, 0):>11.0f}s" for m in results for r in results[m]]
-        print(f"{step:34} " + " ".join(cells))
-    for m in results:
-        for label, r in zip(("load", "rerun"), results[m], strict=False):
-            print(f"{m} {label}: wall {r[0]:.0f} s, rows written {sum(r[2].values())}")
-    if "warm" not in results:
-        return
-    warm = results["warm"]
-    for mode in (m for m in results if m != "warm"):
-        other = results[mode]
-        for i, label in enumerate(("first load", "rerun")[:len(other)]):
-            if other[i][2] != warm[i][2]:
-                print(f"rows written differ between {mode} and warm on the {label}: {other[i][2]} vs {warm[i][2]}")
-            goal = " (goal <= 1.1)" if mode == "standin" else ""
-            print(f"ratio {mode}/warm ({label}): {other[i][0] / warm[i][0]:.2f}x{goal}")
+    print(f"\n{'step':34} " + " ".join(f"{label:>12}" for label in ("load", "rerun")[:len(results)]))
+    for step in results[0][1]:
+        print(f"{step:34} " + " ".join(f"{r[1].get(step, 0):>11.0f}s" for r in results))
+    for label, r in zip(("load", "rerun"), results, strict=False):
+        print(f"{label}: wall {r[0]:.0f} s, rows written {sum(r[2].values())}")
+    if len(results) == 2 and results[0][2] != results[1][2]:
+        print(f"rows written differ between the first load and the rerun: {results[0][2]} vs {results[1][2]}")
 
 
 if __name__ == "__main__":

@@ -85,8 +85,8 @@ _EXIT_STATUS = 0
 def pytest_sessionfinish(session, exitstatus):
     global _EXIT_STATUS
     _EXIT_STATUS = int(exitstatus)
-    # The warm Spark drivers the tests' local runs started would otherwise idle on for their timeout.
-    from deplat.engines.local_spark import WARM_DIR, stop_warm_drivers
+    # The warm Spark drivers the tests' stand-in runs started would otherwise idle on for their timeout.
+    from deplat.local.emr_serverless_standin.supervisor import WARM_DIR, stop_warm_drivers
 
     factory = getattr(session.config, "_tmp_path_factory", None)
     roots = [ROOT / ".deplat"] + ([factory.getbasetemp()] if factory else [])

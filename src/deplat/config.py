@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from deplat.cost import DEFAULT_PRICES
 from deplat.errors import ConfigError
@@ -35,24 +35,25 @@ class Environment(_Strict):
     state_bucket: str | None = None
     lake_uri: str | None = None
     spark_master: str = "local[2]"
-    # Local engine: batch steps run in one long-lived Spark driver that stops after this many idle
-    # seconds (the local counterpart of EMR Serverless pre-initialized capacity); 0 = a fresh
-    # spark-submit per step. (On the stand-in, warm drivers are the application's pre-initialized
-    # capacity, Terraform `emr_initial_capacity`, and live while it is STARTED.)
-    warm_driver_idle_seconds: float = Field(default=120, ge=0)
-    # Which engine runs jobs: unset = EMR Serverless everywhere (in a local env, the cloud's engine
-    # against moto's EMR Serverless stand-in). `local-spark`: the direct warm-driver path, kept for
-    # benchmarks/run_all_local.py's side-by-side figure (local envs only).
-    engine: Literal["local-spark", "emr-serverless"] | None = None
+    # Which engine runs jobs: EMR Serverless everywhere (in a local env, the cloud's engine against
+    # moto's EMR Serverless stand-in, whose warm drivers are the application's pre-initialized
+    # capacity, Terraform `emr_initial_capacity`). The only value; kept so a config may say it.
+    engine: Literal["emr-serverless"] | None = None
     protected: bool = False
 
     @model_validator(mode="after")
     def _local_needs_endpoint(self) -> Environment:
         if self.kind == "local" and not self.endpoint_url:
             raise ValueError("a local environment needs endpoint_url (the moto server)")
-        if self.kind == "aws" and self.engine == "local-spark":
-            raise ValueError("engine: local-spark is for local environments only")
         return self
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _no_second_engine(cls, value: Any) -> Any:
+        if value == "local-spark":
+            raise ValueError("engine: local-spark was removed: every environment runs its jobs on EMR "
+                             "Serverless (a local one on the stand-in `deplat local up` starts); drop the key")
+        return value
 
     @property
     def is_local(self) -> bool:
@@ -60,7 +61,8 @@ class Environment(_Strict):
 
     @property
     def job_engine(self) -> str:
-        """`local-spark` or `emr-serverless`: the engine this environment's jobs run on."""
+        """`emr-serverless`: the engine this environment's jobs run on (the cloud's, or locally the
+        stand-in's EMR Serverless API)."""
         return self.engine or "emr-serverless"
 
 

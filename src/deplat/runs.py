@@ -32,17 +32,17 @@ from deplat.errors import (
 )
 
 HISTORY_FILE = "runs.jsonl"
-# A local run is `lr-` + 12 hex digits (LocalSparkEngine.submit; any 12 of [0-9a-z] pass); an EMR Serverless jobRunId is
-# 1-64 of [0-9a-z] (the service's API model). Either way never a path: no '/', '.' or whitespace.
-RUN_ID = re.compile(r"lr-[0-9a-z]{12}|[0-9a-z]{1,64}")
+# An EMR Serverless jobRunId is 1-64 of [0-9a-z] (the service's API model; the local stand-in's are
+# moto's 16). Never a path: no '/', '.' or whitespace.
+RUN_ID = re.compile(r"[0-9a-z]{1,64}")
 
 
 def check_run_id(run_id: str) -> str:
     """`run_id` if it has a run id's format (RUN_ID), else ConfigError (exit 2). Run ids become parts of
-    local paths (`runs/<id>/state.json`, whose supervisor.pid `cancel` signals), so nothing else may pass."""
+    API paths, S3 log keys and CloudWatch stream names, so nothing else may pass."""
     if not RUN_ID.fullmatch(run_id):
         raise ConfigError(f"{run_id!r} is not a run id",
-                          "a run id is lr-<12 characters> (local) or an EMR Serverless job run id; "
+                          "a run id is an EMR Serverless job run id (1-64 of [0-9a-z]); "
                           "`deplat status` lists them")
     return run_id
 
@@ -446,9 +446,7 @@ class RunService:
         except ApplicationNotFoundError as exc:
             app = {"id": None, "state": "NOT_DEPLOYED", "error": exc.message, "hint": exc.hint}
         if self._engine is None and self.ctx.env.is_local:  # the env's own engine: the stack is its platform
-            # (the direct local Spark path says STOPPED when the stack is down: already the right answer)
-            live = LIVE_APPLICATION_STATES if self.ctx.env.job_engine == "emr-serverless" else {"STARTED"}
-            if app.get("state") in live:
+            if app.get("state") in LIVE_APPLICATION_STATES:
                 app = _with_local_services(self.ctx, app)
         runs = [self._refresh(rec) if rec.get("state") not in TERMINAL_STATES and rec.get("ref") else rec
                 for rec in records]

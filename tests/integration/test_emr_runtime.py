@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from deplat import artifacts
-from deplat.engines.local_spark import _delta_python_jar, job_python_env, spark_submit_command
 from deplat.local.emr_runtime import ensure_runtime, runtime_dir
+from deplat.local.emr_serverless_standin.supervisor import _delta_python_jar, job_python_env, spark_submit_command
 from deplat.local.jars import cache_dir, ensure_jars
 
 ROOT = Path(__file__).resolve().parents[2]

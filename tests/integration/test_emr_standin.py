@@ -91,7 +91,7 @@ def standin(tmp_path_factory):
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=30)
     log.close()
-    from deplat.engines.local_spark import _alive, _read_pid, stop_warm_drivers
+    from deplat.local.emr_serverless_standin.supervisor import _alive, _read_pid, stop_warm_drivers
 
     for runs in root.glob("applications/*/runs"):
         stop_warm_drivers(runs)
@@ -253,7 +253,7 @@ def test_cancel_while_running_goes_cancelling_then_cancelled_and_keeps_the_logs(
     service.engine.cancel(service.ref(run_id))  # CancelJobRun, without `deplat cancel`'s wait
     seen = _states_until_terminal(standin, app_id, run_id, timeout=60)
     assert seen[0] == "CANCELLING" and seen[-1] == "CANCELLED", seen
-    from deplat.engines.local_spark import _alive
+    from deplat.local.emr_serverless_standin.supervisor import _alive
 
     assert not _alive(pid)
     _until(lambda: not [p for p in Path("/proc").glob("[0-9]*") if _in_group(p, pid)], 10,
@@ -435,7 +435,7 @@ def test_pre_initialized_driver_capacity_serves_runs_from_one_warm_driver(standi
     standin.emr.stop_application(applicationId=app_id)  # releases the pre-initialized capacity
     _until(lambda: standin.emr.get_application(applicationId=app_id)["application"]["state"] == "STOPPED", 30,
            "STOPPED")
-    from deplat.engines.local_spark import _alive
+    from deplat.local.emr_serverless_standin.supervisor import _alive
 
     assert not _alive(int(pids.pop()))
 

@@ -1,5 +1,5 @@
-"""On call against the real local stack (moto, the Salesforce stand-in, fakesnow): logs after moto lost
-its buckets, status of a restarted moto (its EMR Serverless application gone), secrets put/check.
+"""On call against the real local stack (moto, the Salesforce stand-in, fakesnow): status of a
+restarted moto (its EMR Serverless application gone), secrets put/check.
 DEPLAT_HOME is a temp dir; the shared secrets are only read (a rejected put must store nothing)."""
 
 from __future__ import annotations
@@ -41,48 +41,8 @@ def home(local_stack, tmp_path, monkeypatch):
     return state
 
 
-def _local_spark(state: Path) -> None:
-    """Run the env on `engine: local-spark` (the direct warm-driver path, whose run folders these are)."""
-    import yaml
-
-    config = state.parent.parent / "config" / "deplat.yaml"
-    doc = yaml.safe_load(config.read_text())
-    doc["environments"]["local"]["engine"] = "local-spark"
-    config.write_text(yaml.safe_dump(doc))
-
-
-def _run_dir(state: Path, run_id: str, stdout: str | None) -> None:
-    _local_spark(state)
-    run_dir = state / "runs" / run_id
-    run_dir.mkdir(parents=True)
-    outputs = json.loads((state / "outputs.json").read_text())
-    ref = {"run_id": run_id, "application_id": "local", "engine": "local",
-           "log_uri": f"s3://{outputs['artifacts_bucket']}/logs/", "pipeline": "fx", "step": "fx_to_bronze"}
-    (run_dir / "meta.json").write_text(json.dumps({"ref": ref}))
-    (run_dir / "state.json").write_text(json.dumps({"state": "SUCCESS", "started_at": "2026-01-01T00:00:00+00:00",
-                                                    "ended_at": "2026-01-01T00:01:00+00:00"}))
-    if stdout is not None:
-        (run_dir / "stdout").write_text(stdout)
-
-
 def cli(*args, **kwargs):
     return CliRunner().invoke(app, list(args), **kwargs)
-
-
-def test_logs_after_moto_lost_the_bucket_come_from_the_run_folder(home):
-    _run_dir(home, "lr-00000000aaa1", "written 12 rows\n")
-    result = cli("logs", "lr-00000000aaa1")
-    assert result.exit_code == 0, result.output
-    assert "written 12 rows" in result.stdout
-
-
-def test_logs_gone_everywhere_say_so_and_why(home):
-    _run_dir(home, "lr-00000000aaa2", None)
-    result = cli("logs", "lr-00000000aaa2")
-    assert result.exit_code == ExitCode.USAGE, result.output
-    assert "unexpected error" not in result.output and "NoSuchBucket" not in result.output
-    assert "no longer exists" in result.output and "restarted local moto" in result.output
-    assert "no copy under" in result.output
 
 
 def test_status_after_moto_lost_the_application_is_not_deployed(home):

@@ -74,20 +74,37 @@ def test_moto_always_serves_the_stand_in_and_every_env_runs_on_emr_serverless_by
 
     cmd = MOTO.command(Paths(tmp_path), settings.local_stack)
     assert cmd[cmd.index("--emr-standin") + 1] == str(tmp_path / "emr-serverless")
-    settings = load_settings(config, environ={"DEPLAT_ENGINE": "local-spark"})  # the benchmark's direct path
-    assert (settings.env("local").job_engine, settings.env("dev").job_engine) == ("local-spark", "emr-serverless")
     config.write_text((ROOT / "config" / "deplat.yaml").read_text().replace(
         "local_stack:\n", "local_stack:\n  emr_serverless_standin: false\n"))
     with pytest.raises(ConfigError, match="emr_serverless_standin: false is gone"):
         load_settings(config, environ={})
 
 
-def test_a_cloud_env_cannot_run_on_local_spark(tmp_path):
+@pytest.mark.parametrize("var", ["DEPLAT_ENGINE", "DEPLAT_DEV_ENGINE"])
+def test_the_removed_local_spark_engine_is_refused_naming_what_replaced_it(tmp_path, var):
+    """There is one engine: `engine: local-spark` (the direct spark-submit path that ran beside the
+    stand-in) is gone, and a config or override still naming it is exit 2 saying so."""
     config = tmp_path / "config" / "deplat.yaml"
     config.parent.mkdir()
     config.write_text((ROOT / "config" / "deplat.yaml").read_text())
-    with pytest.raises(ConfigError, match="local-spark"):
-        load_settings(config, environ={"DEPLAT_DEV_ENGINE": "local-spark"})
+    with pytest.raises(ConfigError, match="local-spark was removed.*EMR Serverless"):
+        load_settings(config, environ={var: "local-spark"})
+
+
+def test_no_cli_side_module_starts_spark_submit():
+    """Issue 19's must-show: only the stand-in (deplat.local.emr_serverless_standin) builds a
+    spark-submit command line or starts a supervisor; no other module of src/deplat names either.
+    The one exception resolves the jar cache (`deplat local up`): a no-op script with --packages,
+    Ivy's resolver, never a job."""
+    src = ROOT / "src" / "deplat"
+    standin = src / "local" / "emr_serverless_standin"
+    resolver = src / "local" / "jars.py"
+    markers = ('"spark-submit"', "spark_submit_command", "emr_serverless_standin.supervisor\"")
+    offenders = sorted(str(p.relative_to(src)) for p in src.rglob("*.py")
+                       if standin not in p.parents and p != resolver
+                       and any(m in p.read_text() for m in markers))
+    assert offenders == []
+    assert not (src / "engines" / "local_spark.py").exists()
 
 
 def test_engine_selection_refuses_a_moto_without_the_stand_in(tmp_path, monkeypatch):
@@ -110,7 +127,7 @@ def test_engine_selection_refuses_a_moto_without_the_stand_in(tmp_path, monkeypa
 
 
 def test_the_warm_driver_serves_a_stand_in_run_folder_and_nothing_beside_it(tmp_path):
-    from deplat.engines import warm_driver
+    from deplat.local.emr_serverless_standin import warm_driver
 
     runs = tmp_path / "runs"
     for run in ("k2x9q0c7d1m4z8ab", "_archives"):  # an EMR job run id (moto's: 16 of [0-9a-z])

@@ -1,8 +1,10 @@
 """On call (issue 15): errors a user can act on, status and logs that tell the truth, flags that do
 what they say. Each test names the fault it guards; all of them failed on the code before the fix.
 
-No JVM and no moto here: the local environment points at a closed loopback port (the stack "down"),
-runs are local run folders written the way the supervisor writes them.
+No JVM and no moto here: the local environment points at a closed loopback port (the stack "down").
+Where a test needs a run, the CLI's one engine (EmrServerlessEngine) runs over a scripted
+emr-serverless client and an S3 holding the driver logs in EMR's layout (`emr` fixture); the stand-in's
+run folders appear only where `deplat local down` reads them.
 """
 
 from __future__ import annotations
@@ -34,13 +36,12 @@ def _closed_port() -> int:
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    """A project whose local env (and moto_port) is a closed loopback port, state under tmp; its jobs
-    run on the direct local Spark path (`engine: local-spark`), whose run folders these tests write."""
+    """A project whose local env (and moto_port) is a closed loopback port, state under tmp."""
     port = _closed_port()
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "deplat.yaml").write_text(
         "environments:\n"
-        f"  local: {{kind: local, endpoint_url: 'http://127.0.0.1:{port}', lake_uri: lake, engine: local-spark}}\n"
+        f"  local: {{kind: local, endpoint_url: 'http://127.0.0.1:{port}', lake_uri: lake}}\n"
         "  dev: {kind: aws, region: eu-west-1, profile: nobody-has-this-profile}\n"
         f"local_stack: {{moto_port: {port}}}\n")
     monkeypatch.chdir(tmp_path)
@@ -60,26 +61,107 @@ def applied(root: Path) -> Path:
     return state
 
 
-def local_run(state: Path, run_id: str, state_name: str, stdout: str = "", stderr: str = "",
-              supervisor: subprocess.Popen | None = None, history: bool = True) -> Path:
-    run_dir = state / "runs" / run_id
-    run_dir.mkdir(parents=True)
-    ref = {"run_id": run_id, "application_id": "local", "engine": "local", "key": "k",
-           "log_uri": "s3://deplat-artifacts-gone/logs/", "pipeline": "fx", "step": "fx_to_bronze"}
-    (run_dir / "meta.json").write_text(json.dumps({"ref": ref}))
-    record = {"state": state_name, "details": "", "started_at": "2026-01-02T03:04:05+00:00"}
-    if state_name in ("SUCCESS", "FAILED", "CANCELLED"):
-        record["ended_at"] = "2026-01-02T03:05:35+00:00"
-    (run_dir / "state.json").write_text(json.dumps(record))
-    (run_dir / "stdout").write_text(stdout)
-    (run_dir / "stderr").write_text(stderr)
-    if supervisor is not None:
-        (run_dir / "supervisor.pid").write_text(str(supervisor.pid))
-    if history:
-        with (state / "runs.jsonl").open("a") as fh:
-            fh.write(json.dumps({"run_id": run_id, "state": "SUBMITTED", "ref": ref, "pipeline": "fx",
-                                 "step": "fx_to_bronze", "submitted_at": "2026-01-02T03:04:00+00:00"}) + "\n")
-    return run_dir
+APP, BUCKET = "00fapp0000000001", "deplat-artifacts-gone"
+
+
+def record(state: Path, run_id: str, state_name: str) -> None:
+    """A run in the history (runs.jsonl) as `deplat run` writes it."""
+    ref = {"run_id": run_id, "application_id": APP, "engine": "emr-serverless", "key": "k",
+           "log_uri": f"s3://{BUCKET}/logs/", "pipeline": "fx", "step": "fx_to_bronze"}
+    with (state / "runs.jsonl").open("a") as fh:
+        fh.write(json.dumps({"run_id": run_id, "state": state_name, "ref": ref, "pipeline": "fx",
+                             "step": "fx_to_bronze", "submitted_at": "2026-01-02T03:04:00+00:00"}) + "\n")
+
+
+class _NoSuchKey(Exception):
+    pass
+
+
+class _NoSuchBucket(Exception):
+    pass
+
+
+class LogBucket:
+    """The artifacts bucket's driver logs (EMR's layout, gzip), get_object as boto3 answers it."""
+
+    exceptions = type("exceptions", (), {"NoSuchKey": _NoSuchKey, "NoSuchBucket": _NoSuchBucket})
+
+    def __init__(self):
+        self.objects: dict[str, bytes] = {}
+        self.gone = False  # the bucket itself deleted (or a restarted moto, which keeps nothing)
+
+    def put(self, run_id: str, stream: str, text: str) -> None:
+        import gzip
+
+        from deplat.engines.base import RunRef
+        from deplat.logs import s3_location
+
+        _, key = s3_location(RunRef(run_id, APP, "emr-serverless", log_uri=f"s3://{BUCKET}/logs/"), stream)
+        self.objects[key] = gzip.compress(text.encode())
+
+    def get_object(self, Bucket, Key):
+        import io
+
+        if Bucket != BUCKET or self.gone:
+            raise _NoSuchBucket(Bucket)
+        if Key not in self.objects:
+            raise _NoSuchKey(Key)
+        return {"Body": io.BytesIO(self.objects[Key])}
+
+
+class ScriptedEmr:
+    """emr-serverless as the API answers: GetJobRun from `runs` (each run's states in turn, the last
+    one kept), CancelJobRun moves a live run to CANCELLING then CANCELLED, an unknown id is
+    ResourceNotFoundException."""
+
+    def __init__(self):
+        self.runs: dict[str, list[dict]] = {}
+        self.cancelled: list[str] = []
+
+    def add(self, run_id: str, *states: str, **fields) -> None:
+        self.runs[run_id] = [{"jobRunId": run_id, "applicationId": APP, "state": st, **fields} for st in states]
+
+    def get_job_run(self, applicationId, jobRunId):
+        from botocore.exceptions import ClientError
+
+        if jobRunId not in self.runs:
+            raise ClientError({"Error": {"Code": "ResourceNotFoundException",
+                                         "Message": f"Job run {jobRunId} does not exist"},
+                               "ResponseMetadata": {"HTTPStatusCode": 404}}, "GetJobRun")
+        states = self.runs[jobRunId]
+        return {"jobRun": states.pop(0) if len(states) > 1 else states[0]}
+
+    def cancel_job_run(self, applicationId, jobRunId):
+        self.cancelled.append(jobRunId)
+        self.runs[jobRunId] = [{**self.runs[jobRunId][0], "state": "CANCELLING"},
+                               {**self.runs[jobRunId][0], "state": "CANCELLED"}]
+        return {}
+
+    def get_dashboard_for_job_run(self, applicationId, jobRunId):
+        return {"url": None}
+
+    def get_application(self, applicationId):
+        return {"application": {"applicationId": APP, "name": "deplat", "state": "STARTED",
+                                "releaseLabel": "emr-7.2.0"}}
+
+
+@pytest.fixture
+def emr(project, monkeypatch):
+    """The CLI's engine for the local env: EmrServerlessEngine (its logs through LogReader) over the
+    scripted API and log bucket above, instead of the stand-in the closed port cannot serve."""
+    from types import SimpleNamespace
+
+    from deplat.engines.base import PollPolicy
+    from deplat.engines.emr_serverless import EmrServerlessEngine
+    from deplat.logs import LogReader
+
+    client, bucket, sleeps = ScriptedEmr(), LogBucket(), []
+    engine = EmrServerlessEngine(client, APP, "arn:aws:iam::123456789012:role/job", BUCKET,
+                                 log_reader=LogReader(bucket, wait_seconds=0), sleep=sleeps.append,
+                                 poll_policy=PollPolicy(initial=0.01, factor=1.0, maximum=0.01))
+    engine.late_log_seconds = 0.0
+    monkeypatch.setattr("deplat.engines.engine_for", lambda ctx: engine)
+    return SimpleNamespace(client=client, bucket=bucket, engine=engine, sleeps=sleeps, state=applied(project))
 
 
 def cli(*args: str, width: int = 200):
@@ -105,21 +187,20 @@ def test_an_endpoint_override_is_checked_against_moto_port_too(project, monkeypa
 
 # --- one error for an unreachable endpoint ---------------------------------------------------
 
-@pytest.mark.parametrize("args", [["secrets", "list"], ["logs", "lr-000000000001"], ["cancel", "lr-000000000001"]])
+@pytest.mark.parametrize("args", [["secrets", "list"], ["logs", "00000000000000e1"], ["cancel", "00000000000000e1"],
+                                  ["status"]])
 def test_unreachable_endpoint_is_one_error_with_the_local_hint_after_a_short_retry(project, args):
     state = applied(project)
-    local_run(state, "lr-000000000001", "SUCCESS", history=True)
-    shutil_rm = state / "runs" / "lr-000000000001" / "stdout"
-    shutil_rm.unlink()  # no copy on disk: the S3 read must be attempted
+    record(state, "00000000000000e1", "RUNNING")
     started = time.monotonic()
     result = cli(*args)
     elapsed = time.monotonic() - started
-    if args[0] == "cancel":  # a finished run is not cancelled, and needs no endpoint
-        assert result.exit_code == 0 and "SUCCESS" in result.output
+    if args[0] == "status":  # status reports it rather than failing: the application is UNREACHABLE
+        assert result.exit_code == 0 and "UNREACHABLE" in result.output and "deplat local up" in result.output
         return
     assert result.exit_code == ExitCode.INFRA, result.output
     assert "unexpected error" not in result.output
-    assert "is not reachable" in result.output and "deplat local up" in result.output
+    assert "not" in result.output and "deplat local up" in result.output
     assert elapsed < 4.0, f"{elapsed:.1f}s of retries before the error"
 
 
@@ -139,16 +220,7 @@ def test_unreachable_cloud_endpoint_hint_names_the_endpoint_and_profile():
 
 # --- status tells the truth ------------------------------------------------------------------
 
-def test_status_with_the_stack_down_is_not_started(project):
-    applied(project)
-    result = cli("-o", "json", "status")
-    assert result.exit_code == 0, result.output
-    app_state = json.loads(result.stdout)["application"]
-    assert app_state["state"] == "STOPPED" and "deplat local up" in app_state["hint"]
-
-
-def test_status_on_emr_serverless_with_moto_down_is_unreachable_with_the_fix(project, monkeypatch):
-    monkeypatch.setenv("DEPLAT_ENGINE", "emr-serverless")  # the local default
+def test_status_with_moto_down_is_unreachable_with_the_fix(project):
     applied(project)
     result = cli("-o", "json", "status")
     assert result.exit_code == 0, result.output
@@ -172,10 +244,12 @@ def test_status_of_a_never_applied_env_says_so_with_the_fix(project):
     assert app_state["state"] == "NOT_APPLIED" and "infra apply" in app_state["hint"]
 
 
-def test_status_times_are_the_engines_not_when_deplat_looked(project):
-    state = applied(project)
-    local_run(state, "lr-0000000000aa", "SUCCESS")
+def test_status_times_are_the_engines_not_when_deplat_looked(emr):
+    record(emr.state, "00000000000000aa", "RUNNING")
+    emr.client.add("00000000000000aa", "SUCCESS", createdAt="2026-01-02T03:04:05+00:00",
+                   updatedAt="2026-01-02T03:05:35+00:00", totalExecutionDurationSeconds=90)
     result = cli("-o", "json", "status")
+    assert result.exit_code == 0, result.output
     [run] = json.loads(result.stdout)["runs"]
     assert run["state"] == "SUCCESS"
     assert run["started_at"] == "2026-01-02T03:04:05+00:00"
@@ -184,88 +258,105 @@ def test_status_times_are_the_engines_not_when_deplat_looked(project):
 
 def test_status_never_truncates_run_ids_in_a_narrow_terminal(project):
     state = applied(project)
-    run_id = "lr-048ed4481234"
-    local_run(state, run_id, "SUCCESS")
+    run_id = "048ed448123456ab"
+    record(state, run_id, "SUCCESS")
     result = cli("status", width=40)
     assert run_id in result.stdout, result.stdout
 
 
 # --- logs tell the truth ---------------------------------------------------------------------
 
-def test_logs_of_a_failed_run_point_at_stderr(project):
-    state = applied(project)
-    local_run(state, "lr-0000000000f1", "FAILED", stdout="starting\n", stderr="Traceback ...\nValueError: x\n")
-    result = cli("logs", "lr-0000000000f1")
-    assert result.exit_code == 0
-    assert "starting" in result.stdout
-    assert "FAILED" in result.stderr and "deplat logs lr-0000000000f1 --stderr" in result.stderr
-
-
-def test_logs_after_moto_restarted_read_the_copy_on_disk(project):
-    """After `local down && local up && infra apply` the S3 copy is gone (moto keeps nothing), the
-    run folder is not: the logs come from there (here the bucket is simply unreachable)."""
-    state = applied(project)
-    local_run(state, "lr-0000000000d1", "SUCCESS", stdout="rows written: 7\n")
-    result = cli("logs", "lr-0000000000d1")
+def test_logs_of_a_failed_run_point_at_stderr(emr):
+    emr.client.add("00000000000000f1", "FAILED", stateDetails="Job failed: ValueError: x")
+    emr.bucket.put("00000000000000f1", "stdout", "starting\n")
+    emr.bucket.put("00000000000000f1", "stderr", "Traceback ...\nValueError: x\n")
+    result = cli("logs", "00000000000000f1")
     assert result.exit_code == 0, result.output
-    assert "rows written: 7" in result.stdout
+    assert "starting" in result.stdout
+    assert "FAILED" in result.stderr and "deplat logs 00000000000000f1 --stderr" in result.stderr
 
 
-@pytest.mark.parametrize("args", [["-o", "json", "logs", "lr-0000000000j1"], ["logs", "lr-0000000000j1", "-o", "json"]])
-def test_logs_json_is_json_lines_on_stdout(project, args):
-    state = applied(project)
-    local_run(state, "lr-0000000000j1", "SUCCESS", stdout="one\ntwo\n")
+@pytest.mark.parametrize("args", [["-o", "json", "logs", "00000000000000a1"],
+                                  ["logs", "00000000000000a1", "-o", "json"]])
+def test_logs_json_is_json_lines_on_stdout(emr, args):
+    emr.client.add("00000000000000a1", "SUCCESS")
+    emr.bucket.put("00000000000000a1", "stdout", "one\ntwo\n")
     result = cli(*args)
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [d["line"] for d in lines] == ["one", "two"]
-    assert {d["run_id"] for d in lines} == {"lr-0000000000j1"} and {d["stream"] for d in lines} == {"stdout"}
+    assert {d["run_id"] for d in lines} == {"00000000000000a1"} and {d["stream"] for d in lines} == {"stdout"}
 
 
-def test_logs_of_a_running_run_say_so_and_follow_it_live(project):
-    state = applied(project)
-    supervisor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)"], start_new_session=True)
-    run_dir = local_run(state, "lr-0000000000r1", "RUNNING", stdout="first line\n", supervisor=supervisor)
-    writer = subprocess.Popen([sys.executable, "-c",
-                               f"import time; time.sleep(1); open({str(run_dir / 'stdout')!r}, 'a')"
-                               ".write('written while following\\n')"])
-    result = cli("logs", "lr-0000000000r1")
-    writer.wait()
-    supervisor.wait()
+def test_logs_of_a_running_run_say_so_and_follow_it_live(emr):
+    run_id = "00000000000000b1"
+    emr.client.add(run_id, "RUNNING", "RUNNING", "RUNNING", "SUCCESS")
+    emr.bucket.put(run_id, "stdout", "first line\n")
+
+    def _driver_writes(seconds):  # the engine's poll interval: the driver logs more meanwhile
+        emr.sleeps.append(seconds)
+        emr.bucket.put(run_id, "stdout", "first line\nwritten while following\n")
+
+    emr.engine._sleep = _driver_writes
+    result = cli("logs", run_id)
     assert result.exit_code == 0, result.output
     assert "RUNNING" in result.stderr and "following" in result.stderr
-    assert "first line" in result.stdout and "written while following" in result.stdout
+    assert result.stdout.count("first line") == 1 and "written while following" in result.stdout
+    assert emr.sleeps, "it followed: it waited for more"
 
 
-def test_logs_of_an_unknown_run_id_is_a_usage_error(project):
-    applied(project)
-    result = cli("logs", "lr-doesnotexist")
-    assert result.exit_code == ExitCode.USAGE and "no local run lr-doesnotexist" in result.output
+def test_logs_whose_bucket_is_gone_say_so_and_why(emr):
+    emr.client.add("00000000000000a2", "SUCCESS")
+    emr.bucket.gone = True
+    result = cli("logs", "00000000000000a2")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "unexpected error" not in result.output and "NoSuchBucket" not in result.output
+    assert "no longer exists" in result.output and "restarted local moto" in result.output
+
+
+def test_logs_of_an_unknown_run_id_is_a_usage_error(emr):
+    result = cli("logs", "doesnotexist")
+    assert result.exit_code == ExitCode.USAGE and "does not exist" in result.output
+
+
+def test_a_malformed_run_id_is_a_usage_error_before_any_call(emr):
+    result = cli("logs", "../etc/passwd")
+    assert result.exit_code == ExitCode.USAGE and "is not a run id" in result.output
 
 
 # --- cancel, local down ----------------------------------------------------------------------
 
-def test_cancel_stops_a_running_local_run(project):
-    state = applied(project)
-    supervisor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
-    local_run(state, "lr-0000000000c1", "RUNNING", supervisor=supervisor)
-    result = cli("-o", "json", "cancel", "lr-0000000000c1")
-    assert supervisor.wait(timeout=10) == -signal.SIGTERM
+def test_cancel_stops_a_running_run_and_waits_for_cancelled(emr):
+    record(emr.state, "00000000000000c1", "RUNNING")
+    emr.client.add("00000000000000c1", "RUNNING")
+    result = cli("-o", "json", "cancel", "00000000000000c1")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["state"] in ("CANCELLED", "FAILED")
+    assert emr.client.cancelled == ["00000000000000c1"]
+    assert json.loads(result.stdout)["state"] == "CANCELLED"
+
+
+def test_cancel_leaves_a_finished_run_as_it_is(emr):
+    emr.client.add("00000000000000c2", "SUCCESS")
+    result = cli("-o", "json", "cancel", "00000000000000c2")
+    assert result.exit_code == 0 and json.loads(result.stdout)["state"] == "SUCCESS"
+    assert emr.client.cancelled == []
 
 
 def test_local_down_with_a_live_run_refuses_without_yes(project):
     from deplat.config import LocalStackSettings
     from deplat.errors import SafetyError
+    from deplat.local.services import EMR_STANDIN_DIR
     from deplat.local.stack import LocalStack
 
     state = project / ".deplat" / "local"
     supervisor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
-    try:
-        local_run(state, "lr-0000000000l1", "RUNNING", supervisor=supervisor, history=False)
+    try:  # a job run of the stand-in, as its supervisor writes the run folder
+        run_dir = state / EMR_STANDIN_DIR / "applications" / APP / "runs" / "00000000000000d1"
+        run_dir.mkdir(parents=True)
+        (run_dir / "state.json").write_text(json.dumps({"state": "RUNNING"}))
+        (run_dir / "supervisor.pid").write_text(str(supervisor.pid))
         stack = LocalStack(state, LocalStackSettings(moto_port=_closed_port()), services={})
-        with pytest.raises(SafetyError, match="lr-0000000000l1"):
+        with pytest.raises(SafetyError, match="00000000000000d1"):
             stack.down()
         assert stack.down(confirmed=True) == []
         result = cli("local", "down")
@@ -278,22 +369,22 @@ def test_local_down_with_a_live_run_refuses_without_yes(project):
 # --- killed jobs -----------------------------------------------------------------------------
 
 def test_a_job_killed_by_a_signal_names_it_and_leaves_no_spark_scratch(tmp_path, monkeypatch):
-    from deplat.engines import local_spark
+    from deplat.local.emr_serverless_standin import supervisor
 
-    run_dir = tmp_path / "lr-00000000kill"
+    run_dir = tmp_path / "000000000000kill"
     run_dir.mkdir()
-    scratch = run_dir / local_spark.SCRATCH_DIR
+    scratch = run_dir / supervisor.SCRATCH_DIR
     job = ("import os, signal; d = os.environ['SPARK_LOCAL_DIRS'];"
            "[os.makedirs(os.path.join(d, n, 'x')) for n in ('spark-1a', 'blockmgr-2b')];"
            "print('Py4JError: An error occurred while calling o42', flush=True);"
            "os.kill(os.getpid(), signal.SIGKILL)")
-    ref = {"run_id": run_dir.name, "application_id": "local", "engine": "local", "log_uri": "s3://b/logs/"}
+    ref = {"run_id": run_dir.name, "application_id": APP, "engine": "emr-serverless-standin", "log_uri": "s3://b/logs/"}
     (run_dir / "meta.json").write_text(json.dumps({"ref": ref, "command": [sys.executable, "-c", job],
                                                    "env": {"SPARK_LOCAL_DIRS": str(scratch)}}))
-    monkeypatch.setattr(local_spark, "_upload_logs", lambda run_dir, ref: None)
+    monkeypatch.setattr(supervisor, "_upload_logs", lambda run_dir, ref: None)
     monkeypatch.setattr(signal, "signal", lambda *a: None)  # the supervisor's SIGTERM handler: not here
 
-    assert local_spark.supervise(run_dir) == 0
+    assert supervisor.supervise(run_dir) == 0
     final = json.loads((run_dir / "state.json").read_text())
     assert final["state"] == "FAILED"
     assert "SIGKILL" in final["details"] and "out of memory" in final["details"]
@@ -427,8 +518,9 @@ def test_process_helper_times_out_and_carries_stderr():
 
 
 def test_no_subprocess_call_outside_the_helper_and_the_streaming_exceptions():
-    allowed = {"proc.py", "terraform.py", "local_spark.py", "stack.py",  # streaming / detached
-               "emr_serverless_standin/runner.py"}  # the EMR stand-in's detached supervisors
+    allowed = {"proc.py", "terraform.py", "stack.py",  # streaming / detached
+               "emr_serverless_standin/runner.py",  # the EMR stand-in's detached supervisors
+               "emr_serverless_standin/supervisor.py"}  # its spark-submit and warm drivers
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "src" / "deplat").rglob("*.py")
                  if not {p.name, f"{p.parent.name}/{p.name}"} & allowed
                  and re.search(r"subprocess\.(run|Popen|check_output|call)\(", p.read_text())]

@@ -14,7 +14,7 @@ from test_oncall import applied, cli, project  # noqa: F401 - project is a fixtu
 from deplat.errors import ConfigError, ExitCode
 
 BAD_IDS = ["../../x", "../runs/lr-000000000001", "/etc", "lr-00000000000/", "lr-0000000000.1", "x y",
-           "LR-000000000001", "", "a" * 65, "lr-000000000001\n"]
+           "LR-000000000001", "", "a" * 65, "lr-000000000001\n", "lr-0123456789ab"]
 
 
 @pytest.mark.parametrize("run_id", BAD_IDS)
@@ -26,8 +26,8 @@ def test_only_run_id_formats_are_accepted(run_id):
     assert err.value.exit_code == ExitCode.USAGE and "run id" in err.value.message
 
 
-@pytest.mark.parametrize("run_id", ["lr-0123456789ab", "lr-0000000000j1", "00fb2fb6q2lpq00a", "jr1"])
-def test_local_and_emr_serverless_ids_pass(run_id):
+@pytest.mark.parametrize("run_id", ["0123456789abcdef", "00fb2fb6q2lpq00a", "jr1", "a" * 64])
+def test_emr_serverless_ids_pass(run_id):
     from deplat.runs import check_run_id
 
     assert check_run_id(run_id) == run_id

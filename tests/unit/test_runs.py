@@ -165,29 +165,3 @@ def test_idempotency_key_changes_with_each_input():
     others = {idempotency_key("fy", "s", "2024-01-01", "m"), idempotency_key("fx", "t", "2024-01-01", "m"),
               idempotency_key("fx", "s", None, "m"), idempotency_key("fx", "s", "2024-01-01", "n")}
     assert base not in others and len(others) == 4
-
-
-def test_the_local_engine_gives_a_stream_its_own_spark_submit_and_a_batch_step_the_warm_driver(tmp_path, monkeypatch):
-    import json
-    from pathlib import Path
-
-    from deplat.engines import local_spark
-    from deplat.engines.base import JobSpec
-    from deplat.pipelines.registry import PIPELINES
-
-    class S3:
-        def download_file(self, bucket, key, target):
-            Path(target).write_text("print('job')")
-
-    class Proc:
-        pid = 2 ** 22 + 7  # never a live process: the supervisor is not started for real
-
-    monkeypatch.setattr(local_spark.subprocess, "Popen", lambda *a, **k: Proc())
-    engine = local_spark.LocalSparkEngine(S3(), "b", tmp_path / "runs", warm_idle_seconds=60, jars=lambda: [])
-    [stream_step] = PIPELINES["kafka"].steps
-    assert stream_step.streaming
-    refs = {name: engine.submit(JobSpec("p", name, f"s3://b/jobs/{name}.py", (), ("s3://b/pyfiles/job.zip",),
-                                        streaming=streaming), name)
-            for name, streaming in (("fx_to_bronze", False), ("kafka_orders_stream", True))}
-    meta = {n: json.loads((tmp_path / "runs" / r.run_id / "meta.json").read_text()) for n, r in refs.items()}
-    assert "warm" in meta["fx_to_bronze"] and "warm" not in meta["kafka_orders_stream"]

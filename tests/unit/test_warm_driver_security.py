@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from deplat.engines import local_spark, warm_driver
+from deplat.local.emr_serverless_standin import runner, supervisor, warm_driver
 
-RUN = "lr-0123456789ab"
+RUN = "0123456789abcdef"
 
 
 @pytest.fixture
@@ -115,10 +115,10 @@ def test_peer_uid_is_the_connecting_process_uid():
 
 
 def test_the_socket_folder_is_private(tmp_path):
-    folder = local_spark.private_runtime_dir(str(tmp_path))
+    folder = supervisor.private_runtime_dir(str(tmp_path))
     info = os.lstat(folder)
     assert folder.parent == tmp_path and stat.S_IMODE(info.st_mode) == 0o700 and info.st_uid == os.getuid()
-    assert local_spark.private_runtime_dir(str(tmp_path)) == folder  # the second call reuses it
+    assert supervisor.private_runtime_dir(str(tmp_path)) == folder  # the second call reuses it
 
 
 @pytest.mark.parametrize("kind", ["open_mode", "symlink"])
@@ -130,8 +130,8 @@ def test_a_socket_folder_someone_else_could_reach_is_refused(tmp_path, kind):
     else:
         (tmp_path / "elsewhere").mkdir(mode=0o700)
         target.symlink_to(tmp_path / "elsewhere")
-    with pytest.raises(local_spark.UnsafeRuntimeDirError, match="not a private folder"):
-        local_spark.private_runtime_dir(str(tmp_path))
+    with pytest.raises(supervisor.UnsafeRuntimeDirError, match="not a private folder"):
+        supervisor.private_runtime_dir(str(tmp_path))
 
 
 class _S3:
@@ -139,17 +139,26 @@ class _S3:
         Path(target).write_text("print('job')")
 
 
-class _Proc:
-    pid = 2 ** 22 + 7  # never a live process: the supervisor is not started for real
+class _Runtime(runner.Runtime):
+    """The stand-in's runtime with its S3 and jar cache replaced: no moto, no Maven."""
+
+    def folders(self, application_id, warm_idle_seconds):
+        return supervisor.RunFolders(_S3(), self.runs_dir(application_id), jars=lambda: [],
+                                      warm_idle_seconds=warm_idle_seconds)
+
+
+def _prepare(tmp_path, name="fx_to_bronze", streaming=False, run_id="00000000000000aa"):
+    """meta.json of a StartJobRun the stand-in prepared (its supervisor is not started)."""
+    runtime = _Runtime(tmp_path / "standin", "http://127.0.0.1:1")
+    driver = {"sparkSubmit": {"entryPoint": f"s3://b/jobs/{name}.py", "entryPointArguments": [],
+                              "sparkSubmitParameters": "--py-files s3://b/pyfiles/job.zip"}}
+    run_dir = runner.prepare_run(runtime, "app", run_id, driver, "s3://b/logs/", name, 60, 1, streaming=streaming)
+    assert run_dir == tmp_path / "standin" / "applications" / "app" / "runs" / run_id
+    return json.loads((run_dir / "meta.json").read_text())
 
 
 def _submit(tmp_path, monkeypatch):
-    from deplat.engines.base import JobSpec
-
-    monkeypatch.setattr(local_spark.subprocess, "Popen", lambda *a, **k: _Proc())
-    engine = local_spark.LocalSparkEngine(_S3(), "b", tmp_path / "runs", warm_idle_seconds=60, jars=lambda: [])
-    ref = engine.submit(JobSpec("p", "fx_to_bronze", "s3://b/jobs/fx_to_bronze.py", (), ()), "k")
-    return json.loads((tmp_path / "runs" / ref.run_id / "meta.json").read_text())
+    return _prepare(tmp_path)
 
 
 def test_the_engine_puts_the_socket_in_the_private_folder_and_names_the_runs_root(tmp_path, monkeypatch):
@@ -161,7 +170,8 @@ def test_the_engine_puts_the_socket_in_the_private_folder_and_names_the_runs_roo
     assert sock.parent == tmp_path / "xdg" / f"deplat-{os.getuid()}"
     assert stat.S_IMODE(os.lstat(sock.parent).st_mode) == 0o700
     assert sock.parent != Path(tempfile.gettempdir())
-    assert slot["command"][-3:] == [str(sock), "60", str((tmp_path / "runs").resolve())]
+    assert slot["command"][-3:] == [str(sock), "60",
+                                    str((tmp_path / "standin" / "applications" / "app" / "runs").resolve())]
     # and the request the supervisor will send passes the driver's own check
     Path(warm["request"]["entry"]).parent.mkdir(parents=True, exist_ok=True)
     assert warm_driver.check_request(warm["request"], slot["command"][-1])
@@ -173,3 +183,16 @@ def test_an_unsafe_socket_folder_turns_the_warm_driver_off_not_the_run(tmp_path,
     (tmp_path / f"deplat-{os.getuid()}").chmod(0o777)
     meta = _submit(tmp_path, monkeypatch)
     assert "warm" not in meta and "not a private folder" in meta["warm_refused"]
+
+
+def test_a_streaming_run_gets_its_own_spark_submit_and_a_batch_run_a_warm_driver(tmp_path):
+    """StartJobRun's mode: STREAMING (the kafka step) never takes a pre-initialized driver, which it
+    would hold for as long as the stream runs while batch runs wait; BATCH runs are handed to one."""
+    from deplat.pipelines.registry import PIPELINES
+
+    [stream_step] = PIPELINES["kafka"].steps
+    assert stream_step.streaming
+    batch = _prepare(tmp_path, "fx_to_bronze", streaming=False, run_id="00000000000000b1")
+    stream = _prepare(tmp_path, stream_step.name, streaming=True, run_id="00000000000000b2")
+    assert "warm" in batch and "warm" not in stream
+    assert stream["command"][0].endswith("spark-submit") and stream_step.name + ".py" in " ".join(stream["command"])

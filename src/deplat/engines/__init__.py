@@ -1,6 +1,7 @@
-"""Job engines: EMR Serverless, in the cloud and in a local env (there against moto's EMR Serverless
-stand-in, which `deplat local up` always starts), and the direct local Spark path (`engine:
-local-spark`, local envs only: kept for benchmarks/run_all_local.py's side-by-side figure)."""
+"""The job engine: EMR Serverless, in the cloud and in a local env (there against moto's EMR
+Serverless stand-in, which `deplat local up` always starts). The CLI side has this one engine; the
+stand-in's supervisor and warm drivers, which start spark-submit, live in
+deplat.local.emr_serverless_standin."""
 
 from __future__ import annotations
 
@@ -15,11 +16,7 @@ def engine_for(ctx: Any) -> JobEngine:
     """The engine of ctx's environment (`Environment.job_engine`): EMR Serverless (in a local env
     against moto's EMR Serverless stand-in: EndpointUnreachableError when moto is down, ConfigError
     when it runs without the stand-in, whose plain EMR Serverless would report every run SUCCESS
-    without running it), or the direct local Spark path."""
-    if ctx.env.job_engine == "local-spark":
-        from deplat.engines.local_spark import LocalSparkEngine
-
-        return LocalSparkEngine.from_context(ctx)
+    without running it)."""
     from deplat.engines.emr_serverless import EmrServerlessEngine
 
     if not ctx.env.is_local:

@@ -134,15 +134,19 @@ class LocalStack:
                               f"see {log_path}", detail=tail)
 
     def live_runs(self) -> list[str]:
-        """Local Spark runs still going (the local env's runs live under this stack's folder; the
-        EMR Serverless stand-in's under its own, one folder per application)."""
-        from deplat.engines.local_spark import live_run_ids
-        from deplat.local.services import EMR_STANDIN_DIR
+        """The EMR Serverless stand-in's job runs still going (its run folders, one folder per
+        application, under this stack's folder)."""
+        from deplat.local.emr_serverless_standin.supervisor import live_run_ids
 
-        live = live_run_ids(self.paths.root / "runs")
-        for runs in sorted((self.paths.root / EMR_STANDIN_DIR / "applications").glob("*/runs")):
+        live = []
+        for runs in self._standin_runs_dirs():
             live += live_run_ids(runs)
         return live
+
+    def _standin_runs_dirs(self) -> list[Path]:
+        from deplat.local.services import EMR_STANDIN_DIR
+
+        return sorted((self.paths.root / EMR_STANDIN_DIR / "applications").glob("*/runs"))
 
     def down(self, names: list[str] | None = None, confirmed: bool = False) -> list[ServiceStatus]:
         """Stop the selected services this stack started. With a local run still going, refuse
@@ -152,10 +156,11 @@ class LocalStack:
             raise SafetyError(f"{len(live)} local run(s) still going: {', '.join(live)}",
                               "cancel them (`deplat cancel <run-id>`) or wait, or pass --yes to stop "
                               "the stack anyway (those runs will then fail)")
-        if not names:  # the whole stack: its idle warm Spark drivers go with it
-            from deplat.engines.local_spark import stop_warm_drivers
+        if not names:  # the whole stack: the stand-in's idle warm Spark drivers go with it
+            from deplat.local.emr_serverless_standin.supervisor import stop_warm_drivers
 
-            stop_warm_drivers(self.paths.root / "runs")
+            for runs in self._standin_runs_dirs():
+                stop_warm_drivers(runs)
         results = []
         for svc in reversed(self._select(names)):
             action = self._stop(svc)

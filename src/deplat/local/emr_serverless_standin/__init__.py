@@ -5,10 +5,10 @@ application there, boto3 and the provider reach it at the one endpoint, and S3 (
 same server; a second endpoint for `emr-serverless` would split the application from its API.
 
 It runs in the moto server's process (`python -m deplat.local.moto_launcher <port> --emr-standin
-<dir>`, which `deplat local up` always starts; a local env uses it with `engine: emr-serverless`):
+<dir>`, which `deplat local up` always starts; every local env's jobs run on it):
 `backend.install()` replaces moto's EMR Serverless backend with the stand-in's, whose scheduler
-thread runs each job run through the supervisor and warm driver (`deplat.engines.local_spark`,
-`deplat.engines.warm_driver`) as its workers and pre-initialized capacity. `runner.py` maps a
+thread runs each job run through the supervisor (`supervisor.py`: run folders, spark-submit) and
+the warm drivers (`warm_driver.py`) as its workers and pre-initialized capacity. `runner.py` maps a
 StartJobRun request onto a local run; `backend.py` holds the states. `standin.json` in its folder,
 and `emr-standin-<port>.json` in the user's private runtime folder (found from the endpoint alone,
 whatever DEPLAT_HOME the caller has), name the process serving it (pid, endpoint, folder).
@@ -27,7 +27,7 @@ MARKER = "standin.json"
 
 def record_path(endpoint_url: str) -> Path:
     """`<private runtime dir>/emr-standin-<port>.json`: where the stand-in serving that port says so."""
-    from deplat.engines.local_spark import private_runtime_dir
+    from deplat.local.emr_serverless_standin.supervisor import private_runtime_dir
 
     return private_runtime_dir() / f"emr-standin-{urlparse(endpoint_url).port}.json"
 
@@ -54,7 +54,7 @@ def describe(endpoint_url: str) -> dict[str, Any]:
     """What `deplat local status` and `doctor` show: serving or not, its pid and folder, and per
     application its run folders (how many, which are live) and its warm drivers (the pre-initialized
     driver capacity: how many are up). Reads only files; never calls the API."""
-    from deplat.engines.local_spark import WARM_DIR, _alive, _read_pid, live_run_ids
+    from deplat.local.emr_serverless_standin.supervisor import WARM_DIR, _alive, _read_pid, live_run_ids
 
     found = record(endpoint_url)
     if found is None:

@@ -8,7 +8,7 @@ job runs through their states; request threads only create, read and flag them, 
   after autoStopConfiguration.idleTimeoutMinutes. StopApplication with live runs is refused.
 - Job runs: SUBMITTED -> PENDING -> [QUEUED while maximumCapacity is full] -> SCHEDULED -> RUNNING
   -> SUCCESS | FAILED | CANCELLING -> CANCELLED. RUNNING and the end state come from the real
-  process (the local engine's supervisor, see runner.py); FAILED carries the driver's error in
+  process (supervisor.py's detached supervisor, started by runner.py); FAILED carries the driver's error in
   stateDetails; executionTimeoutMinutes exceeded cancels the run (the user guide: "CANCELLING ...
   or the job run has timed out"); CancelJobRun signals the run's process group and kills it after
   shutdownGracePeriodInSeconds.
@@ -43,8 +43,8 @@ from typing import Any
 from moto.emrserverless import models as moto_models
 from moto.emrserverless.exceptions import ResourceNotFoundException, ValidationException
 
-from deplat.engines import local_spark as ls
 from deplat.local.emr_serverless_standin import runner
+from deplat.local.emr_serverless_standin import supervisor as ls
 
 LIVE = ("SUBMITTED", "PENDING", "QUEUED", "SCHEDULED", "RUNNING", "CANCELLING")
 TERMINAL = ("SUCCESS", "FAILED", "CANCELLED")
@@ -403,7 +403,8 @@ def _launch(app: Application, run: JobRun) -> None:
     """Fetch the run's code and start its supervisor (off the scheduler thread: S3 reads)."""
     try:
         run_dir = runner.prepare_run(_runtime(), app.id, run.id, run.job_driver, run.log_uri(),
-                                     run.name or run.id, app.warm_idle_seconds(), app.warm_drivers())
+                                     run.name or run.id, app.warm_idle_seconds(), app.warm_drivers(),
+                                     streaming=run.mode == "STREAMING")
         env = json.loads((run_dir / ls.META_FILE).read_text())["env"]
         with _LOCK:
             run.run_dir = run_dir

@@ -7,9 +7,10 @@ emr-7.x release image is mapped onto this machine's runtime stand-in (Python 3.9
 from the local jar cache); `spark.emr-serverless.driverEnv.*` becomes the driver's environment,
 relative paths resolved against the run's working directory as in an EMR container.
 
-The run itself is the local engine's: a detached supervisor (`python -m
-deplat.engines.local_spark <run-dir>`) that runs spark-submit or hands the run to a warm driver,
-records the final state and uploads the driver logs. This module only prepares its folder.
+The run itself is supervisor.py's: a detached supervisor (`python -m
+deplat.local.emr_serverless_standin.supervisor <run-dir>`) that runs spark-submit or hands the run
+to a warm driver, records the final state and uploads the driver logs. This module only prepares
+its folder.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from deplat.engines import local_spark as ls
 from deplat.engines.base import JobSpec, RunRef
+from deplat.local.emr_serverless_standin import supervisor as ls
 
 EMR_IMAGE_DELTA_DIR = "/usr/share/aws/delta/lib/"
 DRIVER_ENV = "spark.emr-serverless.driverEnv."
@@ -187,46 +188,49 @@ class Runtime:
     def runs_dir(self, application_id: str) -> Path:
         return self.root / "applications" / application_id / "runs"
 
-    def engine(self, application_id: str, warm_idle_seconds: float) -> ls.LocalSparkEngine:
-        """The local engine's code, configured as this application's capacity: its fetch, archive
-        cache and warm-driver set-up are reused, never its submit."""
+    def folders(self, application_id: str, warm_idle_seconds: float) -> ls.RunFolders:
+        """This application's run folders, configured as its capacity: fetch, archive cache and
+        warm-driver (pre-initialized capacity) set-up."""
         from deplat.local.emr_runtime import find_emr_python
         from deplat.local.jars import cache_dir, ensure_jars
 
-        return ls.LocalSparkEngine(self.s3(), "", self.runs_dir(application_id), env_vars=self.job_env(),
-                                   master=self.master, jars=ensure_jars, python=sys.executable,
-                                   job_python=find_emr_python(cache_dir()),
-                                   warm_idle_seconds=warm_idle_seconds)
+        return ls.RunFolders(self.s3(), self.runs_dir(application_id), env_vars=self.job_env(),
+                             master=self.master, jars=ensure_jars, job_python=find_emr_python(cache_dir()),
+                             warm_idle_seconds=warm_idle_seconds)
 
 
 def prepare_run(runtime: Runtime, application_id: str, run_id: str, job_driver: dict[str, Any],
-                log_uri: str, name: str, warm_idle_seconds: float, warm_drivers: int = 1) -> Path:
+                log_uri: str, name: str, warm_idle_seconds: float, warm_drivers: int = 1,
+                streaming: bool = False) -> Path:
     """Fetch what the run names into its folder and write the supervisor's meta.json (command,
     environment, warm-driver hand-over to the first idle of `warm_drivers` slots); the run folder.
-    ValueError for what cannot run."""
+    A STREAMING run (`streaming`) gets its own spark-submit: it may run for hours and is killed and
+    restarted as a unit, so it never holds a pre-initialized driver batch runs wait for. A socket
+    folder others could reach (UnsafeRuntimeDirError) turns the warm driver off for the run, which
+    then runs cold (`warm_refused` in meta.json says why). ValueError for what cannot run."""
     submit = (job_driver or {}).get("sparkSubmit")
     if not submit:
         raise ValueError("the stand-in runs sparkSubmit job drivers only")
     params = parse_submit_parameters(submit.get("sparkSubmitParameters"))
-    engine = runtime.engine(application_id, warm_idle_seconds)
-    run_dir = engine.runs_dir / run_id
+    folders = runtime.folders(application_id, warm_idle_seconds)
+    run_dir = folders.runs_dir / run_id
     code = run_dir / "code"
     code.mkdir(parents=True)
-    jars = engine._jars() if engine._jars else []
-    entry = _fetch(engine, submit["entryPoint"], code)
-    py_files = [_local(engine, uri, code, jars) for uri in params.py_files]
-    extra_jars = [_local(engine, uri, code, jars) for uri in params.jars
+    jars = folders._jars() if folders._jars else []
+    entry = _fetch(folders, submit["entryPoint"], code)
+    py_files = [_local(folders, uri, code, jars) for uri in params.py_files]
+    extra_jars = [_local(folders, uri, code, jars) for uri in params.jars
                   if not uri.startswith(EMR_IMAGE_DELTA_DIR)]
     deps = []
     for uri, alias in params.archives:
         try:
-            unpacked = engine._unpacked(uri)
+            unpacked = folders._unpacked(uri)
         except Exception as exc:
             raise ValueError(f"cannot fetch {uri}: {exc}") from exc
         (run_dir / alias).symlink_to(unpacked, target_is_directory=True)
         deps.append(str(unpacked))
     (code / ls.BOOTSTRAP).write_text(ls._BOOTSTRAP_CODE)
-    python = engine.job_python if deps else sys.executable
+    python = folders.job_python if deps else sys.executable
     driver_env = {k: _absolute_paths(v, run_dir) for k, v in params.driver_env}
     conf = {k: (_absolute_paths(v, run_dir) if k.startswith("spark.executorEnv.") else v)
             for k, v in params.conf}
@@ -242,28 +246,31 @@ def prepare_run(runtime: Runtime, application_id: str, run_id: str, job_driver: 
            "SPARK_LOCAL_DIRS": str(run_dir / ls.SCRATCH_DIR)}
     ref = RunRef(run_id, application_id, "emr-serverless-standin", log_uri=log_uri)
     meta: dict[str, Any] = {"ref": ref.to_dict(), "command": command, "env": env, "created_at": ls._now()}
-    if warm_idle_seconds > 0:
+    if warm_idle_seconds > 0 and not streaming:
         spec = JobSpec("", "", submit["entryPoint"], tuple(submit.get("entryPointArguments", [])))
-        warm = engine._warm_spec(spec, python, jars, py_files, deps, entry, run_dir, slots=warm_drivers)
-        warm["request"]["env"].update(driver_env)
-        meta["warm"] = warm
+        try:
+            warm = folders._warm_spec(spec, python, jars, py_files, deps, entry, run_dir, slots=warm_drivers)
+            warm["request"]["env"].update(driver_env)
+            meta["warm"] = warm
+        except ls.UnsafeRuntimeDirError as exc:  # cold, rather than through a socket others reach
+            meta["warm_refused"] = str(exc)
     ls._write_json(run_dir / ls.META_FILE, meta)
     ls._write_json(run_dir / ls.STATE_FILE, {"state": "SUBMITTED", "details": "", "updated_at": ls._now()})
     return run_dir
 
 
-def _local(engine: ls.LocalSparkEngine, uri: str, folder: Path, jars: list[str]) -> str:
+def _local(folders: ls.RunFolders, uri: str, folder: Path, jars: list[str]) -> str:
     """A file the run names, on this machine: fetched from S3, or the image's Delta jar."""
     if uri.startswith(EMR_IMAGE_DELTA_DIR):
         return next(iter(ls._delta_python_jar(jars)), "") if "delta-spark" in uri else ""
     if urlparse(uri).scheme != "s3":
         raise ValueError(f"{uri}: the stand-in fetches s3:// URIs and the EMR image's Delta jars only")
-    return str(_fetch(engine, uri, folder))
+    return str(_fetch(folders, uri, folder))
 
 
-def _fetch(engine: ls.LocalSparkEngine, uri: str, folder: Path) -> Path:
+def _fetch(folders: ls.RunFolders, uri: str, folder: Path) -> Path:
     try:
-        return engine._fetch(uri, folder)
+        return folders._fetch(uri, folder)
     except Exception as exc:  # S3's own error names no object: say which one
         raise ValueError(f"cannot fetch {uri}: {exc}") from exc
 
@@ -274,11 +281,11 @@ def _absolute_paths(value: str, run_dir: Path) -> str:
 
 
 def start_supervisor(run_dir: Path, env: dict[str, str]) -> subprocess.Popen:
-    """Start the local engine's detached supervisor for a prepared run folder (its own session:
+    """Start the detached supervisor (supervisor.py) for a prepared run folder (its own session:
     a cancel signals its whole process group)."""
     with (run_dir / "supervisor.log").open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "deplat.engines.local_spark", str(run_dir)],
+            [sys.executable, "-m", "deplat.local.emr_serverless_standin.supervisor", str(run_dir)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, env={**os.environ, **env}, cwd=run_dir,
         )

@@ -1,14 +1,19 @@
-"""Local Spark with EMR's contract: code fetched from the (moto) artifacts bucket, `spark-submit`
-local[2], driver logs written to the EMR S3 log layout so `deplat logs` is one code path.
+"""The EMR Serverless stand-in's job runner: a run folder per job run, a detached supervisor per
+run (`python -m deplat.local.emr_serverless_standin.supervisor <run-dir>`, its own session: it
+survives the moto server's restart and whoever started it), spark-submit local[N] with EMR's
+contract (code fetched from the local S3, the job package and Delta's jar on --py-files, the
+dependency archive on PYTHONPATH), the application's pre-initialized capacity as warm drivers
+(warm_driver.py), driver logs uploaded to S3 in EMR's layout when the run ends.
 
-Each run gets a directory `.deplat/<env>/runs/<run-id>/` and a detached supervisor process
-(`python -m deplat.engines.local_spark <run-dir>`, its own session, like a remote run: it survives
-Ctrl-C and `--no-wait`). The supervisor runs spark-submit, uploads stdout.gz/stderr.gz, then writes
-the terminal state; `get()` reads that state file.
+Only the stand-in uses this module: runner.py prepares a run folder (RunFolders) and starts the
+supervisor; backend.py reads the folder's state.json for GetJobRun. The CLI side never starts
+spark-submit: it submits to the stand-in's EMR Serverless API through EmrServerlessEngine.
 
-Spark's PythonRunner merges the Python driver's stderr into the driver stdout. Locally a small
-bootstrap runs the job script with the Python stderr pointed at the driver stderr file instead, so
-tracebacks and warnings land in stderr.gz next to the JVM's errors.
+Run folder: meta.json (ref, command, env, warm), state.json (SUBMITTED, RUNNING, then SUCCESS |
+FAILED | CANCELLED with exit_code, started_at, ended_at), stdout, stderr, supervisor.pid,
+warm_driver.pid. Spark's PythonRunner merges the Python driver's stderr into the driver stdout;
+a small bootstrap runs the job script with the Python stderr pointed at the driver stderr file
+instead, so tracebacks land in stderr.gz next to the JVM's errors.
 """
 
 from __future__ import annotations
@@ -23,18 +28,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from deplat.engines.base import TERMINAL_STATES, JobSpec, PollPolicy, RunRef, RunState
-from deplat.logs import LogReader, LogsNotFoundError, driver_error, s3_location
-from deplat.logs import follow as follow_tail
+from deplat.engines.base import TERMINAL_STATES, JobSpec, RunRef
+from deplat.logs import driver_error, s3_location
 
-ENGINE = "local"
-APPLICATION_ID = "local"
 STATE_FILE = "state.json"
 META_FILE = "meta.json"
 BOOTSTRAP = "_deplat_driver.py"
@@ -101,197 +103,34 @@ def _alive(pid: int | None) -> bool:
         return True
 
 
-class _FileTail:
-    """Tails a growing local file (the live driver log)."""
+class RunFolders:
+    """An application's run folders (`runs_dir`, one per job run, `_warm/` for its warm drivers and
+    `_archives/` for unpacked dependency archives) and how a run in them is set up: code fetched
+    from the local S3, the warm driver slots it may use.
 
-    def __init__(self, path: Path):
-        self._path = path
-        self._offset = 0
-
-    def read_new(self) -> str:
-        try:
-            with self._path.open("rb") as fh:
-                fh.seek(self._offset)
-                data = fh.read()
-        except FileNotFoundError:
-            return ""
-        # Only hand out whole lines; the rest comes with the next read.
-        cut = data.rfind(b"\n") + 1
-        self._offset += cut
-        return data[:cut].decode("utf-8", errors="replace")
-
-
-class LocalSparkEngine:
-    """JobEngine that runs each step with spark-submit on this machine."""
-
-    name = ENGINE
-    application_id = APPLICATION_ID
+    s3: a boto3 S3 client on the local endpoint; env_vars: what every driver gets (the endpoint and
+    the local credentials); master: Spark's master URL (local[N]); jars: the Spark jars' paths, or
+    a callable resolving them; job_python: the interpreter of the EMR runtime stand-in (Python 3.9);
+    warm_idle_seconds: how long an idle warm driver lives (0: every run its own spark-submit)."""
 
     def __init__(
         self,
         s3: Any,
-        artifacts_bucket: str,
         runs_dir: Path,
         *,
         env_vars: dict[str, str] | None = None,
         master: str = "local[2]",
         jars: Callable[[], list[str]] | None = None,
-        log_reader: Any = None,
-        python: str = sys.executable,
         job_python: str | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         warm_idle_seconds: float = 0,
     ):
         self._s3 = s3
-        self._bucket = artifacts_bucket
         self.runs_dir = Path(runs_dir)
         self._env_vars = dict(env_vars or {})
         self._master = master
         self._jars = jars
-        self._python = python  # runs the supervisor (deplat itself)
-        self.job_python = job_python or python  # runs the job's driver and Python workers
-        self._sleep = sleep
-        self.warm_idle_seconds = warm_idle_seconds  # 0: every run its own spark-submit
-        self._log_reader = log_reader or LogReader(s3, wait_seconds=5.0)
-        self.poll_policy = PollPolicy(initial=0.5, factor=1.5, maximum=2.0)
-
-    @classmethod
-    def from_context(cls, ctx: Any) -> LocalSparkEngine:
-        from deplat.aws import local_credentials
-        from deplat.local.emr_runtime import find_emr_python
-        from deplat.local.jars import cache_dir, ensure_jars
-
-        env_vars = {**local_credentials(ctx.env), "AWS_ENDPOINT_URL": ctx.env.endpoint_url or ""}
-        return cls(ctx.aws.client("s3"), ctx.output("artifacts_bucket"), ctx.state_dir / "runs",
-                   env_vars=env_vars, master=ctx.env.spark_master, jars=ensure_jars,
-                   job_python=find_emr_python(cache_dir()),
-                   warm_idle_seconds=ctx.env.warm_driver_idle_seconds)
-
-    # --- JobEngine ---------------------------------------------------------------------------
-
-    def submit(self, spec: JobSpec, idempotency_key: str) -> RunRef:
-        """Attach to a live local run with this key, else fetch the code and start a supervisor."""
-        live = self._find_live(idempotency_key)
-        if live is not None:
-            return RunRef(**{**live.to_dict(), "attached": True})
-        run_id = f"lr-{secrets.token_hex(6)}"
-        run_dir = self.runs_dir / run_id
-        run_dir.mkdir(parents=True)
-        entry = self._fetch(spec.entry_point, run_dir / "code")
-        py_files = [str(self._fetch(uri, run_dir / "code")) for uri in spec.py_files]
-        deps = [str(self._unpacked(uri)) for uri in spec.archives]
-        (run_dir / "code" / BOOTSTRAP).write_text(_BOOTSTRAP_CODE)
-        ref = RunRef(run_id, APPLICATION_ID, ENGINE, idempotency_key, f"s3://{self._bucket}/logs/",
-                     None, False, spec.pipeline, spec.step)
-        jars = self._jars() if self._jars else []
-        # The EMR Python has only what was shipped: without a deployed dependency archive
-        # (`deploy --no-deps-archive` into a fresh bucket) the job runs on the CLI's Python instead.
-        python = self.job_python if deps else self._python
-        command = spark_submit_command(
-            spec.name, self._master, python, entry.parent / BOOTSTRAP, [str(entry), *spec.args],
-            jars=jars, py_files=[*py_files, *_delta_python_jar(jars)], deps=deps)
-        env = {**self._env_vars, **job_python_env(python, deps),
-               "DEPLAT_SPARK_MASTER": self._master, "DEPLAT_SPARK_WAREHOUSE": str(run_dir / "warehouse"),
-               "DEPLAT_DRIVER_STDERR": str(run_dir / "stderr"),
-               # Unbuffered: `deplat logs --follow` shows the driver's prints as they happen.
-               "PYTHONUNBUFFERED": "1", "SPARK_LOCAL_DIRS": str(run_dir / SCRATCH_DIR)}
-        meta = {"ref": ref.to_dict(), "command": command, "env": env, "created_at": _now()}
-        # A stream gets its own spark-submit: its driver is killed and restarted as a unit, and it may
-        # run for hours.
-        if self.warm_idle_seconds > 0 and not spec.streaming:
-            try:
-                meta["warm"] = self._warm_spec(spec, python, jars, py_files, deps, entry, run_dir)
-            except UnsafeRuntimeDirError as exc:  # the run goes cold rather than through a socket others reach
-                meta["warm_refused"] = str(exc)
-        _write_json(run_dir / META_FILE, meta)
-        _write_json(run_dir / STATE_FILE, {"state": "SUBMITTED", "details": "", "updated_at": _now()})
-        with (run_dir / "supervisor.log").open("wb") as log:
-            proc = subprocess.Popen(
-                [self._python, "-m", "deplat.engines.local_spark", str(run_dir)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, env={**os.environ, **self._env_vars}, cwd=run_dir,
-            )
-        (run_dir / "supervisor.pid").write_text(str(proc.pid))
-        return ref
-
-    def get(self, run: RunRef) -> RunState:
-        run_dir = self.runs_dir / run.run_id
-        state = _read_json(run_dir / STATE_FILE)
-        if not state:
-            if not run_dir.is_dir():
-                from deplat.errors import ConfigError
-
-                raise ConfigError(f"no local run {run.run_id} under {self.runs_dir}",
-                                  "check the run id: `deplat status` lists the recent runs")
-            return RunState("FAILED", f"local run {run.run_id} has no state file in {run_dir}")
-        if state["state"] not in ("SUCCESS", "FAILED", "CANCELLED") and not _alive(self._pid(run_dir)):
-            # Re-read: the supervisor may have finished between the two reads.
-            state = _read_json(run_dir / STATE_FILE)
-            if state["state"] not in ("SUCCESS", "FAILED", "CANCELLED"):
-                return RunState("FAILED", "the local supervisor process exited without a final state")
-        extra = {k: state[k] for k in ("started_at", "ended_at", "exit_code") if k in state}
-        return RunState(state["state"], state.get("details", ""), None, extra)
-
-    def cancel(self, run: RunRef) -> None:
-        pid = self._pid(self.runs_dir / run.run_id)
-        if _alive(pid):
-            os.killpg(pid, signal.SIGTERM)
-
-    def read_log(self, run: RunRef, stream: str = "stdout", wait: bool = True) -> str:
-        """The driver log: the live file while the run is going, then the uploaded S3 copy; the file
-        on disk when the S3 copy is gone (moto restarted), was never uploaded, or moto is down."""
-        from deplat.errors import EndpointUnreachableError
-
-        on_disk = self.runs_dir / run.run_id / stream
-        if not self.get(run).terminal and on_disk.is_file():
-            return on_disk.read_text(errors="replace")
-        try:
-            return self._log_reader.read(run, stream, wait=wait and not on_disk.is_file())
-        except EndpointUnreachableError:
-            if on_disk.is_file():
-                return on_disk.read_text(errors="replace")
-            raise
-        except LogsNotFoundError as exc:
-            if on_disk.is_file():
-                return on_disk.read_text(errors="replace")
-            raise LogsNotFoundError(
-                f"{exc.message}, and there is no copy under {self.runs_dir / run.run_id}",
-                "the run's folder was removed; rerun the pipeline for new logs") from None
-
-    def tail(self, run: RunRef, stream: str = "stdout") -> _FileTail:
-        return _FileTail(self.runs_dir / run.run_id / stream)
-
-    def logs(self, run: RunRef, stream: str = "stdout", follow: bool = False) -> Iterator[str]:
-        if not follow or not (self.runs_dir / run.run_id).is_dir():
-            yield self.read_log(run, stream)
-            return
-        yield from follow_tail(self.tail(run, stream), lambda: self.get(run).terminal,
-                               sleep=self._sleep, interval=0.5)
-
-    def ref(self, run_id: str) -> RunRef:
-        meta = _read_json(self.runs_dir / run_id / META_FILE)
-        if meta.get("ref"):
-            return RunRef.from_dict(meta["ref"])
-        return RunRef(run_id, APPLICATION_ID, ENGINE, log_uri=f"s3://{self._bucket}/logs/")
-
-    def application_state(self) -> dict[str, Any]:
-        """STARTED when the local stack's moto server answers and holds the artifacts bucket;
-        STOPPED (stack down) or NOT_DEPLOYED (moto restarted since `infra apply`) otherwise."""
-        from deplat.errors import EndpointUnreachableError
-
-        info = {"id": APPLICATION_ID, "name": f"spark-submit {self._master}",
-                "release_label": _pyspark_version(), "engine": ENGINE}
-        try:
-            self._s3.head_bucket(Bucket=self._bucket)
-        except EndpointUnreachableError as exc:
-            return {**info, "state": "STOPPED", "error": exc.message, "hint": exc.hint}
-        except self._s3.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
-                raise
-            return {**info, "state": "NOT_DEPLOYED",
-                    "error": f"the artifacts bucket {self._bucket} is gone (moto was restarted)",
-                    "hint": "run `deplat infra apply` and `deplat deploy`"}
-        return {**info, "state": "STARTED"}
+        self.job_python = job_python or sys.executable
+        self.warm_idle_seconds = warm_idle_seconds
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -373,19 +212,6 @@ class LocalSparkEngine:
         self._s3.download_file(parsed.netloc, parsed.path.lstrip("/"), str(target))
         return target
 
-    def _pid(self, run_dir: Path) -> int | None:
-        return _supervisor_pid(run_dir)
-
-    def _find_live(self, key: str) -> RunRef | None:
-        if not self.runs_dir.is_dir():
-            return None
-        for meta_file in self.runs_dir.glob(f"*/{META_FILE}"):
-            ref = RunRef.from_dict(_read_json(meta_file).get("ref") or {"run_id": "", "application_id": "",
-                                                                        "engine": ""})
-            if ref.key == key and not self.get(ref).terminal:
-                return ref
-        return None
-
 
 class UnsafeRuntimeDirError(Exception):
     """The per-user socket folder exists but is not private (another owner, a symlink, or group/other
@@ -466,15 +292,6 @@ def job_python_env(python: str, deps: list[str]) -> dict[str, str]:
 
 def _delta_python_jar(jars: list[str]) -> list[str]:
     return [j for j in jars if Path(j).name.startswith(("io.delta_delta-spark", "delta-spark"))][:1]
-
-
-def _pyspark_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"pyspark {version('pyspark')}"
-    except PackageNotFoundError:
-        return "pyspark (not installed)"
 
 
 # --- the supervisor (runs in its own process) -------------------------------------------------

@@ -37,8 +37,9 @@ import threading
 import traceback
 
 READY_FILE = "ready"
-# LocalSparkEngine.submit's run ids; the EMR Serverless stand-in's job run ids (moto's, 16 of [0-9a-z])
-RUN_DIR_NAME = re.compile(r"lr-[0-9a-z]{12}|[0-9a-z]{16}")
+# The EMR Serverless stand-in's job run ids (moto's, 16 of [0-9a-z]): the only run folders a request
+# may name
+RUN_DIR_NAME = re.compile(r"[0-9a-z]{16}")
 _BROKEN = threading.Event()  # a run left the session in a state this driver could not reset
 
 
