@@ -56,9 +56,10 @@ DEPS_PYTHON = "3.9"
 DEPS_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 DEPS_EXTRA = "sources"  # the pyproject extra listing what the jobs import beyond the EMR runtime
 DEPS_SITE = "site"  # the archive's packages live under site/; its sitecustomize.py appends them
-# The job side when pyproject names none (see _job_side_patterns).
-_DEFAULT_JOB_SIDE = ("src/deplat/__init__.py", "src/deplat/errors.py", "src/deplat/shared.py",
-                     "src/deplat/pipelines/**", "src/deplat/sources/**")
+# The job side when pyproject names none (see job_side_modules).
+_DEFAULT_JOB_SIDE = ("deplat", "deplat.errors", "deplat.shared", "deplat.pipelines", "deplat.pipelines.**",
+                     "deplat.sources", "deplat.sources.**")
+JOB_SIDE_CONTRACT = "job-side"  # the id of pyproject's import-linter contract whose sources ship
 SOURCE_DATE_EPOCH = "315532800"  # 1980-01-01, the zip format's epoch: reproducible wheels
 _BUILD_FORMAT = "2"  # bump to invalidate cached builds when the build recipe changes
 _SKIP_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
@@ -290,23 +291,29 @@ def build_wheel(root: Path, cache: Path, reporter: Any = None) -> tuple[Path, st
     return wheel, content
 
 
-def _job_side_patterns(root: Path) -> list[str]:
-    """The job side: the src/deplat paths pyproject lints as py39 (what ships to Python 3.9 is
-    exactly what is checked as 3.9 code)."""
+def job_side_modules(root: Path) -> list[str]:
+    """The job side, as module expressions (`deplat.errors`, `deplat.pipelines.**`): the source
+    modules of pyproject's import-linter contract `job-side`, which `lint-imports` checks import nothing
+    of the CLI side. One list is both the manifest of the job package and the checked contract
+    (import-linter's expressions: `**` any number of further components)."""
     project = _pyproject(root) if (root / "pyproject.toml").is_file() else {}
-    targets = project.get("tool", {}).get("ruff", {}).get("per-file-target-version", {})
-    found = sorted(p for p, v in targets.items() if v == "py39" and p.startswith("src/deplat/"))
-    return found or list(_DEFAULT_JOB_SIDE)
+    for contract in project.get("tool", {}).get("importlinter", {}).get("contracts", []):
+        if contract.get("id") == JOB_SIDE_CONTRACT:
+            return list(contract["source_modules"])
+    return list(_DEFAULT_JOB_SIDE)
 
 
-def _is_job_side(member: str, patterns: list[str]) -> bool:
-    path = "src/" + member
-    for pattern in patterns:
-        if pattern.endswith("/**") and path.startswith(pattern[:-2]):
-            return True
-        if path == pattern:
-            return True
-    return False
+def _is_job_side(member: str, modules: list[str]) -> bool:
+    """Whether a wheel member (`deplat/pipelines/fx.py`, or package data beside it) is job side."""
+    parts = member.removesuffix(".py").split("/")
+    if not member.endswith(".py"):  # package data goes with a package shipped whole
+        package = ".".join(parts[:-1])
+        return any(e.endswith(".**") and (package + ".").startswith(e[:-2]) or e == package + ".**"
+                   for e in modules)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    module = ".".join(parts)
+    return any(module == e or (e.endswith(".**") and module.startswith(e[:-2])) for e in modules)
 
 
 def job_package_name(version: str) -> str:
@@ -319,7 +326,7 @@ def build_job_package(root: Path, wheel: Path) -> tuple[Path, str]:
     Members are the wheel's own bytes for the job-side modules and their package data, written in
     sorted order with the zip epoch as timestamp, so equal sources give an equal zip.
     """
-    patterns = _job_side_patterns(root)
+    patterns = job_side_modules(root)
     version = wheel.name.split("-")[1]
     target = wheel.parent / job_package_name(version)
     sidecar = wheel.parent / "job_package.sha256"
@@ -336,7 +343,7 @@ def build_job_package(root: Path, wheel: Path) -> tuple[Path, str]:
         names = sorted(names)
         if "deplat/__init__.py" not in names:
             raise DeplatError("the job package would lack deplat/__init__.py",
-                              "list src/deplat/__init__.py as py39 in pyproject's ruff settings")
+                              "list `deplat` in the source_modules of pyproject's job-side import contract")
         for name in names:
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16

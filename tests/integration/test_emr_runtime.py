@@ -64,16 +64,21 @@ def _spark_python_path() -> list[str]:
 
 
 IMPORT_EVERY_JOB = r"""
-import glob, importlib, importlib.util, json, os, sys
+import glob, importlib, importlib.util, json, os, sys, zipfile
 jobs = sorted(glob.glob(os.path.join(sys.argv[1], "*.py")))
 for path in jobs:
     spec = importlib.util.spec_from_file_location("job_" + os.path.basename(path)[:-3], path)
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
+modules = sorted(n[:-3].replace("/", ".").replace(".__init__", "") for n in zipfile.ZipFile(sys.argv[2]).namelist()
+                 if n.endswith(".py"))
+for name in modules:  # every module the job package holds, not only what the jobs happen to import
+    importlib.import_module(name)
 origins = {}
 for name in ("deplat", "pyspark", "delta", "boto3", "botocore", "urllib3", "snowflake.connector",
              "simple_salesforce", "confluent_kafka", "psycopg", "currency_converter", "requests"):
     origins[name] = importlib.import_module(name).__file__
 print(json.dumps({"version": list(sys.version_info[:2]), "jobs": [os.path.basename(j) for j in jobs],
+                  "modules": modules,
                   "origins": origins, "cli_side": sorted(m for m in ("typer", "pydantic", "rich")
                                                          if m in sys.modules),
                   "path": sys.path}))
@@ -84,13 +89,16 @@ def test_every_job_imports_on_python39_with_only_the_shipped_artifacts(shipped):
     python, package, deps, jars = shipped
     # spark-submit's order on EMR: --py-files, then Spark's python/lib, then the env's PYTHONPATH.
     path = [str(package), *_delta_python_jar(jars), *_spark_python_path(), str(deps)]
-    proc = subprocess.run([python, "-s", "-c", IMPORT_EVERY_JOB, str(ROOT / "jobs")], capture_output=True,
+    proc = subprocess.run([python, "-s", "-c", IMPORT_EVERY_JOB, str(ROOT / "jobs"), str(package)], capture_output=True,
                           text=True, timeout=300, cwd=deps, env=_clean_env(PYTHONPATH=os.pathsep.join(path)))
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["version"] == [3, 9]
     assert len(report["jobs"]) == len(list((ROOT / "jobs").glob("*.py"))) >= 10
     assert report["cli_side"] == []  # the job side never imports typer, pydantic or rich
+    # every module of the zip imported on 3.9: the zip is exactly the job-side contract's modules
+    assert len(report["modules"]) > 20 and "deplat.pipelines.fx" in report["modules"]
+    assert not [m for m in report["modules"] if m.startswith(("deplat.engines", "deplat.local", "deplat.cli"))]
     # Of the venv only Spark's own python/lib zips (the Spark install) are on the path, no packages.
     assert [p for p in report["path"] if p.startswith(str(VENV))] == _spark_python_path()
     origins = report["origins"]

@@ -142,12 +142,14 @@ def test_gzip_header_has_no_timestamp(tmp_path):
 JOB_SIDE_PYPROJECT = """
 [project]
 name = "deplat"
-[tool.ruff.per-file-target-version]
-"jobs/**" = "py39"
-"src/deplat/pipelines/**" = "py39"
-"src/deplat/shared.py" = "py39"
-"src/deplat/__init__.py" = "py39"
-"src/deplat/dq/suite.py" = "py39"
+[tool.importlinter]
+root_package = "deplat"
+[[tool.importlinter.contracts]]
+id = "job-side"
+name = "job side"
+type = "forbidden"
+source_modules = ["deplat", "deplat.pipelines", "deplat.pipelines.**", "deplat.shared", "deplat.dq.suite"]
+forbidden_modules = ["deplat.config"]
 """
 
 
@@ -175,12 +177,14 @@ def test_job_package_holds_the_job_side_only_and_is_reproducible(tmp_path):
 
 def test_the_real_job_side_excludes_the_cli_side():
     root = Path(__file__).resolve().parents[2]
-    patterns = artifacts._job_side_patterns(root)
+    patterns = artifacts.job_side_modules(root)
     for module in ("deplat/__init__.py", "deplat/shared.py", "deplat/errors.py", "deplat/pipelines/fx.py",
                    "deplat/sources/salesforce.py"):
         assert artifacts._is_job_side(module, patterns), module
     for module in ("deplat/cli/__init__.py", "deplat/config.py", "deplat/aws.py", "deplat/context.py",
-                   "deplat/engines/emr_serverless.py", "deplat/console.py"):
+                   "deplat/engines/emr_serverless.py", "deplat/console.py", "deplat/engines/__init__.py",
+                   "deplat/dq/service.py", "deplat/local/emr_serverless_standin/warm_driver.py",
+                   "deplat/pipelinesx.py", "deplat/pipelines_old/x.py"):
         assert not artifacts._is_job_side(module, patterns), module
 
 

@@ -1,6 +1,7 @@
-"""The job side imports nothing from the CLI side: pyproject's import-linter contract, kept equal to
-what ships (the py39 list artifacts.build_job_package reads) and to the modules on disk, and able to
-fail: a job-side module that imports deplat.context breaks it."""
+"""The job side imports nothing from the CLI side: pyproject's import-linter contract `job-side`, whose
+source modules are what ships (artifacts.build_job_package's manifest), every module on disk on one side
+of it, every shipped module linted as Python 3.9, and the contract able to fail: a job-side module that
+imports deplat.context breaks it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import tomllib
 
-from deplat.artifacts import _job_side_patterns
+from deplat.artifacts import JOB_SIDE_CONTRACT, _is_job_side, job_side_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
@@ -20,7 +21,7 @@ LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 def _contract() -> dict:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
-    (contract,) = config["contracts"]
+    (contract,) = [c for c in config["contracts"] if c.get("id") == JOB_SIDE_CONTRACT]
     return contract
 
 
@@ -42,20 +43,16 @@ def _matches(module: str, expressions: list[str]) -> bool:
     return False
 
 
-def _as_module_expressions(patterns: list[str]) -> set[str]:
-    """src/deplat/pipelines/** -> deplat.pipelines, deplat.pipelines.**; src/deplat/errors.py -> deplat.errors."""
-    out = set()
-    for pattern in patterns:
-        dotted = pattern.removeprefix("src/").removesuffix(".py").replace("/", ".")
-        if dotted.endswith(".**"):
-            out |= {dotted[:-3], dotted}
-        else:
-            out.add(dotted.removesuffix(".__init__"))
-    return out
-
-
-def test_the_contracts_source_modules_are_what_ships_as_the_job_side():
-    assert set(_contract()["source_modules"]) == _as_module_expressions(_job_side_patterns(ROOT))
+def test_what_ships_is_the_contracts_source_modules_each_linted_as_python_39():
+    assert job_side_modules(ROOT) == _contract()["source_modules"]
+    ruff = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]["per-file-target-version"]
+    py39 = [p for p, v in ruff.items() if v == "py39"]
+    src = ROOT / "src"
+    shipped = [p for p in src.rglob("*.py") if _is_job_side(str(p.relative_to(src)), job_side_modules(ROOT))]
+    assert len(shipped) > 20
+    unlinted = [str(p) for p in shipped if not any(fnmatch.fnmatch(str(p.relative_to(ROOT)), g.replace("**", "*"))
+                                                   for g in py39)]
+    assert unlinted == [], "ships to EMR's Python 3.9 but is not linted as py39 in pyproject's ruff settings"
 
 
 def test_every_module_is_on_one_side_of_the_contract():
