@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from deplat.artifacts import PROVENANCE_PREFIX
 from deplat.errors import ConfigError, SafetyError
 
-PROVENANCE_PREFIX = "artifacts/provenance/"
 _CHUNK = 8 * 1024 * 1024
 
 
@@ -164,36 +164,6 @@ def promote(source: Any, target: Any, pipeline: str = "all", dry_run: bool = Fal
                           Metadata={"manifest-hash": run.manifest_hash, "promoted-from": source.env.name})
     result.promoted = True
     return result
-
-
-def provenance(ctx: Any) -> dict[str, Any] | None:
-    """Where the environment's deployed manifest came from: {manifest_hash, deployed_at, git_sha, and
-    source_env/batch_id/promoted_at when promoted}, or None when nothing is deployed or S3 does not
-    answer (status must still show the rest)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from deplat.artifacts import load_manifest
-    from deplat.errors import DeplatError
-
-    try:
-        bucket = ctx.outputs(required=False).get("artifacts_bucket")
-        aws = getattr(ctx, "aws", None)  # contexts without AWS (the run service's unit tests)
-        if not bucket or aws is None:
-            return None
-        s3 = aws.client("s3")
-        manifest = load_manifest(s3, bucket)
-        if manifest is None:
-            return None
-        out: dict[str, Any] = {"manifest_hash": manifest.manifest_hash, "deployed_at": manifest.deployed_at,
-                               "git_sha": manifest.git_sha, "source": "deplat deploy"}
-        try:
-            doc = json.loads(s3.get_object(Bucket=bucket, Key=f"{PROVENANCE_PREFIX}{manifest.manifest_hash}.json")
-                             ["Body"].read())
-        except s3.exceptions.NoSuchKey:
-            return out
-        return {**out, "source": f"promoted from {doc['source_env']}", **doc}
-    except (BotoCoreError, ClientError, DeplatError):
-        return None
 
 
 def _current_hash(s3: Any, bucket: str) -> str | None:

@@ -95,7 +95,7 @@ class StatusResult:
     application: dict[str, Any]
     runs: list[dict[str, Any]]
     alarms: list[dict[str, Any]] = field(default_factory=list)
-    # The deployed manifest and where it came from (deplat.promote.provenance); None: nothing deployed.
+    # The deployed manifest and where it came from (deplat.artifacts.provenance); None: nothing deployed.
     deployed: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,8 +182,6 @@ class RunService:
     def engine(self) -> JobEngine:
         if self._engine is not None:
             return self._engine
-        from deplat.engines import engine_for
-
         return engine_for(self.ctx)
 
     # --- run ---------------------------------------------------------------------------------
@@ -454,7 +452,7 @@ class RunService:
             alarms = [] if app["state"] == "UNREACHABLE" else self._alarms()
         except EndpointUnreachableError:  # e.g. the local stack is down: the application says STOPPED
             alarms = []
-        from deplat.promote import provenance
+        from deplat.artifacts import provenance
 
         deployed = None if app["state"] == "UNREACHABLE" else provenance(self.ctx)
         return StatusResult(self.ctx.env.name, app, runs, alarms, deployed)
@@ -667,3 +665,36 @@ def _step_uris(manifest: Any, bucket: str, steps: list[Any]) -> dict[str, Any]:
     uris["wheel"] = (manifest.uri(bucket, code),)
     uris["deps"] = (manifest.uri(bucket, manifest.deps_archive),) if manifest.deps_archive else ()
     return uris
+
+
+def engine_for(ctx: Any) -> JobEngine:
+    """The engine of ctx's environment (`Environment.job_engine`): EMR Serverless (in a local env
+    against moto's EMR Serverless stand-in: EndpointUnreachableError when moto is down, ConfigError
+    when it runs without the stand-in, whose plain EMR Serverless would report every run SUCCESS
+    without running it)."""
+    from deplat.engines.emr_serverless import EmrServerlessEngine
+
+    if not ctx.env.is_local:
+        return EmrServerlessEngine.from_context(ctx)
+    from deplat.engines.base import PollPolicy
+    from deplat.errors import ConfigError, EndpointUnreachableError
+    from deplat.local.emr_serverless_standin import serving
+
+    if not serving(ctx.env.endpoint_url or ""):
+        from urllib.parse import urlparse
+
+        from deplat.local.services import port_open
+
+        if not port_open(urlparse(ctx.env.endpoint_url or "").port or 0):
+            raise EndpointUnreachableError(f"the local moto server at {ctx.env.endpoint_url} is not answering",
+                                           "run `deplat local up`")
+        raise ConfigError(
+            f"environment '{ctx.env.name}' runs jobs on EMR Serverless, but the moto server at "
+            f"{ctx.env.endpoint_url} runs without the EMR Serverless stand-in",
+            "restart moto with it: `deplat local down moto && deplat local up` (moto's state is "
+            "in memory: then `deplat infra apply` and `deplat deploy`)")
+    engine = EmrServerlessEngine.from_context(ctx)
+    # A local run's states change fast and GetJobRun on loopback is cheap: at most 1 s behind its end.
+    engine.poll_policy = PollPolicy(initial=0.5, factor=1.5, maximum=1.0)
+    engine.late_log_seconds = 0.0  # the stand-in has delivered every log line once the end state shows
+    return engine

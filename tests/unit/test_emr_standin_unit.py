@@ -108,8 +108,8 @@ def test_no_cli_side_module_starts_spark_submit():
 
 
 def test_engine_selection_refuses_a_moto_without_the_stand_in(tmp_path, monkeypatch):
-    from deplat.engines import engine_for
     from deplat.local.emr_serverless_standin import record_path
+    from deplat.runs import engine_for
 
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     tmp_path.chmod(0o700)

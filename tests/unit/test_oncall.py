@@ -160,7 +160,7 @@ def emr(project, monkeypatch):
                                  log_reader=LogReader(bucket, wait_seconds=0), sleep=sleeps.append,
                                  poll_policy=PollPolicy(initial=0.01, factor=1.0, maximum=0.01))
     engine.late_log_seconds = 0.0
-    monkeypatch.setattr("deplat.engines.engine_for", lambda ctx: engine)
+    monkeypatch.setattr("deplat.runs.engine_for", lambda ctx: engine)
     return SimpleNamespace(client=client, bucket=bucket, engine=engine, sleeps=sleeps, state=applied(project))
 
 

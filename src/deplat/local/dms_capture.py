@@ -7,7 +7,7 @@ TimestampColumnName=_dms_ts and an AR_H_CHANGE_SEQ-style `_dms_seq` column from 
     <landing>/<schema>/<table>/20250101-101500123456.csv   CDC: Op I/U/D, _dms_ts = commit time
 
 Each file has a header row: Op, _dms_ts, _dms_seq, then the table's columns in PostgreSQL's text
-output; NULL is written as the explicit null marker (CsvNullValue = source_specs.DMS_NULL), so an
+output; NULL is written as the explicit null marker (CsvNullValue = sources.dms.DMS_NULL), so an
 empty field is the empty string. `_dms_seq` = commit LSN (20 digits) +
 the change's index in its transaction (15 digits), so it sorts in commit order.
 
@@ -30,7 +30,8 @@ from typing import Any
 from deplat.config import LocalStackSettings
 from deplat.errors import LocalStackError
 from deplat.local.rds import SLOT, connect, conninfo
-from deplat.pipelines.source_specs import DMS_NULL, DMS_OP, DMS_SEQ, DMS_TABLES, DMS_TS
+from deplat.pipelines.source_specs import DMS_OP, DMS_SEQ, DMS_TABLES, DMS_TS
+from deplat.sources.dms import DMS_NULL
 from deplat.sources.rds import lsn_to_int
 
 LOAD_ROWS_PER_FILE = 100_000

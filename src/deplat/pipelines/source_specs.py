@@ -151,9 +151,6 @@ DMS_TABLES: dict[str, DmsTable] = {
 DMS_OP = "Op"
 DMS_TS = "_dms_ts"
 DMS_SEQ = "_dms_seq"
-# The endpoint's CsvNullValue: written for SQL NULL, so that an empty field is the empty string.
-# The DMS default writes both as an empty field; terraform/dms.tf and the local capture set this.
-DMS_NULL = "\\N"
 # Special values PostgreSQL allows and DMS passes through as text, mapped to the ends of the Spark
 # type's range (https://www.postgresql.org/docs/current/datatype-datetime.html, "Special Values").
 # Any other value that does not type is an error row, never a silent null.

@@ -4,7 +4,7 @@ The endpoint writes CSV with a header row per file (AddColumnName=true): the Op 
 files only with IncludeOpForFullLoad=true), the commit-timestamp column (TimestampColumnName), the
 change-sequence column (a transformation rule adding $AR_H_CHANGE_SEQ), then the table's columns as
 they were when the file was written. NULL is written as the endpoint's explicit null marker
-(CsvNullValue = source_specs.DMS_NULL), so an empty field is the empty string. terraform/dms.tf
+(CsvNullValue = DMS_NULL below), so an empty field is the empty string. terraform/dms.tf
 declares exactly these settings. Listing goes through Hadoop's FileSystem, so the same code reads a
 local folder or s3://.
 
@@ -21,9 +21,10 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from deplat.pipelines.source_specs import DMS_NULL
-
 LANDING = "_landing/dms"
+# The endpoint's CsvNullValue: written for SQL NULL, so that an empty field is the empty string.
+# The DMS default writes both as an empty field; terraform/dms.tf and the local capture set this.
+DMS_NULL = "\\N"
 KEYS_LANDING = "_landing/dms_keys"
 CORRUPT = "_corrupt_record"  # the raw line of a row whose field count does not match its header
 
