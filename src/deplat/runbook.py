@@ -574,9 +574,9 @@ def written_by_step(steps: Sequence[Any]) -> dict[str, int]:
 
 def _pipeline(name: str) -> Callable[[Any, Runbook], StepOutcome]:
     def action(ctx, rb: Runbook) -> StepOutcome:
-        from deplat.runs import RunService
+        from deplat.services import run_service
 
-        svc = RunService(ctx)
+        svc = run_service(ctx)
         since = datetime.now(timezone.utc).isoformat(timespec="seconds")
         try:
             res = svc.run(name, wait=True)

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from deplat.engines.base import TERMINAL_STATES, JobEngine, JobSpec, PollPolicy, RunRef, RunState
 from deplat.errors import (
@@ -159,8 +159,25 @@ def _with_local_services(ctx: Any, app: dict[str, Any]) -> dict[str, Any]:
             "hint": "run `deplat local up` (`deplat local status` shows each service)"}
 
 
+class Gate(Protocol):
+    """What RunService calls for a gate step (registry `Step.gate` names the tables it checks). The
+    run service knows no DQ: deplat.dq.service.DqGate implements this, and deplat.services.run_service
+    wires it in for every command that runs pipelines."""
+
+    def check(self, tables: tuple[str, ...]) -> None:
+        """Before anything is submitted: ConfigError (exit 2) when a table has no valid suite."""
+
+    def args(self, tables: tuple[str, ...]) -> list[str]:
+        """The gate step's job arguments, resolved when the step is reached (the run's earlier steps
+        write its tables)."""
+
+    def verdict(self, metrics: list[dict[str, Any]], batch_id: str, run_id: str | None) -> None:
+        """After the gate step: raise (DataQualityError, exit 5) to stop the later steps."""
+
+
 class RunService:
-    """Submits, waits, follows and records runs. Clock, sleep and the engine are injectable."""
+    """Submits, waits, follows and records runs. Clock, sleep, the engine and the gate are injectable;
+    a pipeline with a gate step needs `gate` (deplat.services.run_service gives the DQ gate)."""
 
     def __init__(
         self,
@@ -170,9 +187,11 @@ class RunService:
         confirm_cancel: Callable[[RunRef], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        gate: Gate | None = None,
     ):
         self.ctx = ctx
         self._engine = engine
+        self._gate = gate
         self._confirm_cancel = confirm_cancel or (lambda ref: False)
         self._clock = clock
         self._sleep = sleep
@@ -183,6 +202,13 @@ class RunService:
         if self._engine is not None:
             return self._engine
         return engine_for(self.ctx)
+
+    @property
+    def gate(self) -> Gate:
+        if self._gate is None:
+            raise DeplatError("this run service has no gate hook, and the pipeline has a gate step",
+                              "build it with deplat.services.run_service(ctx), which wires the DQ gate")
+        return self._gate
 
     # --- run ---------------------------------------------------------------------------------
 
@@ -224,9 +250,7 @@ class RunService:
         step_args = dict(step_args or {})
         for _, st in steps:
             if st.gate and not skip_dq and st.name not in step_args:
-                from deplat.dq.service import DqService
-
-                DqService(self.ctx, runs=self).gate_suites(st.gate)  # a missing or bad suite: exit 2 now
+                self.gate.check(st.gate)  # a missing or bad suite: exit 2 now
         manifest, bucket = self._manifest()
         uris = _step_uris(manifest, bucket, [s for _, s in steps])
         batch_id = f"{_utcnow():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
@@ -240,10 +264,8 @@ class RunService:
                 self._skip_gate(pipe, st.name, st.gate, batch_id)
                 continue
             if st.gate and st.name not in step_args:
-                from deplat.dq.service import DqService
-
                 # Resolved when the gate is reached: the earlier steps of this run write its tables.
-                step_args[st.name] = DqService(self.ctx, runs=self).gate_args(st.gate)
+                step_args[st.name] = self.gate.args(st.gate)
             spec, key = step_spec(self.ctx, pipe, st, uris, batch_id, manifest.manifest_hash, partition,
                                   extra_args, tuple(step_args.get(st.name, ())), timeout)
             with self.ctx.reporter.status(f"{pipe}/{st.name}: submitting..."):
@@ -282,10 +304,8 @@ class RunService:
                 self._fail(ref, state)
             step_run.metrics = self._metrics(ref)
             if st.gate and dq_verdict:
-                from deplat.dq.service import DqService
-
                 try:
-                    DqService(self.ctx, runs=self).verdict(step_run.metrics, batch_id, ref.run_id)
+                    self.gate.verdict(step_run.metrics, batch_id, ref.run_id)
                 except DeplatError:
                     self._record(ref, state.state, gate="failed")  # `deplat promote` refuses this batch
                     raise

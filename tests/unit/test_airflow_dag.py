@@ -19,6 +19,7 @@ from deplat.console import NullReporter
 from deplat.engines.emr_serverless import EmrServerlessEngine
 from deplat.pipelines.registry import resolve
 from deplat.runs import RunService
+from deplat.services import run_service
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUTS = {"artifacts_bucket": "art", "emr_application_id": "00app", "log_group_name": "/deplat/emr",
@@ -61,7 +62,7 @@ def test_dag_tasks_are_the_registry_steps_with_deplat_runs_requests(tmp_path, mo
     # What `deplat run all` submits for the same manifest, through the same engine request builder.
     dq_line = 'DEPLAT_METRICS {"step": "dq_check", "read": 1, "written": 1, "rejected": 0, "dq": []}'
     engine = ScriptedEngine(stdout={"dq_check": dq_line + "\n"})
-    run = RunService(ctx, engine, clock=lambda: 0.0, sleep=lambda s: None).run("all")
+    run = run_service(ctx, engine=engine, clock=lambda: 0.0, sleep=lambda s: None).run("all")  # as `deplat run`
     emr = EmrServerlessEngine(None, OUTPUTS["emr_application_id"], OUTPUTS["emr_job_role_arn"], "art",
                               log_group=OUTPUTS["log_group_name"], source_roles=OUTPUTS["emr_source_role_arns"])
     assert len(engine.submitted) == len(spec.tasks)

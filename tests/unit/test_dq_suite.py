@@ -138,7 +138,7 @@ def gated(tmp_path, monkeypatch):
 
     def make(success: bool):
         engine = ScriptedEngine(stdout={"dq_check": _metrics_line(success) + "\n"})
-        return service(tmp_path, monkeypatch, engine, manifest=Manifest(files=files)), engine, published
+        return service(tmp_path, monkeypatch, engine, manifest=Manifest(files=files), dq_gate=True), engine, published
     return make
 
 

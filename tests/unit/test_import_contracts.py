@@ -83,3 +83,67 @@ def test_the_contract_is_kept_and_breaks_when_a_job_imports_the_cli_side(tmp_pat
     broken = _lint(tmp_path)
     assert broken.returncode == 1, broken.stdout + broken.stderr
     assert "BROKEN" in broken.stdout and "deplat.pipelines.common -> deplat.context" in broken.stdout
+
+
+def _cycles(graph, level: int) -> list[list[str]]:
+    """Import cycles between deplat's modules cut to `level` dotted parts (2: deplat.<package or
+    module>): the strongly connected components of more than one node (Tarjan)."""
+    cut = lambda m: ".".join(m.split(".")[:level])  # noqa: E731
+    edges: dict[str, set[str]] = {}
+    for module in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(module):
+            if cut(module) != cut(imported):
+                edges.setdefault(cut(module), set()).add(cut(imported))
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_between_deplats_packages():
+    """Function-local imports count: grimp (import-linter's graph) records every import statement."""
+    import grimp
+
+    graph = grimp.build_graph("deplat", cache_dir=None)
+    assert len(graph.modules) > 100
+    assert _cycles(graph, 2) == []
+
+
+def test_the_cycle_finder_finds_a_cycle(tmp_path):
+    import grimp
+
+    package = tmp_path / "cyc"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("def f():\n    from cyc import b\n")
+    (package / "b.py").write_text("from cyc import c\n")
+    (package / "c.py").write_text("import cyc.a\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert _cycles(grimp.build_graph("cyc", cache_dir=None), 2) == [["cyc.a", "cyc.b", "cyc.c"]]
+    finally:
+        sys.path.remove(str(tmp_path))

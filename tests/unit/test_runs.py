@@ -64,12 +64,18 @@ MANIFEST = Manifest(files={
 })
 
 
-def service(tmp_path, monkeypatch, engine, confirm=None, manifest=MANIFEST):
+def service(tmp_path, monkeypatch, engine, confirm=None, manifest=MANIFEST, dq_gate=False):
+    """A RunService over `engine` (no AWS); `dq_gate`: with the DQ gate hook, as `deplat run` wires it."""
     ctx = SimpleNamespace(
         state_dir=tmp_path, root=ROOT, env=SimpleNamespace(name="local", is_local=True), lake_uri="/lake",
         settings=SimpleNamespace(default_env="local"), reporter=NullReporter(),
         outputs=lambda required=True: {"artifacts_bucket": "art"})
-    svc = RunService(ctx, engine, confirm_cancel=confirm, clock=lambda: 0.0, sleep=lambda s: None)
+    gate = None
+    if dq_gate:
+        from deplat.dq.service import DqGate
+
+        gate = DqGate(ctx)
+    svc = RunService(ctx, engine, confirm_cancel=confirm, clock=lambda: 0.0, sleep=lambda s: None, gate=gate)
     monkeypatch.setattr(svc, "_manifest", lambda: (manifest, "art"))
     return svc
 
@@ -165,3 +171,43 @@ def test_idempotency_key_changes_with_each_input():
     others = {idempotency_key("fy", "s", "2024-01-01", "m"), idempotency_key("fx", "t", "2024-01-01", "m"),
               idempotency_key("fx", "s", None, "m"), idempotency_key("fx", "s", "2024-01-01", "n")}
     assert base not in others and len(others) == 4
+
+
+def test_the_run_service_knows_no_dq_a_gate_step_needs_the_wired_gate_hook(tmp_path, monkeypatch):
+    """RunService calls gates through its hook (runs.Gate): without one, a pipeline with a gate step is
+    refused before anything is submitted, saying how to wire it; deplat.services.run_service wires DQ."""
+    from deplat.dq.service import DqGate
+    from deplat.errors import DeplatError
+    from deplat.pipelines import registry
+    from deplat.pipelines.registry import Pipeline, Step
+    from deplat.services import run_service
+
+    monkeypatch.setitem(registry.PIPELINES, "gated", Pipeline("gated", (
+        Step("fx_to_bronze"), Step("fx_bronze_to_silver", gate=("silver.fx_rates",)))))
+    engine = ScriptedEngine()
+    svc = service(tmp_path, monkeypatch, engine)
+    with pytest.raises(DeplatError, match="no gate hook") as err:
+        svc.run("gated")
+    assert "run_service" in err.value.hint and engine.submitted == []
+    assert isinstance(run_service(svc.ctx, engine=engine).gate, DqGate)
+
+
+def test_pipelines_run_outside_deplat_run_have_no_gate_step():
+    """backfill, dr reprocess/restore, optimize, dr reconcile and dq check build a RunService without
+    the gate hook: none of the pipelines they run may have a gate step."""
+    from deplat.dq.service import PIPELINE as DQ
+    from deplat.key_reconcile import PIPELINE as RECONCILE
+    from deplat.maintenance import PIPELINE as MAINTENANCE
+    from deplat.pipelines.registry import PIPELINES
+    from deplat.recovery import REPROCESSABLE, RESTORE_PIPELINE
+    from deplat.runs import _PARTITION_USE
+
+    def takes_a_date(step) -> bool:
+        job = ROOT / "jobs" / f"{step.name}.py"
+        return job.is_file() and _PARTITION_USE in job.read_text()
+
+    partitioned = [p for p in PIPELINES if all(takes_a_date(s) for s in PIPELINES[p].steps)]
+    assert "fx" in partitioned
+    for name in {DQ, RECONCILE, MAINTENANCE, RESTORE_PIPELINE, *REPROCESSABLE, *partitioned}:
+        gates = [s.name for s in PIPELINES[name].steps if s.gate and name != DQ]
+        assert gates == [], f"{name} has gate steps {gates} but runs without the gate hook"

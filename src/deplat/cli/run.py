@@ -40,7 +40,7 @@ def command(
 
     Ctrl-C while waiting cancels the running step (after confirming, unless --yes).
     """
-    from deplat.runs import RunService
+    from deplat.services import run_service
 
     ctx = context(tctx, output)
 
@@ -51,7 +51,7 @@ def command(
             return False
         return typer.confirm(f"\nCancel run {ref.run_id} ({ref.pipeline}/{ref.step})?", default=True)
 
-    result = RunService(ctx, confirm_cancel=confirm).run(
+    result = run_service(ctx, confirm_cancel=confirm).run(
         pipeline, step=step, partition_date=partition_date, wait=wait, timeout=timeout, follow=follow,
         skip_dq=skip_dq)
 

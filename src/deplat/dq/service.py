@@ -101,6 +101,23 @@ class DemoResult:
         return out
 
 
+class DqGate:
+    """RunService's gate hook (deplat.runs.Gate) over the DQ service: a gate step's tables are checked
+    against their dq/suites by the dq_check job, and a failed error expectation stops the run."""
+
+    def __init__(self, ctx: Any, dq: DqService | None = None):
+        self.dq = dq or DqService(ctx)
+
+    def check(self, tables: tuple[str, ...]) -> None:
+        self.dq.gate_suites(tables)
+
+    def args(self, tables: tuple[str, ...]) -> list[str]:
+        return self.dq.gate_args(tables)
+
+    def verdict(self, metrics: list[dict[str, Any]], batch_id: str, run_id: str | None) -> None:
+        self.dq.verdict(metrics, batch_id, run_id)
+
+
 class DqService:
     """Suites, checks, the gate, the demo failure. The run service and CloudWatch client are injectable."""
 
