@@ -5,7 +5,7 @@ Events follow the OpenLineage object model (https://openlineage.io/spec/2-0-2/Op
 job `<pipeline>.<step>` in the configured namespace, a run id per engine run (uuid5 of it, so the
 START and the COMPLETE/FAIL of one run agree), the pipeline batch as the `parent` run facet, an
 `errorMessage` run facet on FAIL, and the step's input/output datasets from the static declaration
-`deplat.pipelines.registry.DATASETS`. Lake datasets follow the OpenLineage naming spec
+`deplat.registry.DATASETS`. Lake datasets follow the OpenLineage naming spec
 (namespace `file` + absolute path locally, `s3://<bucket>` + key prefix in the cloud).
 
 Transports: a JSON-lines file per batch under `<lake>/_lineage/` locally, one object per event
@@ -186,7 +186,7 @@ class LineageEmitter:
 def step_datasets(step: str, args: tuple[str, ...] = ()) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(inputs, outputs) of a step: registry.DATASETS, except that a DQ check (`--suites` JSON)
     reads exactly its suites' tables and their referential tables."""
-    from deplat.pipelines.registry import DATASETS
+    from deplat.registry import DATASETS
 
     if "--suites" in args[:-1]:
         try:

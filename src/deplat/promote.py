@@ -77,7 +77,7 @@ def last_run(records: list[dict[str, Any]], pipeline: str) -> GreenRun | None:
 
 def refusal(run: GreenRun, pipeline: str) -> str | None:
     """Why `run` is not green (a failed step, a failed or skipped gate, a step that never ran), or None."""
-    from deplat.pipelines.registry import resolve
+    from deplat.registry import resolve
 
     by_step = {(r.get("pipeline"), r.get("step")): r for r in run.steps}
     for pipe, step in resolve(pipeline):
@@ -103,7 +103,7 @@ def promote(source: Any, target: Any, pipeline: str = "all", dry_run: bool = Fal
     (after computing the plan); ConfigError (exit 2) when source and target are the same environment
     or the source's manifest is no longer in its bucket. Returns what was (or would be) copied."""
     from deplat.artifacts import MANIFEST_HISTORY, MANIFEST_KEY, Manifest, existing_keys, s3_errors, write_aliases
-    from deplat.pipelines.registry import pipeline_names
+    from deplat.registry import pipeline_names
     from deplat.runs import HISTORY_FILE, RunHistory
 
     if source.env.name == target.env.name:

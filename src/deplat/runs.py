@@ -612,7 +612,7 @@ def _emit_lines(reporter: Any, chunk: str) -> None:
 
 
 def _resolve(pipeline: str, step: str | None):
-    from deplat.pipelines.registry import pipeline_names, resolve
+    from deplat.registry import pipeline_names, resolve
 
     try:
         steps = resolve(pipeline)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from deplat.pipelines.registry import PIPELINES
+from deplat.registry import PIPELINES
 from deplat.runbook import PIPELINE_STEPS
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark, pytest.mark.terraform]

@@ -29,7 +29,7 @@ from test_emr_standin import ROLE, project, standin  # noqa: F401 - fixtures: a 
 from typer.testing import CliRunner
 
 from deplat.cli import app
-from deplat.pipelines.registry import resolve
+from deplat.registry import resolve
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 LOGICAL_DATE = "2026-12-03"

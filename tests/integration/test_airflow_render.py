@@ -17,7 +17,7 @@ from deplat_project import keys, make_project, s3
 from typer.testing import CliRunner
 
 from deplat.cli import app
-from deplat.pipelines.registry import resolve
+from deplat.registry import resolve
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

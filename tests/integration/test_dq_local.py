@@ -18,9 +18,9 @@ import pytest
 from deplat_project import MOTO, make_project
 from typer.testing import CliRunner
 
+from deplat import registry
 from deplat.cli import app
-from deplat.pipelines import registry
-from deplat.pipelines.registry import Pipeline, Step
+from deplat.registry import Pipeline, Step
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

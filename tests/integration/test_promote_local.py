@@ -14,9 +14,9 @@ import yaml
 from deplat_project import ROLE, SMOKE_OK, emr_application, keys, make_project, s3
 from typer.testing import CliRunner
 
+from deplat import registry
 from deplat.cli import app
-from deplat.pipelines import registry
-from deplat.pipelines.registry import Pipeline, Step
+from deplat.registry import Pipeline, Step
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

@@ -12,9 +12,9 @@ import pytest
 from deplat_project import SMOKE_BOOM, SMOKE_OK, SMOKE_SLEEP, keys, make_project, standin_runs
 from typer.testing import CliRunner
 
+from deplat import registry
 from deplat.cli import app
-from deplat.pipelines import registry
-from deplat.pipelines.registry import Pipeline, Step
+from deplat.registry import Pipeline, Step
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

@@ -17,7 +17,7 @@ from deplat.airflow_dag import BATCH_TEMPLATE, client_token, dag_spec, render, r
 from deplat.artifacts import Manifest
 from deplat.console import NullReporter
 from deplat.engines.emr_serverless import EmrServerlessEngine
-from deplat.pipelines.registry import resolve
+from deplat.registry import resolve
 from deplat.runs import RunService
 from deplat.services import run_service
 

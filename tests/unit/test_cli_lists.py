@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from deplat.pipelines.registry import PIPELINES, pipeline_names
+from deplat.registry import PIPELINES, pipeline_names
 from deplat.runbook import RUNBOOK_STEPS
 
 ROOT = Path(__file__).resolve().parents[2]

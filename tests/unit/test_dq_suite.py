@@ -10,11 +10,11 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from deplat import registry
 from deplat.console import NullReporter
 from deplat.dq.service import DqReport, DqService
 from deplat.dq.suite import SuiteError, decode_suites, encode_suites, load_suite, parse_suite
 from deplat.errors import ConfigError, DataQualityError, ExitCode
-from deplat.pipelines import registry
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,7 +124,7 @@ def gated(tmp_path, monkeypatch):
     from test_runs import MANIFEST, ScriptedEngine, service
 
     from deplat.artifacts import Manifest
-    from deplat.pipelines.registry import Pipeline, Step
+    from deplat.registry import Pipeline, Step
 
     files = dict(MANIFEST.files)
     for step in ("dq_check", "gold_aggregates"):

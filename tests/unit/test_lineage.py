@@ -15,7 +15,7 @@ from deplat.config import LineageSettings
 from deplat.console import NullReporter
 from deplat.errors import ConfigError, JobFailedError
 from deplat.lineage import LINEAGE_DIR, HttpTransport, LakeNames, run_uuid, tree
-from deplat.pipelines.registry import DATASETS, PIPELINES, resolve
+from deplat.registry import DATASETS, PIPELINES, resolve
 from deplat.runs import RunService
 
 
@@ -242,7 +242,7 @@ def test_run_passes_the_step_args_to_lineage(tmp_path, monkeypatch):
 
 def test_the_stream_step_declares_the_bronze_table_its_job_writes():
     from deplat.pipelines import streaming
-    from deplat.pipelines.registry import DATASETS
+    from deplat.registry import DATASETS
 
     table = f"bronze.{streaming.BRONZE_TABLE}"
     assert DATASETS["kafka_orders_stream"][1] == (table,)

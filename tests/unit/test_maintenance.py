@@ -55,7 +55,7 @@ def test_optimize_passes_options_and_keeps_only_table_figures(tmp_path):
 
 def test_defaults_add_no_options_so_the_schedule_and_run_maintenance_match():
     from deplat.maintenance import job_args
-    from deplat.pipelines.registry import PIPELINES
+    from deplat.registry import PIPELINES
 
     assert job_args(["silver", "gold"]) == ()
     (step,) = PIPELINES["maintenance"].steps

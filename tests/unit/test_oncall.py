@@ -439,7 +439,7 @@ def test_partition_date_on_steps_that_ignore_it_is_exit_2(tmp_path, pipeline):
 
 
 def _unbuilt_pipelines(root: Path) -> list[str]:
-    from deplat.pipelines.registry import PIPELINES
+    from deplat.registry import PIPELINES
 
     return [name for name, p in PIPELINES.items()
             if any(not (root / "jobs" / f"{s.name}.py").is_file() for s in p.steps)]

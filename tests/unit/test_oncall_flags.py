@@ -75,8 +75,8 @@ def test_a_dead_local_postgres_is_an_infra_error(project, args):
 
 
 def test_reprocess_help_lists_only_pipelines_whose_every_step_takes_a_date():
-    from deplat.pipelines.registry import PIPELINES
     from deplat.recovery import REPROCESSABLE
+    from deplat.registry import PIPELINES
     from deplat.runs import _require_partition_support
 
     def takes_a_date(name: str) -> bool:

@@ -3,8 +3,8 @@ if every step is SUCCESS, every gate's verdict passed and no gate was skipped.""
 
 from __future__ import annotations
 
-from deplat.pipelines.registry import GOLD_INPUTS
 from deplat.promote import last_run, refusal
+from deplat.registry import GOLD_INPUTS
 from deplat.runs import RunHistory
 
 

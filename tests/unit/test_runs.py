@@ -176,10 +176,10 @@ def test_idempotency_key_changes_with_each_input():
 def test_the_run_service_knows_no_dq_a_gate_step_needs_the_wired_gate_hook(tmp_path, monkeypatch):
     """RunService calls gates through its hook (runs.Gate): without one, a pipeline with a gate step is
     refused before anything is submitted, saying how to wire it; deplat.services.run_service wires DQ."""
+    from deplat import registry
     from deplat.dq.service import DqGate
     from deplat.errors import DeplatError
-    from deplat.pipelines import registry
-    from deplat.pipelines.registry import Pipeline, Step
+    from deplat.registry import Pipeline, Step
     from deplat.services import run_service
 
     monkeypatch.setitem(registry.PIPELINES, "gated", Pipeline("gated", (
@@ -198,8 +198,8 @@ def test_pipelines_run_outside_deplat_run_have_no_gate_step():
     from deplat.dq.service import PIPELINE as DQ
     from deplat.key_reconcile import PIPELINE as RECONCILE
     from deplat.maintenance import PIPELINE as MAINTENANCE
-    from deplat.pipelines.registry import PIPELINES
     from deplat.recovery import REPROCESSABLE, RESTORE_PIPELINE
+    from deplat.registry import PIPELINES
     from deplat.runs import _PARTITION_USE
 
     def takes_a_date(step) -> bool:

@@ -12,7 +12,7 @@ from deplat.engines.base import JobSpec
 from deplat.engines.emr_serverless import EmrServerlessEngine
 from deplat.errors import ConfigError
 from deplat.infra import SECRET_SOURCES
-from deplat.pipelines.registry import PIPELINES
+from deplat.registry import PIPELINES
 
 ROOT = Path(__file__).resolve().parents[2]
 JOB_ROLE = "arn:aws:iam::123456789012:role/deplat-dev-spark-job"

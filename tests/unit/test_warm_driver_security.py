@@ -188,7 +188,7 @@ def test_an_unsafe_socket_folder_turns_the_warm_driver_off_not_the_run(tmp_path,
 def test_a_streaming_run_gets_its_own_spark_submit_and_a_batch_run_a_warm_driver(tmp_path):
     """StartJobRun's mode: STREAMING (the kafka step) never takes a pre-initialized driver, which it
     would hold for as long as the stream runs while batch runs wait; BATCH runs are handed to one."""
-    from deplat.pipelines.registry import PIPELINES
+    from deplat.registry import PIPELINES
 
     [stream_step] = PIPELINES["kafka"].steps
     assert stream_step.streaming

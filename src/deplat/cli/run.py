@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from deplat.cli._common import OutputOpt, YesOpt, context, emit, finite, table
-from deplat.pipelines.registry import pipeline_names
+from deplat.registry import pipeline_names
 
 NAME = "run"
 

@@ -1,6 +1,8 @@
 """Named pipelines: each an ordered list of job steps (jobs/<step>.py) with their static arguments.
 
-`deplat run <pipeline>` submits the steps in order; `all` runs the batch pipelines end to end.
+`deplat run <pipeline>` submits the steps in order; `all` runs the batch pipelines end to end. A CLI
+concept (what to submit, its lineage datasets, its gates): no job imports it, so it is not in the job
+package.
 """
 
 from __future__ import annotations
