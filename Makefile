@@ -37,6 +37,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check src jobs tests benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python benchmarks/cli_startup.py

@@ -192,7 +192,7 @@ def wheel_content_hash(path: Path) -> str:
 
 
 def _tree_files(folder: Path) -> list[Path]:
-    out = []
+    out: list[Path] = []
     for here, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs
                    if d not in _SKIP_PARTS and not d.startswith(".") and not d.endswith(".egg-info")]
@@ -340,11 +340,10 @@ def build_job_package(root: Path, wheel: Path) -> tuple[Path, str]:
         # Every package on the way needs its __init__.py: zipimport has no namespace packages.
         names |= {init for n in names for i in range(1, n.count("/") + 1)
                   if (init := "/".join(n.split("/")[:i]) + "/__init__.py") in members}
-        names = sorted(names)
         if "deplat/__init__.py" not in names:
             raise DeplatError("the job package would lack deplat/__init__.py",
                               "list `deplat` in the source_modules of pyproject's job-side import contract")
-        for name in names:
+        for name in sorted(names):
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
             out.writestr(info, src.read(name))
@@ -613,7 +612,7 @@ def deploy(ctx: Any, dry_run: bool = False, deps_archive: bool = True) -> Deploy
         previous, keys = previous_f.result(), keys_f.result()
         requirements = job_requirements(ctx.root) if deps_archive else []
         kept = previous.deps_archive if previous and not deps_archive else None
-        if kept and previous.files[kept]["key"] in keys:
+        if previous and kept and previous.files[kept]["key"] in keys:
             # Skipping the archive keeps the deployed one rather than dropping it from the manifest.
             meta = previous.files[kept]
             artifacts.append(Artifact(kept, Path(meta["key"]), meta["sha256"], meta["size"]))

@@ -203,8 +203,8 @@ class Lake:
     def tables(self, layer: str) -> list[str]:
         """Names of the Delta tables (folders with a `_delta_log/`) under `<lake>/<layer>/`."""
         if not self.is_s3:
-            base = Path(self.root, layer)
-            return sorted(p.name for p in base.iterdir() if (p / "_delta_log").is_dir()) if base.is_dir() else []
+            folder = Path(self.root, layer)
+            return sorted(p.name for p in folder.iterdir() if (p / "_delta_log").is_dir()) if folder.is_dir() else []
         bucket, _, prefix = self.root[len("s3://"):].partition("/")
         s3 = self.ctx.aws.client("s3")
         base = f"{prefix + '/' if prefix else ''}{layer}/"

@@ -137,7 +137,8 @@ def late_rows(lake: Path, now: datetime, window: timedelta = timedelta(days=1)) 
     rows = DeltaTable(str(path)).to_pyarrow_table().to_pylist()
     recent = [r for r in rows if (_parse(r.get("checked_at")) or now - 2 * window) >= now - window]
     if not recent:
-        last = max((_parse(r.get("checked_at")) for r in rows if r.get("checked_at")), default=None)
+        stamps = [t for r in rows if (t := _parse(r.get("checked_at"))) is not None]
+        last = max(stamps, default=None)
         return ChecklistItem(name, "info", f"no late-row check in 24 h (last: {last and last.isoformat()})",
                              "the next `deplat run salesforce` runs one")
     late = [r for r in recent if r.get("late_rows")]

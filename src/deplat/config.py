@@ -155,13 +155,22 @@ def step_config_args(settings: Any, step: str) -> tuple[str, ...]:
     return (getattr(settings, "snowflake", None) or SnowflakeSettings()).job_args(step)
 
 
+
+PriceUnit = Literal["vcpu_hour", "memory_gb_hour", "storage_gb_hour"]
+
+
+def _default_prices() -> dict[str, dict[PriceUnit, float]]:
+    """A fresh copy of deplat.cost.DEFAULT_PRICES (per region: USD per vCPU-hour, GB-hour, GB-hour)."""
+    units: tuple[PriceUnit, ...] = ("vcpu_hour", "memory_gb_hour", "storage_gb_hour")
+    return {region: {u: prices[u] for u in units} for region, prices in DEFAULT_PRICES.items()}
+
+
 class EmrPricing(_Strict):
     """EMR Serverless on-demand prices per region (USD per vCPU-hour, memory GB-hour, storage
     GB-hour): `deplat status`, `report` and `run` price each run's billed utilization with them."""
 
     source: str = "https://aws.amazon.com/emr/pricing/"
-    regions: dict[str, dict[Literal["vcpu_hour", "memory_gb_hour", "storage_gb_hour"], float]] = Field(
-        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_PRICES.items()})
+    regions: dict[str, dict[PriceUnit, float]] = Field(default_factory=_default_prices)
 
 
 class Settings(_Strict):

@@ -61,7 +61,8 @@ class Snapshot:
     def rows(self) -> int | None:
         """Rows of the version from the log (numRecords - deleted per file); None if a file has no stats."""
         counts = [f.rows for f in self.files]
-        return None if any(c is None for c in counts) else sum(counts)
+        known = [c for c in counts if c is not None]
+        return None if len(known) < len(counts) else sum(known)
 
     @property
     def unstated(self) -> int:

@@ -197,11 +197,11 @@ class ProduceResult:
 
 def make_event(rng: random.Random, order_id: str, now: datetime) -> dict[str, Any]:
     """One realistic order event (the contract in deplat.sources.kafka)."""
-    items = []
+    items: list[dict[str, Any]] = []
     for _ in range(rng.randint(1, 4)):
         qty, cents = rng.randint(1, 5), rng.randint(199, 19999)
         items.append({"sku": f"SKU-{rng.randint(1, 5000):05d}", "qty": qty, "price": f"{cents / 100:.2f}"})
-    total = sum(int(round(float(i["price"]) * 100)) * i["qty"] for i in items)
+    total = sum(int(round(float(i["price"]) * 100)) * int(i["qty"]) for i in items)
     currencies, weights = list(_CURRENCY_WEIGHTS), list(_CURRENCY_WEIGHTS.values())
     when = now - timedelta(seconds=rng.randint(0, 7 * 86400))
     return {
@@ -261,7 +261,8 @@ def produce(ctx, num_orders: int, bad_ratio: float = 0.0, topic: str | None = No
     bad_at = set(rng.sample(range(num_orders), n_bad))
     total = num_orders + min(duplicates, num_orders - n_bad)
 
-    delivered, failures, errors = 0, 0, []
+    delivered, failures = 0, 0
+    errors: list[str] = []
 
     def on_delivery(err, msg) -> None:
         nonlocal delivered, failures
@@ -343,7 +344,7 @@ class CheckpointStore:
         if not self.remote:
             root = Path(self.uri)
             return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
-        out = []
+        out: list[str] = []
         for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=self._prefix):
             out.extend(o["Key"][len(self._prefix):] for o in page.get("Contents", []))
         return sorted(out)

@@ -306,7 +306,8 @@ def tree(ctx: Any, dataset: str, upstream: bool = True, depth: int = 10) -> dict
             linked = ds in (run.outputs if upstream else run.inputs)
             if not linked:
                 continue
-            job = {"job": run.job, "state": run.state, "time": run.time, "message": run.message, "datasets": []}
+            job: dict[str, Any] = {"job": run.job, "state": run.state, "time": run.time, "message": run.message,
+                                   "datasets": []}
             if run.job in expanded:
                 job["repeated"] = True
             else:

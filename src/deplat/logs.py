@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from deplat.errors import DeplatError, ExitCode
+from deplat.errors import ConfigError, DeplatError, ExitCode
 
 STREAMS = ("stdout", "stderr")
 EXCERPT_MAX_LINES = 40
@@ -102,11 +102,17 @@ class LogReader:
         except _NotYet:
             raise self._not_found(run, stream) from None
 
-    def tail(self, run: RunRef, stream: str = "stdout") -> _Tail:
+    def tail(self, run: RunRef, stream: str = "stdout") -> LogTail:
         """A tail that returns only what was added since the previous `read_new()`."""
         if run.log_group:
-            return _CloudWatchTail(self._cloudwatch(), run.log_group, log_stream_name(run, stream))
+            return _CloudWatchTail(self._logs_client(), run.log_group, log_stream_name(run, stream))
         return _Tail(lambda: self._fetch_s3(run, stream))
+
+    def _logs_client(self) -> Any:
+        if self._cloudwatch is None:
+            raise ConfigError("this log reader has no CloudWatch Logs client, and the run logs to a log group",
+                              "build the LogReader with a CloudWatch Logs client factory")
+        return self._cloudwatch()
 
     def _fetch_s3(self, run: RunRef, stream: str) -> str:
         bucket, key = s3_location(run, stream)
@@ -122,7 +128,7 @@ class LogReader:
         return gzip.decompress(body).decode("utf-8", errors="replace")
 
     def _fetch_cloudwatch(self, run: RunRef, stream: str) -> str:
-        tail = _CloudWatchTail(self._cloudwatch(), run.log_group or "", log_stream_name(run, stream))
+        tail = _CloudWatchTail(self._logs_client(), run.log_group or "", log_stream_name(run, stream))
         text = tail.read_new(missing_ok=False)
         return text
 

@@ -68,7 +68,7 @@ def last_run(records: list[dict[str, Any]], pipeline: str) -> GreenRun | None:
         invoked = {r.get("invoked") for r in recs if r.get("invoked")}
         if invoked != {pipeline} or any(r.get("partition_date") for r in recs):
             continue
-        hashes = {r.get("manifest_hash") for r in recs if r.get("manifest_hash")}
+        hashes = {str(r["manifest_hash"]) for r in recs if r.get("manifest_hash")}
         submitted = min(r.get("submitted_at", "") for r in recs)
         whole.append(GreenRun(batch_id, next(iter(hashes)) if len(hashes) == 1 else "", pipeline, submitted,
                               sorted(recs, key=lambda r: r.get("submitted_at", ""))))

@@ -390,7 +390,7 @@ def _resolve_version(commits: dict[int, dict[str, Any]], version: int | None, ti
                               f"available: {min(versions)}..{max(versions)} (`deplat dr history`)")
         return version
     try:
-        when = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
     except ValueError:
         raise ConfigError(f"--timestamp {timestamp!r} is not ISO 8601", "e.g. 2026-11-29T15:00:00Z") from None
     if when.tzinfo is None:

@@ -163,7 +163,7 @@ def _connect_kafka(value: dict[str, Any]) -> tuple[bool, str]:
     except ImportError:
         return False, "confluent-kafka is not installed (the streaming extra)"
     try:
-        conf = KafkaConnection.from_json(json.dumps(value)).client_config()
+        conf: dict[str, Any] = KafkaConnection.from_json(json.dumps(value)).client_config()
         metadata = AdminClient(conf).list_topics(timeout=10)
     except Exception as exc:  # noqa: BLE001 - the source's own error is the answer
         return False, _source_error(exc)

@@ -46,7 +46,7 @@ def _flags_shown_as_flags() -> None:
     def display_type_rich(self, ctx):
         return None if self.is_flag else shown(self, ctx)
 
-    TyperOption.display_type_rich = display_type_rich
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]  # Typer's own, patched
 
 
 _flags_shown_as_flags()

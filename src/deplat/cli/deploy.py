@@ -11,7 +11,7 @@ from deplat.cli._common import DryRunOpt, OutputOpt, context, emit, table
 NAME = "deploy"
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

@@ -39,7 +39,7 @@ def reprocess(
     def render() -> None:
         table(f"reprocess {pipeline} {partition_date} ({result.env}, batch {result.batch_id})",
               ["step", "run id", "state", "read", "written", "rejected"],
-              [[s.step, s.run_id, s.state, *(next(iter(s.metrics), {}).get(c) for c in
+              [[s.step, s.run_id, s.state, *((s.metrics[0] if s.metrics else {}).get(c) for c in
                                               ("read", "written", "rejected"))] for s in result.steps])
 
     emit(ctx, result.to_dict(), render)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -40,7 +40,8 @@ def produce(
                                progress=lambda done, total: bar.update(task, completed=done, total=total))
 
     def text() -> None:
-        rows = [["produced", result.produced], ["failed", result.failed], ["malformed", sum(result.bad.values())],
+        rows: list[list[Any]] = [
+                ["produced", result.produced], ["failed", result.failed], ["malformed", sum(result.bad.values())],
                 *[[f"  {k}", n] for k, n in sorted(result.bad.items())], ["duplicates", result.duplicates],
                 ["events/s", f"{result.events_per_second:,.0f}"]]
         table(f"produced to {result.topic}", ["", "events"], rows)

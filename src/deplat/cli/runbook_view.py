@@ -37,7 +37,7 @@ class RunbookView:
         self.rows: dict[str, dict[str, Any]] = {}
         self.position = ""
         self.detail = ""
-        self._live = None
+        self._live: Any = None
 
     # --- context --------------------------------------------------------------------------
 

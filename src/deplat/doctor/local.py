@@ -19,7 +19,7 @@ def cli_python_floor() -> tuple[int, int]:
     from importlib.metadata import PackageNotFoundError, metadata
 
     try:
-        spec = metadata("deplat").get("Requires-Python") or ""
+        spec = metadata("deplat")["Requires-Python"] or ""
     except PackageNotFoundError:
         spec = ""
     match = re.search(r">=\s*(\d+)\.(\d+)", spec)

@@ -12,6 +12,7 @@ Exit codes: 0 pass, 5 an error-severity expectation failed, 6 only warnings with
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -316,7 +317,7 @@ class DqService:
                         "last_result": _summary(rows)})
         return out
 
-    def _last_results(self) -> dict[str, list[dict[str, Any]]]:
+    def _last_results(self) -> dict[str, builtins.list[dict[str, Any]]]:  # `list` here is the method above
         from deltalake import DeltaTable
         from deltalake.exceptions import TableNotFoundError
 

@@ -171,7 +171,8 @@ def collect(ctx: Any, run_id: str | None = None) -> ReportData:
             book = last_book
             chosen = "the last runbook (no job run after it)"
         else:
-            batch = last_run.get("batch_id") or last_run["run_id"]
+            assert last_run is not None  # nothing at all ran was refused above
+            batch = str(last_run.get("batch_id") or last_run["run_id"])
             chosen = "the newest run" + (
                 f", submitted after the last runbook {last_book['runbook_id']} ended: "
                 f"`deplat report --run {last_book['runbook_id']}` reports that runbook" if last_book else "")
@@ -180,7 +181,7 @@ def collect(ctx: Any, run_id: str | None = None) -> ReportData:
     if book is not None:
         data = _from_runbook(book, by_run)
     else:
-        data = _from_batch(ctx.env.name, batch, [r for r in runs if (r.get("batch_id") or r["run_id"]) == batch])
+        data = _from_batch(ctx.env.name, str(batch), [r for r in runs if (r.get("batch_id") or r["run_id"]) == batch])
     data.lake = lake
     data.chosen = chosen
     data.tables = lake_tables(lake)
@@ -206,13 +207,13 @@ def _now() -> str:
 def sum_costs(costs: list[dict[str, Any] | None]) -> dict[str, Any] | None:
     """Billed vCPU/memory/storage hours and price of several runs added up; price_usd None when a
     run with utilization has no price; None when no run has a cost."""
-    costs = [c for c in costs if c]
-    if not costs:
+    present = [c for c in costs if c]
+    if not present:
         return None
-    out: dict[str, Any] = {k: round(sum(float(c.get(k) or 0.0) for c in costs), 6)
+    out: dict[str, Any] = {k: round(sum(float(c.get(k) or 0.0) for c in present), 6)
                            for k in ("vcpu_hours", "memory_gb_hours", "storage_gb_hours")}
-    prices = [c.get("price_usd") for c in costs]
-    out["price_usd"] = None if None in prices else round(sum(prices), 6)
+    prices = [c.get("price_usd") for c in present]
+    out["price_usd"] = None if None in prices else round(sum(float(p) for p in prices if p is not None), 6)
     return out
 
 
@@ -305,7 +306,7 @@ def _from_batch(env: str, batch: str, recs: list[dict[str, Any]]) -> ReportData:
 
 
 def _delta_dirs(root: Path, depth: int = 3) -> list[Path]:
-    found = []
+    found: list[Path] = []
     if not root.is_dir():
         return found
     for child in sorted(root.iterdir()):

@@ -106,7 +106,8 @@ def gantt_svg(entries: list[TimelineEntry], now: datetime, width: int = 960, row
     return "".join(out)
 
 
-def _table(table_id: str, columns: list[str], rows: list[list[Any]], numeric: set[str] = frozenset()) -> str:
+def _table(table_id: str, columns: list[str], rows: list[list[Any]],
+           numeric: frozenset[str] | set[str] = frozenset()) -> str:
     head = "".join(f"<th>{escape(c)}</th>" for c in columns)
     body = []
     for r in rows:
