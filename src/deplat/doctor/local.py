@@ -19,7 +19,7 @@ def cli_python_floor() -> tuple[int, int]:
     from importlib.metadata import PackageNotFoundError, metadata
 
     try:
-        spec = metadata("deplat")["Requires-Python"] or ""
+        spec = (metadata("deplat").get_all("Requires-Python") or [""])[0]
     except PackageNotFoundError:
         spec = ""
     match = re.search(r">=\s*(\d+)\.(\d+)", spec)
