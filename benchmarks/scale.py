@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -114,8 +115,10 @@ def _table_rows(lake: str) -> dict[str, int | None]:
     return {f"{t.layer}.{t.table}": t.rows for t in lake_tables(lake)}
 
 
-def measure(scale: float, tmp: Path, runs_dir: Path, rerun: bool) -> dict:
-    """Seed at `scale` into a fresh lake, run all, return per-step figures (and the rerun's)."""
+def measure(scale: float, tmp: Path, runs_dir: Path, rerun: bool,
+            on_pass: Callable[[dict], None] = lambda partial: None) -> dict:
+    """Seed at `scale` into a fresh lake, run all, return per-step figures (and the rerun's).
+    `on_pass` gets the figures so far after each pass (the first pass's survive a stopped rerun)."""
     import fcntl
 
     from deplat.local.scale import source_sizes
@@ -153,9 +156,14 @@ def measure(scale: float, tmp: Path, runs_dir: Path, rerun: bool) -> dict:
                 "derived": int(m.get("derived", 0)), "converted": m.get("converted_orders"),
                 "peak_driver_rss_mb": round(sampler.peak(*window)) if window else None}
         passes.append({"wall_s": wall, "steps": steps, "table_rows": _table_rows(env["DEPLAT_LAKE_URI"])})
+        on_pass(_record(scale, sizes, seed_s, capture_s, changes, passes))
+    return _record(scale, sizes, seed_s, capture_s, changes, passes)
+
+
+def _record(scale: float, sizes, seed_s: float, capture_s: float, changes: dict, passes: list) -> dict:
     dms_changes = sum(n for kinds in changes.get("changes", {}).values() for n in kinds.values())
     return {"scale": scale, "sizes": sizes.to_dict(), "seed_s": seed_s, "capture_s": capture_s,
-            "dms_changes": dms_changes, "passes": passes}
+            "dms_changes": dms_changes, "passes": list(passes)}
 
 
 def _balanced(step: str, m: dict) -> bool:
@@ -260,7 +268,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="deplat-scale-") as tmp:
         for scale in scales:
             print(f"sf {scale:g}: seeding and running...", flush=True)
-            results.append(measure(scale, Path(tmp), runs_dir, rerun=scale == scales[-1]))
+            def save(partial: dict) -> None:  # after each pass: a stopped later pass keeps the earlier figures
+                if opts.json:
+                    opts.json.write_text(json.dumps([*results, partial], indent=2, default=str))
+
+            results.append(measure(scale, Path(tmp), runs_dir, rerun=scale == scales[-1], on_pass=save))
             print(f"sf {scale:g}: run all {results[-1]['passes'][0]['wall_s']:.0f} s", flush=True)
             if opts.json:  # after each scale: a later, larger scale that fails keeps the earlier figures
                 opts.json.write_text(json.dumps(results, indent=2, default=str))
