@@ -7,6 +7,7 @@ Each spark-submit costs ~7 s here, so the module deploys once and keeps the runs
 
 import json
 import re
+import time
 
 import pytest
 from deplat_project import SMOKE_BOOM, SMOKE_OK, SMOKE_SLEEP, keys, make_project, standin_runs
@@ -102,7 +103,16 @@ def test_no_wait_then_wait_attaches_to_the_live_run_and_cancel_stops_it(project)
     ref = service.ref(run_id)
     engine = service.engine
     assert isinstance(engine, EmrServerlessEngine)
+    from deplat.engines.poll import Poller
+
     try:
+        # Cancel a RUNNING run: one cancelled while still being launched has no driver, so no driver logs
+        # (as in EMR), and CI's load once made this test cancel inside that window.
+        deadline = time.monotonic() + 180
+        while (state := engine.get(ref).state) not in ("RUNNING", "SUCCESS", "FAILED", "CANCELLED"):
+            assert time.monotonic() < deadline, state
+            time.sleep(0.5)  # polling the stand-in's GetJobRun
+        assert state == "RUNNING"
         again = cli("-o", "json", "run", "smokesleep", "--no-wait")
         assert again.exit_code == 0, again.output
         step = json.loads(again.stdout)["steps"][0]
@@ -111,8 +121,6 @@ def test_no_wait_then_wait_attaches_to_the_live_run_and_cancel_stops_it(project)
         assert [r["id"] for r in emr.list_job_runs(applicationId=_app_id())["jobRuns"]] == [run_id]
     finally:
         engine.cancel(ref)
-    from deplat.engines.poll import Poller
-
     final = Poller(lambda: engine.get(ref), policy=engine.poll_policy, timeout=60).wait()
     assert final.state == "CANCELLED"
     assert f"logs/applications/{_app_id()}/jobs/{run_id}/SPARK_DRIVER/stderr.gz" in keys(project[1], "logs/")
