@@ -108,21 +108,27 @@ def test_no_cli_side_module_starts_spark_submit():
 
 
 def test_engine_selection_refuses_a_moto_without_the_stand_in(tmp_path, monkeypatch):
+    import socket
+
     from deplat.local.emr_serverless_standin import record_path
     from deplat.runs import engine_for
 
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     tmp_path.chmod(0o700)
-    env = SimpleNamespace(name="local", is_local=True, job_engine="emr-serverless",
-                          endpoint_url="http://127.0.0.1:5050")
-    ctx = SimpleNamespace(env=env, local_dir=tmp_path)
-    with pytest.raises(ConfigError, match="without the EMR Serverless stand-in"):
-        engine_for(ctx)
+    with socket.socket() as listener:  # a "moto" that answers on its port, without the stand-in
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        env = SimpleNamespace(name="local", is_local=True, job_engine="emr-serverless",
+                              endpoint_url=f"http://127.0.0.1:{port}")
+        ctx = SimpleNamespace(env=env, local_dir=tmp_path)
+        with pytest.raises(ConfigError, match="without the EMR Serverless stand-in"):
+            engine_for(ctx)
     marker = record_path(env.endpoint_url)
-    assert marker.name == "emr-standin-5050.json"  # found from the endpoint, whatever DEPLAT_HOME is
-    marker.write_text(json.dumps({"pid": os.getpid(), "endpoint_url": "http://127.0.0.1:5999"}))
+    assert marker.name == f"emr-standin-{port}.json"  # found from the endpoint, whatever DEPLAT_HOME is
+    marker.write_text(json.dumps({"pid": os.getpid(), "endpoint_url": f"http://127.0.0.1:{port + 1}"}))
     assert not serving(env.endpoint_url)  # another port: another moto
-    marker.write_text(json.dumps({"pid": os.getpid(), "endpoint_url": "http://127.0.0.1:5050"}))
+    marker.write_text(json.dumps({"pid": os.getpid(), "endpoint_url": env.endpoint_url}))
     assert serving(env.endpoint_url)
 
 
