@@ -20,6 +20,10 @@ STEP = "kafka_orders_stream"
 # events/s, 100,000 ~12,000, 200,000 ~16,000 once warm; the batch is cached while written (~0.5 KB
 # a record), so it is kept well inside a 2 GB driver.
 DEFAULT_MAX_OFFSETS = 200_000
+# Each micro-batch is parsed once and cached while it is counted and written to bronze and the DLQ,
+# then dropped: compressing that short-lived cache costs more than it saves. Measured on 2 cores
+# (200,000 records, warm): parse + cache + count 4.1-4.6 s compressed, 3.3-3.6 s uncompressed.
+SESSION_CONF = {"spark.sql.inMemoryColumnarStorage.compressed": "false"}
 
 
 def main(argv=None) -> None:
@@ -40,7 +44,7 @@ def main(argv=None) -> None:
         conn = source.KafkaConnection(args.bootstrap_servers)
     else:
         conn = source.read_connection(args.secret_name or source.secret_name(args.env))
-    spark = get_spark(STEP)
+    spark = get_spark(STEP, extra_conf=SESSION_CONF)
     checkpoint = st.checkpoint_path(args.lake)
     app_id = st.read_or_mint_app_id(checkpoint)
 
