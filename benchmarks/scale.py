@@ -56,9 +56,10 @@ def _deplat(*args: str, env: dict[str, str], timeout: float = 7200) -> subproces
     return proc
 
 
-def _driver_rss_mb() -> float:
-    """Summed RSS (MB) of the Spark driver JVMs on this machine (SparkSubmit processes)."""
-    total = 0
+def _driver_rss_mb() -> list[float]:
+    """RSS (MB) of each Spark driver JVM on this machine (SparkSubmit processes: warm drivers, a
+    stream's own spark-submit), one entry per JVM."""
+    out = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -68,14 +69,14 @@ def _driver_rss_mb() -> float:
                 continue
             for line in (proc / "status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+                    out.append(int(line.split()[1]) / 1024)
         except OSError:
             continue
-    return total / 1024
+    return out
 
 
 class RssSampler(threading.Thread):
-    """(UTC time, driver RSS MB) every `interval` seconds until stopped."""
+    """(UTC time, [RSS MB of each driver JVM]) every `interval` seconds until stopped."""
 
     def __init__(self, interval: float = 0.5):
         super().__init__(daemon=True)
@@ -90,9 +91,14 @@ class RssSampler(threading.Thread):
         self._halt.set()
         self.join()
 
-    def peak(self, start: datetime, end: datetime) -> float:
-        inside = [mb for at, mb in self.samples if start <= at <= end]
-        return max(inside, default=0.0)
+    def peak(self, start: datetime, end: datetime) -> dict:
+        """Within [start, end]: the largest RSS of one driver JVM (MB), the largest sum over the JVMs
+        alive at once, and the most JVMs alive at once. A warm driver serves several steps, so its
+        RSS is a high-water mark (memory that grows with the data shows; a step's own use does not)."""
+        inside = [jvms for at, jvms in self.samples if start <= at <= end]
+        return {"peak_driver_rss_mb": round(max((max(j, default=0.0) for j in inside), default=0.0)),
+                "peak_drivers_rss_sum_mb": round(max((sum(j) for j in inside), default=0.0)),
+                "driver_jvms": max((len(j) for j in inside), default=0)}
 
 
 def _run_windows(runs_dir: Path, run_ids: list[str]) -> dict[str, tuple[datetime, datetime]]:
@@ -154,7 +160,7 @@ def measure(scale: float, tmp: Path, runs_dir: Path, rerun: bool,
                 "read": int(m.get("read", 0)), "written": int(m.get("written", 0)),
                 "rejected": int(m.get("rejected", 0)), "skipped": int(m.get("skipped", 0)),
                 "derived": int(m.get("derived", 0)), "converted": m.get("converted_orders"),
-                "peak_driver_rss_mb": round(sampler.peak(*window)) if window else None}
+                **(sampler.peak(*window) if window else {"peak_driver_rss_mb": None})}
         passes.append({"wall_s": wall, "steps": steps, "table_rows": _table_rows(env["DEPLAT_LAKE_URI"])})
         on_pass(_record(scale, sizes, seed_s, capture_s, changes, passes))
     return _record(scale, sizes, seed_s, capture_s, changes, passes)
@@ -179,15 +185,16 @@ def _balanced(step: str, m: dict) -> bool:
 def report(results: list[dict]) -> None:
     scales = [r["scale"] for r in results]
     steps = list(results[0]["passes"][0]["steps"])
-    print("\nper step: seconds / rows read / rows written / peak driver RSS MB (first load)")
-    print(f"{'step':28}" + "".join(f"{'sf ' + format(s, 'g'):>30}" for s in scales))
+    print("\nper step: seconds / rows read / rows written / peak RSS MB of one driver JVM / driver JVMs alive "
+          "(first load)")
+    print(f"{'step':28}" + "".join(f"{'sf ' + format(s, 'g'):>34}" for s in scales))
     for step in steps:
         cells = []
         for r in results:
             m = r["passes"][0]["steps"].get(step, {})
             cells.append(f"{m.get('seconds', 0):>7.0f}s {m.get('read', 0):>9} {m.get('written', 0):>9} "
-                         f"{m.get('peak_driver_rss_mb') or 0:>5}")
-        print(f"{step:28}" + "".join(f"{c:>30}" for c in cells))
+                         f"{m.get('peak_driver_rss_mb') or 0:>5} {m.get('driver_jvms', '?'):>3}")
+        print(f"{step:28}" + "".join(f"{c:>34}" for c in cells))
     for r in results:
         first = r["passes"][0]
         unbalanced = [s for s, m in first["steps"].items() if not _balanced(s, m)]
