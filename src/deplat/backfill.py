@@ -174,7 +174,7 @@ class BackfillService:
                               "EMR Serverless queues runs beyond the application's capacity; pick a few")
         steps = _resolve(pipeline, None)
         _require_built(self.ctx.root, steps)
-        _require_partition_support(self.ctx.root, pipeline, steps)
+        _require_partition_support(pipeline, steps)
         factory = self._run_service or _default_run_service
         manifest, _ = factory(self.ctx, time.sleep)._manifest()  # nothing deployed: exit 2 before any date
 

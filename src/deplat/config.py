@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -137,23 +137,23 @@ class SnowflakeSettings(_Strict):
     """The Snowflake tables the snowflake pipeline extracts, each with its change tracking."""
 
     tables: dict[str, SnowflakeTable] = Field(default_factory=lambda: dict(_TPCH_RESCAN))
-    steps: ClassVar[tuple[str, ...]] = ("snowflake_to_bronze", "snowflake_bronze_to_silver_merge")
 
-    def job_args(self, step: str) -> tuple[str, ...]:
-        """`--snowflake-tables <json>` for the snowflake steps, nothing for others."""
-        if step not in self.steps:
-            return ()
+    def job_args(self) -> tuple[str, ...]:
+        """`--snowflake-tables <json>`: what a step declaring `config="snowflake"` (registry.Step) takes."""
         import json
 
         tables = {name: t.model_dump(exclude_none=True) for name, t in self.tables.items()}
         return ("--snowflake-tables", json.dumps(tables, separators=(",", ":")))
 
 
-def step_config_args(settings: Any, step: str) -> tuple[str, ...]:
-    """The arguments a job step takes from config (today: the Snowflake tables' change tracking).
-    Settings without a `snowflake` section (a caller's partial settings) get the defaults."""
-    return (getattr(settings, "snowflake", None) or SnowflakeSettings()).job_args(step)
+# The config sections a registry Step may name as its `config` (their `job_args()` go to the step).
+JOB_ARG_SECTIONS: dict[str, type[SnowflakeSettings]] = {"snowflake": SnowflakeSettings}
 
+
+def section_job_args(settings: Any, section: str) -> tuple[str, ...]:
+    """The job arguments of config section `section` (a key of JOB_ARG_SECTIONS; KeyError otherwise).
+    Settings without that section (a caller's partial settings) get the section's defaults."""
+    return (getattr(settings, section, None) or JOB_ARG_SECTIONS[section]()).job_args()
 
 
 PriceUnit = Literal["vcpu_hour", "memory_gb_hour", "storage_gb_hour"]

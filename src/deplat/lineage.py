@@ -5,7 +5,7 @@ Events follow the OpenLineage object model (https://openlineage.io/spec/2-0-2/Op
 job `<pipeline>.<step>` in the configured namespace, a run id per engine run (uuid5 of it, so the
 START and the COMPLETE/FAIL of one run agree), the pipeline batch as the `parent` run facet, an
 `errorMessage` run facet on FAIL, and the step's input/output datasets from the static declaration
-`deplat.registry.DATASETS`. Lake datasets follow the OpenLineage naming spec
+`deplat.registry.STEPS` (each Step's inputs and outputs). Lake datasets follow the OpenLineage naming spec
 (namespace `file` + absolute path locally, `s3://<bucket>` + key prefix in the cloud).
 
 Transports: a JSON-lines file per batch under `<lake>/_lineage/` locally, one object per event
@@ -184,9 +184,9 @@ class LineageEmitter:
 
 
 def step_datasets(step: str, args: tuple[str, ...] = ()) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(inputs, outputs) of a step: registry.DATASETS, except that a DQ check (`--suites` JSON)
+    """(inputs, outputs) of a step: registry.Step's inputs/outputs, except that a DQ check (`--suites` JSON)
     reads exactly its suites' tables and their referential tables."""
-    from deplat.registry import DATASETS
+    from deplat.registry import datasets
 
     if "--suites" in args[:-1]:
         try:
@@ -194,10 +194,10 @@ def step_datasets(step: str, args: tuple[str, ...] = ()) -> tuple[tuple[str, ...
             tables = [s["table"] for s in suites]
             tables += [c["params"]["ref_table"] for s in suites for c in s.get("checks", [])
                        if c.get("params", {}).get("ref_table")]
-            return tuple(dict.fromkeys(tables)), DATASETS.get(step, ((), ()))[1]
+            return tuple(dict.fromkeys(tables)), datasets(step)[1]
         except (ValueError, KeyError, TypeError, IndexError):
             pass  # not the shape we know: the static declaration
-    return DATASETS.get(step, ((), ()))
+    return datasets(step)
 
 
 class _Null:

@@ -14,7 +14,6 @@ recorded as `not built` (never as a success) and the runbook ends incomplete (ex
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import secrets
@@ -64,12 +63,11 @@ class StepOutcome:
 
 @dataclass(frozen=True)
 class RunbookStep:
-    """One step: `action(ctx, runbook)` runs it; `services` are the "module:function" it needs."""
+    """One step: `action(ctx, runbook)` runs it (importing the services it calls when it runs)."""
 
     name: str
     title: str
     action: Callable[[Any, Runbook], StepOutcome]
-    services: tuple[str, ...] = ()
     local_only: bool = False
 
 
@@ -169,29 +167,6 @@ EventFn = Callable[[str, StepRecord, int, int], None]  # (event, record, index f
 
 def _utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def load_service(spec: str) -> Callable[..., Any]:
-    """"module:function" -> the function; StepNotBuiltError when it is not importable (yet)."""
-    module_name, _, attr = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-            raise StepNotBuiltError(f"{spec} is not built yet (no module {exc.name})") from None
-        raise  # the module exists but one of *its* imports is missing: a real error
-    fn = getattr(module, attr, None)
-    if fn is None:
-        raise StepNotBuiltError(f"{spec} is not built yet ({module_name} has no {attr})")
-    return fn
-
-
-def service_available(spec: str) -> bool:
-    try:
-        load_service(spec)
-    except StepNotBuiltError:
-        return False
-    return True
 
 
 class Runbook:
@@ -424,13 +399,10 @@ class Runbook:
             if record.status in DONE_STATES:
                 continue
             reason = self._skip_reason(step)
-            missing = [s for s in step.services if not service_available(s)]
             if step.name not in selection:
                 record.status, record.note = SKIPPED, "not selected"
             elif reason:
                 record.status, record.note = SKIPPED, reason
-            elif missing:
-                record.status, record.note = NOT_BUILT, "needs " + ", ".join(missing)
             else:
                 record.status, record.note = PENDING, "would run"
         result.status = "dry-run"
@@ -529,8 +501,8 @@ def _local_fx_end() -> datetime:
 
 
 def _kafka_produce(ctx, rb: Runbook) -> StepOutcome:
-    ensure_topic = load_service("deplat.kafka:ensure_topic")
-    produce = load_service("deplat.kafka:produce")
+    from deplat.kafka import ensure_topic, produce
+
     with ctx.reporter.status("Checking the orders topic..."):
         info = ensure_topic(ctx)
     if info.messages:
@@ -601,8 +573,8 @@ def _pipeline(name: str) -> Callable[[Any, Runbook], StepOutcome]:
 
 
 def _catalog(ctx, rb: Runbook) -> StepOutcome:
-    reconcile = load_service("deplat.catalog:reconcile")
-    layers_for = load_service("deplat.catalog:layers_for")
+    from deplat.catalog import layers_for, reconcile
+
     res = reconcile(ctx, layers_for(None), None, apply=True)
     counts: dict[str, int] = {}
     for a in res.actions:
@@ -611,25 +583,26 @@ def _catalog(ctx, rb: Runbook) -> StepOutcome:
 
 
 def _lf(ctx, rb: Runbook) -> StepOutcome:
-    lake_formation = load_service("deplat.governance:LakeFormation")
-    res = lake_formation(ctx).seed()
+    from deplat.governance import LakeFormation
+
+    res = LakeFormation(ctx).seed()
     counts = res.counts()
     note = ", ".join(f"{n} {k}" for k, n in counts.items())
     return StepOutcome(figures=counts, note=note + (f"; {len(res.warnings)} warnings" if res.warnings else ""))
 
 
 def _optimize(ctx, rb: Runbook) -> StepOutcome:
-    optimize = load_service("deplat.maintenance:optimize")
+    from deplat.maintenance import optimize
+
     res = optimize(ctx)
     return StepOutcome(figures={"tables": len(res.tables), "batch_id": res.batch_id}, run_ids=[res.run_id],
                        note=f"{len(res.tables)} tables optimized/vacuumed")
 
 
 def _query(ctx, rb: Runbook) -> StepOutcome:
-    run_query = load_service("deplat.query:run_query")
-    examples = load_service("deplat.query:runbook_examples")
-    databases = load_service("deplat.query:glue_databases")
-    sql = examples(databases(ctx).get("silver", "silver"))[SAMPLE_QUERY]
+    from deplat.query import glue_databases, run_query, runbook_examples
+
+    sql = runbook_examples(glue_databases(ctx).get("silver", "silver"))[SAMPLE_QUERY]
     res = run_query(ctx, sql)
     return StepOutcome(figures={"rows": len(res.rows), "engine": res.engine, "seconds": round(res.elapsed_s, 2)},
                        note=f"{SAMPLE_QUERY}: {len(res.rows)} rows ({res.engine})")
@@ -644,15 +617,12 @@ RUNBOOK_STEPS: tuple[RunbookStep, ...] = (
     RunbookStep("seed", "seed the local sources", _seed, local_only=True),
     RunbookStep("dms-capture", "capture RDS changes as DMS files", _dms_capture, local_only=True),
     RunbookStep("kafka-produce", "sample order events into an empty topic", _kafka_produce,
-                ("deplat.kafka:ensure_topic", "deplat.kafka:produce"), local_only=True),
+                local_only=True),
     RunbookStep("deploy", "deploy artifacts", _deploy),
     *(RunbookStep(p, f"pipeline {p}" + (" (DQ gate before gold)" if p == "gold" else ""), _pipeline(p))
       for p in PIPELINE_STEPS),
-    RunbookStep("catalog", "register Delta tables in Glue", _catalog,
-                ("deplat.catalog:reconcile", "deplat.catalog:layers_for")),
-    RunbookStep("lf", "seed Lake Formation tags and grants", _lf, ("deplat.governance:LakeFormation",)),
-    RunbookStep("optimize", "OPTIMIZE / VACUUM (deplat run maintenance)", _optimize,
-                ("deplat.maintenance:optimize",)),
-    RunbookStep("query", "sample query", _query,
-                ("deplat.query:run_query", "deplat.query:runbook_examples", "deplat.query:glue_databases")),
+    RunbookStep("catalog", "register Delta tables in Glue", _catalog),
+    RunbookStep("lf", "seed Lake Formation tags and grants", _lf),
+    RunbookStep("optimize", "OPTIMIZE / VACUUM (deplat run maintenance)", _optimize),
+    RunbookStep("query", "sample query", _query),
 )

@@ -222,16 +222,17 @@ class RunService:
         timeout: float | None = None,
         follow: bool = False,
         extra_args: tuple[str, ...] = (),
-        skip_dq: bool = False,
+        skip_gates: bool = False,
         step_args: dict[str, list[str]] | None = None,
-        dq_verdict: bool = True,
+        gate_verdict: bool = True,
     ) -> RunResult:
         """Run a pipeline's steps in order; raise JobFailedError (exit 4) on the first failure.
 
-        A DQ gate step (registry `Step.gate`) checks its tables' dq/suites; a failed gate raises
-        DataQualityError (exit 5) before the later steps run. `skip_dq` skips gates, loudly, and
-        records it in the run history. `step_args` adds arguments to one step by name (the gate's
-        suites come from deplat.dq when not given); `dq_verdict=False` leaves the verdict to the caller.
+        A gate step (registry `Step.gate`) goes through the Gate hook (deplat.services wires the DQ
+        gate: the tables' dq/suites); a failed gate raises DataQualityError (exit 5) before the later
+        steps run. `skip_gates` (`--skip-dq`) skips gates, loudly, and records it in the run history.
+        `step_args` adds arguments to one step by name (the gate's come from the hook when not given);
+        `gate_verdict=False` leaves the verdict to the caller.
 
         `extra_args` go to every step after its static ones (e.g. `deplat optimize` options).
         Usage errors (exit 2) come before anything is submitted: an unknown pipeline or step, a
@@ -241,7 +242,7 @@ class RunService:
         _require_built(self.ctx.root, steps)
         partition = _check_date(partition_date)
         if partition:
-            _require_partition_support(self.ctx.root, pipeline, steps)
+            _require_partition_support(pipeline, steps)
         if timeout is not None and not timeout > 0:
             raise ConfigError(f"--timeout {timeout:g} is not a positive number of seconds",
                               "give the pipeline's time budget in seconds, e.g. --timeout 1800")
@@ -250,7 +251,7 @@ class RunService:
                               "pass --step <name>, or use --wait so each step starts after the previous")
         step_args = dict(step_args or {})
         for _, st in steps:
-            if st.gate and not skip_dq and st.name not in step_args:
+            if st.gate and not skip_gates and st.name not in step_args:
                 self.gate.check(st.gate)  # a missing or bad suite: exit 2 now
         manifest, bucket = self._manifest()
         uris = _step_uris(manifest, bucket, [s for _, s in steps])
@@ -261,7 +262,7 @@ class RunService:
 
         lineage = emitter_for(self.ctx, batch_id, pipeline)
         for i, (pipe, st) in enumerate(steps, 1):
-            if st.gate and skip_dq:
+            if st.gate and skip_gates:
                 self._skip_gate(pipe, st.name, st.gate, batch_id)
                 continue
             if st.gate and st.name not in step_args:
@@ -275,7 +276,7 @@ class RunService:
             self._record(ref, "SUBMITTED", submitted_at=submitted, batch_id=batch_id,
                          partition_date=partition, manifest_hash=manifest.manifest_hash,
                          invoked=pipeline if step is None else f"{pipeline} --step {step}",
-                         **({"dq_skipped": True} if skip_dq else {}))
+                         **({"dq_skipped": True} if skip_gates else {}))
             if ref.attached:
                 self.ctx.reporter.warn(f"{pipe}/{st.name}: attached to live run {ref.run_id} "
                                        "(same step, partition and deployed code)")
@@ -304,7 +305,7 @@ class RunService:
             if not state.succeeded:
                 self._fail(ref, state)
             step_run.metrics = self._metrics(ref)
-            if st.gate and dq_verdict:
+            if st.gate and gate_verdict:
                 try:
                     self.gate.verdict(step_run.metrics, batch_id, ref.run_id)
                 except DeplatError:
@@ -563,12 +564,12 @@ def step_spec(ctx: Any, pipe: str, st: Any, uris: dict[str, Any], batch_id: str,
     """The JobSpec of one registry step and its idempotency key: what `deplat run` submits, and what
     the Airflow DAG (deplat.airflow_dag) renders, so a scheduled run and `deplat run` are one job.
     `uris` come from _step_uris; `step_args` are the step's own (a gate's suites)."""
-    from deplat.config import step_config_args
+    from deplat.registry import config_args
 
     args = ["--lake", ctx.lake_uri, "--batch-id", batch_id, "--env", ctx.env.name]
     if partition:
         args += ["--partition-date", partition]
-    own = (*step_args, *step_config_args(ctx.settings, st.name))
+    own = (*step_args, *config_args(ctx.settings, st))
     spec = JobSpec(pipe, st.name, uris[st.name], (*args, *st.args, *extra_args, *own), uris["wheel"],
                    uris["deps"], math.ceil(timeout / 60) if timeout else None,
                    streaming=st.streaming, secret=st.secret)
@@ -633,9 +634,6 @@ def _resolve(pipeline: str, step: str | None):
 
 JOBS_DIR = "jobs"
 PARTITION_FLAG = "--partition-date"
-# Every job's parser accepts the flag (pipelines.common.job_parser); a job honours it only if it
-# reads the parsed value.
-_PARTITION_USE = "args.partition_date"
 
 
 def unbuilt_steps(root: Path, steps: list[tuple[str, Any]]) -> list[str]:
@@ -652,11 +650,11 @@ def _require_built(root: Path, steps: list[tuple[str, Any]]) -> None:
             "it lands in a later release; see the README command map")
 
 
-def _require_partition_support(root: Path, pipeline: str, steps: list[tuple[str, Any]]) -> None:
-    """A step honours --partition-date only if its job script reads `args.partition_date`; a date
-    a step would ignore reports SUCCESS for work never done, so refuse it (exit 2)."""
-    ignoring = [st.name for _, st in steps
-                if _PARTITION_USE not in (root / JOBS_DIR / f"{st.name}.py").read_text(errors="replace")]
+def _require_partition_support(pipeline: str, steps: list[tuple[str, Any]]) -> None:
+    """Every job parser accepts --partition-date (pipelines.common.job_parser), but only a step declared
+    `partitioned` (registry.Step) honours it; a date a step would ignore reports SUCCESS for work
+    never done, so refuse it (exit 2)."""
+    ignoring = [st.name for _, st in steps if not st.partitioned]
     if ignoring:
         raise ConfigError(f"{PARTITION_FLAG} is not supported by {', '.join(ignoring)} ('{pipeline}')",
                           "run without a date (these steps process everything new), or pick a step "

@@ -160,7 +160,7 @@ def test_passing_gate_lets_gold_run_and_a_step_behind_a_gate_brings_it(gated):
 
 def test_skip_dq_is_loud_and_recorded(gated):
     svc, engine, _ = gated(False)
-    svc.run("gated", skip_dq=True)
+    svc.run("gated", skip_gates=True)
     assert [spec.step for spec, _ in engine.submitted] == ["gold_aggregates"]
     assert any("SKIPPED" in m for m in svc.ctx.reporter.messages)
     records = svc.history.records()
@@ -182,8 +182,8 @@ def test_a_gate_without_a_suite_exits_2_before_anything_is_submitted(gated, monk
 
 def test_dq_check_pipeline_shares_no_idempotency_key_across_tables(gated):
     svc, engine, _ = gated(True)
-    svc.run("dq", step_args={"dq_check": ["--suites", "A"]}, dq_verdict=False)
-    svc.run("dq", step_args={"dq_check": ["--suites", "B"]}, dq_verdict=False)
+    svc.run("dq", step_args={"dq_check": ["--suites", "A"]}, gate_verdict=False)
+    svc.run("dq", step_args={"dq_check": ["--suites", "B"]}, gate_verdict=False)
     assert engine.submitted[0][1] != engine.submitted[1][1]
 
 

@@ -15,7 +15,7 @@ from deplat.config import LineageSettings
 from deplat.console import NullReporter
 from deplat.errors import ConfigError, JobFailedError
 from deplat.lineage import LINEAGE_DIR, HttpTransport, LakeNames, run_uuid, tree
-from deplat.registry import DATASETS, PIPELINES, resolve
+from deplat.registry import PIPELINES, STEPS, datasets, resolve
 from deplat.runs import RunService
 
 
@@ -139,7 +139,7 @@ def test_lineage_show_upstream_names_silver_bronze_and_sources(tmp_path, monkeyp
             (tmp_path / "jobs" / f"{s}.py").write_text("#\n")
         svc = RunService(ctx, ScriptedEngine(), clock=lambda: 0.0, sleep=lambda s: None)
         monkeypatch.setattr(svc, "_manifest", lambda steps=steps: (_manifest(steps), "art"))
-        svc.run(pipeline, skip_dq=True)  # the DQ gate is not what this test is about
+        svc.run(pipeline, skip_gates=True)  # the DQ gate is not what this test is about
     graph = tree(ctx, "gold.daily_revenue", upstream=True)
 
     def names(node):
@@ -175,16 +175,16 @@ def test_lineage_show_upstream_names_silver_bronze_and_sources(tmp_path, monkeyp
 def test_declared_datasets_match_the_specs():
     from deplat.pipelines.source_specs import DMS_TABLES, SALESFORCE_OBJECTS
 
-    steps = {s.name for p in PIPELINES.values() for s in p.steps}
-    assert set(DATASETS) <= steps
-    assert {f"bronze.{t.bronze_table}" for t in DMS_TABLES.values()} == set(DATASETS["dms_rds_to_bronze"][1])
-    assert {f"silver.{t.silver_table}" for t in DMS_TABLES.values()} == set(DATASETS["dms_bronze_to_silver"][1])
+    declared = {s.name: (s.inputs, s.outputs) for s in STEPS.values() if s.inputs or s.outputs}
+    assert set(declared) <= {s.name for p in PIPELINES.values() for s in p.steps}
+    assert {f"bronze.{t.bronze_table}" for t in DMS_TABLES.values()} == set(STEPS["dms_rds_to_bronze"].outputs)
+    assert {f"silver.{t.silver_table}" for t in DMS_TABLES.values()} == set(STEPS["dms_bronze_to_silver"].outputs)
     assert {f"bronze.{o.bronze_table}" for o in SALESFORCE_OBJECTS.values()} == set(
-        DATASETS["salesforce_to_bronze"][1])
+        STEPS["salesforce_to_bronze"].outputs)
     assert {f"silver.{o.silver_table}" for o in SALESFORCE_OBJECTS.values()} == set(
-        DATASETS["salesforce_bronze_to_silver"][1])
-    produced = {d for _, outs in DATASETS.values() for d in outs}
-    consumed = {d for ins, _ in DATASETS.values() for d in ins if ":" not in d}
+        STEPS["salesforce_bronze_to_silver"].outputs)
+    produced = {d for _, outs in declared.values() for d in outs}
+    consumed = {d for ins, _ in declared.values() for d in ins if ":" not in d}
     assert consumed <= produced  # every lake input is some step's output
 
 
@@ -223,8 +223,8 @@ def test_a_dq_check_reads_exactly_its_suites_tables():
              "severity": "warn"}]}])
     assert step_datasets("dq_check", ("--lake", "/l", "--suites", suites)) == (
         ("silver.orders", "silver.fx_rates"), ("gold.quality_results",))
-    assert step_datasets("dq_check") == DATASETS["dq_check"]  # no args: the gate's declaration
-    assert step_datasets("dq_check", ("--suites", "not json")) == DATASETS["dq_check"]
+    assert step_datasets("dq_check") == datasets("dq_check")  # no args: the gate's declaration
+    assert step_datasets("dq_check", ("--suites", "not json")) == datasets("dq_check")
 
 
 def test_run_passes_the_step_args_to_lineage(tmp_path, monkeypatch):
@@ -234,7 +234,7 @@ def test_run_passes_the_step_args_to_lineage(tmp_path, monkeypatch):
     svc = RunService(ctx, ScriptedEngine(), clock=lambda: 0.0, sleep=lambda s: None)
     monkeypatch.setattr(svc, "_manifest", lambda: (_manifest(["dq_check"]), "art"))
     suites = json.dumps([{"name": "s", "table": "silver.fx_rates", "checks": []}])
-    svc.run("dq", step_args={"dq_check": ["--suites", suites]}, dq_verdict=False)
+    svc.run("dq", step_args={"dq_check": ["--suites", suites]}, gate_verdict=False)
     events = _events(ctx)
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
     assert [d["name"].rsplit("/", 2)[-2:] for d in events[1]["inputs"]] == [["silver", "fx_rates"]]
@@ -242,8 +242,6 @@ def test_run_passes_the_step_args_to_lineage(tmp_path, monkeypatch):
 
 def test_the_stream_step_declares_the_bronze_table_its_job_writes():
     from deplat.pipelines import streaming
-    from deplat.registry import DATASETS
-
     table = f"bronze.{streaming.BRONZE_TABLE}"
-    assert DATASETS["kafka_orders_stream"][1] == (table,)
-    assert table in DATASETS["orders_silver"][0]
+    assert STEPS["kafka_orders_stream"].outputs == (table,)
+    assert table in STEPS["orders_silver"].inputs

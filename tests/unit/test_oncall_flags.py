@@ -81,7 +81,7 @@ def test_reprocess_help_lists_only_pipelines_whose_every_step_takes_a_date():
 
     def takes_a_date(name: str) -> bool:
         try:
-            _require_partition_support(ROOT, name, [(name, s) for s in PIPELINES[name].steps])
+            _require_partition_support(name, [(name, s) for s in PIPELINES[name].steps])
         except Exception:  # noqa: BLE001 - ConfigError: a step ignores the date
             return False
         return True

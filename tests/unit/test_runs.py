@@ -200,14 +200,32 @@ def test_pipelines_run_outside_deplat_run_have_no_gate_step():
     from deplat.maintenance import PIPELINE as MAINTENANCE
     from deplat.recovery import REPROCESSABLE, RESTORE_PIPELINE
     from deplat.registry import PIPELINES
-    from deplat.runs import _PARTITION_USE
 
-    def takes_a_date(step) -> bool:
-        job = ROOT / "jobs" / f"{step.name}.py"
-        return job.is_file() and _PARTITION_USE in job.read_text()
-
-    partitioned = [p for p in PIPELINES if all(takes_a_date(s) for s in PIPELINES[p].steps)]
+    partitioned = [p for p in PIPELINES if all(s.partitioned for s in PIPELINES[p].steps)]
     assert "fx" in partitioned
     for name in {DQ, RECONCILE, MAINTENANCE, RESTORE_PIPELINE, *REPROCESSABLE, *partitioned}:
         gates = [s.name for s in PIPELINES[name].steps if s.gate and name != DQ]
         assert gates == [], f"{name} has gate steps {gates} but runs without the gate hook"
+
+
+def test_a_step_is_declared_partitioned_exactly_when_its_job_reads_the_date():
+    """registry.Step.partitioned is what `--partition-date` trusts; the job's source is the oracle:
+    every job parser accepts the flag, and a job honours it only if it reads `args.partition_date`."""
+    from deplat.registry import STEPS
+
+    for step in STEPS.values():
+        source = (ROOT / "jobs" / f"{step.name}.py").read_text()
+        assert step.partitioned == ("args.partition_date" in source), step.name
+
+
+def test_a_date_for_a_step_not_declared_partitioned_is_refused_before_submitting():
+    import dataclasses
+
+    from deplat.errors import ConfigError
+    from deplat.registry import STEPS
+    from deplat.runs import _require_partition_support
+
+    fx = STEPS["fx_to_bronze"]
+    _require_partition_support("fx", [("fx", fx)])
+    with pytest.raises(ConfigError, match="not supported by fx_to_bronze"):
+        _require_partition_support("fx", [("fx", dataclasses.replace(fx, partitioned=False))])

@@ -179,18 +179,20 @@ def test_change_watermark_is_the_change_columns_max_minus_the_lookback(spark, tm
 def test_config_declares_tracking_per_table_and_the_jobs_parse_it():
     from pydantic import ValidationError
 
-    from deplat.config import SnowflakeSettings, load_settings, step_config_args
+    from deplat.config import SnowflakeSettings, load_settings
     from deplat.pipelines.source_specs import parse_snowflake_tables
+    from deplat.registry import STEPS, config_args
 
     settings = load_settings()  # config/deplat.yaml: TPC-H declared on rescan (it has no change column)
-    flag, text = step_config_args(settings, "snowflake_to_bronze")
+    flag, text = config_args(settings, STEPS["snowflake_to_bronze"])
     parsed = parse_snowflake_tables(text)
     assert flag == "--snowflake-tables" and list(parsed) == ["orders", "customer", "lineitem", "nation"]
     assert {t.mechanism for t in parsed.values()} == {"rescan"}
-    assert step_config_args(settings, "fx_to_bronze") == ()
+    assert config_args(settings, STEPS["fx_to_bronze"]) == ()
+    assert config_args(settings, STEPS["snowflake_bronze_to_silver_merge"]) == (flag, text)
     tracked = SnowflakeSettings(tables={"Events": {"tracking": "change_column", "change_column": "UPDATED_AT",
                                                    "lookback_seconds": 900, "key": ["ID"]}})
-    events = parse_snowflake_tables(tracked.job_args("snowflake_bronze_to_silver_merge")[1])["events"]
+    events = parse_snowflake_tables(tracked.job_args()[1])["events"]
     assert (events.mechanism, events.change_column, events.lookback_seconds, events.key) == (
         "change_column", "updated_at", 900, ("id",))
     with pytest.raises(ValidationError, match="change_column is required"):

@@ -53,7 +53,7 @@ def command(
 
     result = run_service(ctx, confirm_cancel=confirm).run(
         pipeline, step=step, partition_date=partition_date, wait=wait, timeout=timeout, follow=follow,
-        skip_dq=skip_dq)
+        skip_gates=skip_dq)
 
     def render() -> None:
         from deplat.cost import cost_cell

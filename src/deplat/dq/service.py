@@ -246,7 +246,7 @@ class DqService:
 
         require_data_files(self.ctx, [suite.table])  # a lost file: named here, not a Py4JJavaError in the job
         args = self.job_args([suite])
-        result = self.runs.run(PIPELINE, step_args={STEP: args}, dq_verdict=False, timeout=timeout)
+        result = self.runs.run(PIPELINE, step_args={STEP: args}, gate_verdict=False, timeout=timeout)
         step = result.steps[-1]
         return self.report(step.metrics, fail_on, result.batch_id, step.run_id)
 
