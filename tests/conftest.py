@@ -11,6 +11,34 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# Each folder is a tier; its marker comes from the folder (`make test-fast` deselects all but unit/).
+# unit/: no JVM, no local stack. spark/: the shared SparkSession, no local stack. integration/ and
+# e2e/: the local stack (and often Spark or Terraform too, marked in the module).
+TIER_MARKERS = {"unit": (), "spark": ("spark",), "integration": ("integration",), "e2e": ("integration",)}
+
+
+def tier_of(path: Path) -> str:
+    """The tests/ sub-folder a test module lives in ("" for a module outside tests/)."""
+    try:
+        return path.resolve().relative_to(ROOT / "tests").parts[0]
+    except (ValueError, IndexError):
+        return ""
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks each test by its folder; a test under unit/ that asks for the SparkSession is a usage error."""
+    jvm_in_unit = []
+    for item in items:
+        tier = tier_of(Path(str(item.fspath)))
+        for marker in TIER_MARKERS.get(tier, ()):
+            item.add_marker(marker)
+        if tier == "unit" and "spark" in getattr(item, "fixturenames", ()):
+            jvm_in_unit.append(item.nodeid)
+    if jvm_in_unit:
+        raise pytest.UsageError("tests under tests/unit start no JVM; move these to tests/spark: "
+                                + ", ".join(jvm_in_unit))
+
+
 @pytest.fixture(autouse=True)
 def _fake_aws(monkeypatch):
     for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):

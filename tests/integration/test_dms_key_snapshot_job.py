@@ -20,7 +20,7 @@ from deplat.pipelines.source_specs import DMS_TABLES
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
-CASE = Path(__file__).resolve().parents[1] / "unit" / "data" / "cases" / "dms-pk-update-no-delete" / "landing"
+CASE = Path(__file__).resolve().parents[1] / "data" / "cases" / "dms-pk-update-no-delete" / "landing"
 
 
 @pytest.fixture

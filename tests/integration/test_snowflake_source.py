@@ -76,7 +76,7 @@ def test_case_sparse_key_outlier_takes_a_handful_of_queries(server):
     import csv
     import time
 
-    case = ROOT / "tests" / "unit" / "data" / "cases" / "snowflake-sparse-key-outlier" / "orders.csv"
+    case = ROOT / "tests" / "data" / "cases" / "snowflake-sparse-key-outlier" / "orders.csv"
     rows = list(csv.reader(case.open()))
     with source.connect(server.params) as conn:
         cur = conn.cursor()

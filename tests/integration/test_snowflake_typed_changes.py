@@ -4,7 +4,7 @@ snowflake-connector-python from the local fakesnow stand-in, through both snowfl
 an updated row and a row committed late with a key below the maximum both land; a rerun lands nothing.
 
 fakesnow stores TIMESTAMP_LTZ and TIMESTAMP_TZ alike (reported as TIMESTAMP_TZ, values in UTC), so
-the per-row offset of TIMESTAMP_TZ is covered by tests/unit/test_snowflake_types.py instead."""
+the per-row offset of TIMESTAMP_TZ is covered by tests/spark/test_snowflake_types.py instead."""
 
 import datetime as dt
 import importlib.util

@@ -43,7 +43,6 @@ def _bronze(spark, rows, ingest_ts=T0, batch="b1", version=None):
     return df
 
 
-@pytest.mark.spark
 def test_chunk_frame_matches_columns_by_name(spark):
     from deplat.pipelines import snowflake as sf
 
@@ -55,7 +54,6 @@ def test_chunk_frame_matches_columns_by_name(spark):
         sf.chunk_frame(spark, ORDERS, cols[:-1], [row[:-1]])
 
 
-@pytest.mark.spark
 def test_append_changed_picks_up_updates_and_late_keys_and_reruns_append_nothing(spark, tmp_path):
     from deplat.pipelines import snowflake as sf
 
@@ -77,7 +75,6 @@ def test_append_changed_picks_up_updates_and_late_keys_and_reruns_append_nothing
     assert back.appended == 1 and spark.read.format("delta").load(path).count() == 5
 
 
-@pytest.mark.spark
 def test_state_table_upserts_watermarks(spark, tmp_path):
     from deplat.pipelines import snowflake as sf
 
@@ -89,7 +86,6 @@ def test_state_table_upserts_watermarks(spark, tmp_path):
     assert sf.read_state(spark, path) == {"extract/orders": 40001, "merge/orders": 3}
 
 
-@pytest.mark.spark
 def test_to_silver_types_dedups_and_rejects(spark):
     from deplat.pipelines import snowflake as sf
 
@@ -114,7 +110,6 @@ def _silver_files(spark, path):
     return out
 
 
-@pytest.mark.spark
 def test_merge_by_key_touches_only_the_change_sets_partitions(spark, tmp_path):
     from delta.tables import DeltaTable
 
@@ -153,7 +148,6 @@ def test_merge_by_key_touches_only_the_change_sets_partitions(spark, tmp_path):
     assert spark.read.format("delta").load(path).filter("order_key = 3").first()["total_price"] == 99
 
 
-@pytest.mark.spark
 def test_change_feed_returns_only_unmerged_versions(spark, tmp_path):
     from deplat.pipelines import snowflake as sf
 

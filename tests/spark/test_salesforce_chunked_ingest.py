@@ -6,12 +6,8 @@ it was the whole object (one commit of N). ID reconciliation likewise stages the
 
 from __future__ import annotations
 
-import pytest
-
 from deplat.pipelines import salesforce as sfp
 from deplat.pipelines.common import table_path
-
-pytestmark = pytest.mark.spark
 
 ACCOUNT = sfp.spec("Account")
 N, CHUNK = 2_500, 1_000  # 2.5 chunks (the mechanism; the default is CHUNK_RECORDS)

@@ -13,7 +13,7 @@ import pytest
 from deplat.pipelines import salesforce as sfp
 from deplat.sources.salesforce import parse_json
 
-CASE = Path(__file__).parent / "data" / "cases" / "sf-currency-float" / "query_response.json"
+CASE = Path(__file__).parents[1] / "data" / "cases" / "sf-currency-float" / "query_response.json"
 ACCOUNT = sfp.spec("Account")
 OPPORTUNITY = sfp.spec("Opportunity")
 # As describe reports them on a real org: Account.AnnualRevenue is Currency(18, 0).
@@ -42,7 +42,6 @@ def test_decimal_sizes_come_from_describe():
         sfp.sized_columns(ACCOUNT, {"AnnualRevenue": {"precision": 0, "scale": 0}})
 
 
-@pytest.mark.spark
 def test_case_currency_values_are_exact_in_silver(spark):
     bronze = sfp.records_to_bronze(spark, ACCOUNT, _records(CASE.read_text()), "b1").frame
     result = sfp.to_silver(bronze, ACCOUNT, DESCRIBE)
@@ -54,7 +53,6 @@ def test_case_currency_values_are_exact_in_silver(spark):
     assert result.rejected.count() == 0
 
 
-@pytest.mark.spark
 def test_a_value_beyond_the_declared_scale_is_rejected_not_rounded(spark):
     # Own input: 1234.565 in a Currency(16, 2) field would silently round to 1234.57 under a cast.
     opp = {"Id": "006X", "AccountId": "001X", "Name": "o", "StageName": "Prospecting",
@@ -71,7 +69,6 @@ def test_a_value_beyond_the_declared_scale_is_rejected_not_rounded(spark):
     assert bad["Id"] == "006X" and "1234.565" in bad["_error_reason"]
 
 
-@pytest.mark.spark
 def test_a_record_committed_late_within_the_default_lookback_is_read(spark, tmp_path):
     t0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
     org = [{"Id": "001A", "Name": "a", "AnnualRevenue": Decimal("1"), "SystemModstamp": sfp.format_sf_datetime(t0),

@@ -4,11 +4,7 @@ import json
 import random
 from datetime import datetime, timezone
 
-import pytest
-
 from deplat.kafka import BAD_KINDS, make_bad, make_event
-
-pytestmark = pytest.mark.spark
 
 
 def _records(spark, values):

@@ -32,7 +32,6 @@ def test_salesforce_datetimes_round_trip():
     assert sfp.format_sf_datetime(sfp.parse_sf_datetime(text)) == text
 
 
-@pytest.mark.spark
 def test_bronze_rows_are_raw_strings_deduplicated(spark):
     stamp = "2024-03-01T00:00:00.000+0000"
     records = [_acct("001A", stamp), _acct("001A", stamp), _acct("001B", stamp)]
@@ -45,7 +44,6 @@ def test_bronze_rows_are_raw_strings_deduplicated(spark):
     assert all(dict(df.dtypes)[f] == "string" for f in ACCOUNT.fields)
 
 
-@pytest.mark.spark
 def test_silver_latest_version_per_id_with_deletes_and_bad_rows(spark):
     records = [
         _acct("001A", "2024-03-01T00:00:00.000+0000", name="old"),
@@ -74,7 +72,6 @@ def _records(*ids, stamp="2024-03-01T00:00:00.000+0000"):
     return [_acct(i, stamp) for i in ids]
 
 
-@pytest.mark.spark
 def test_watermark_not_created_when_first_commit_fails(spark, tmp_path):
     lake = str(tmp_path)
     blocked = tmp_path / "bronze" / ACCOUNT.bronze_table
@@ -88,7 +85,6 @@ def test_watermark_not_created_when_first_commit_fails(spark, tmp_path):
     assert sfp.read_watermark(spark, lake, "Account") is None
 
 
-@pytest.mark.spark
 def test_watermark_advances_only_after_a_successful_commit(spark, tmp_path):
     lake = str(tmp_path)
     first = sfp.ingest_increment(spark, lake, ACCOUNT, lambda since: _records("001A", "001B"), "b1")
@@ -130,7 +126,6 @@ def test_watermark_advances_only_after_a_successful_commit(spark, tmp_path):
     assert again.written == 0 and bronze.count() == 3
 
 
-@pytest.mark.spark
 def test_error_rows_are_recorded_once(spark, tmp_path):
     from deplat.pipelines.common import write_errors
 
@@ -143,7 +138,6 @@ def test_error_rows_are_recorded_once(spark, tmp_path):
     assert [e["reason"] for e in errors] == ["unparsable AnnualRevenue (decimal(18,2)): lots"]
 
 
-@pytest.mark.spark
 def test_partition_date_rewrites_only_that_partition(spark, tmp_path):
     path = str(tmp_path / "silver")
     records = [_acct("001A", "2024-03-01T00:00:00.000+0000", created="2024-01-01T10:00:00.000+0000"),

@@ -71,7 +71,6 @@ def _rates(result):
     return {(r["as_of_date"].isoformat(), r["ccy"]): r for r in result.rates.collect()}
 
 
-@pytest.mark.spark
 def test_dedup_bad_rows_and_eur_reference_rates(spark):
     from deplat.pipelines import fx
 
@@ -105,7 +104,6 @@ def test_dedup_bad_rows_and_eur_reference_rates(spark):
     assert [r["rate"] for r in result.duplicates.collect()] == ["1.0956"]
 
 
-@pytest.mark.spark
 def test_usd_base_divides_by_the_usd_rate(spark):
     from deplat.pipelines import fx
 
@@ -136,7 +134,6 @@ def _files_by_day(spark, path):
     return {r["_file"]: frozenset(r["days"]) for r in rows}
 
 
-@pytest.mark.spark
 def test_partition_reprocess_rewrites_only_that_date(spark, tmp_path):
     from delta.tables import DeltaTable
 
@@ -176,7 +173,6 @@ def test_partition_reprocess_rewrites_only_that_date(spark, tmp_path):
         fx.write_silver(fx.build_fx_rates(stray, "EUR", "x").rates, path, "2024-01-03")
 
 
-@pytest.mark.spark
 def test_bronze_full_load_and_one_date_are_idempotent(spark, tmp_path):
     from deplat.pipelines import fx
 
@@ -192,7 +188,6 @@ def test_bronze_full_load_and_one_date_are_idempotent(spark, tmp_path):
     assert rows == [("2024-01-02", "1.1"), ("2024-01-03", "1.2")]
 
 
-@pytest.mark.spark
 def test_cross_check_one_row_per_currency_per_ecb_business_day(spark):
     """On the real packaged history: per business day, silver has every currency the file quotes
     that day (numeric cells), plus EUR; nothing else."""

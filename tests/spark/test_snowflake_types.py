@@ -130,7 +130,6 @@ ORDERS_DESCRIPTION = (
 )
 
 
-@pytest.mark.spark
 def test_tpch_chunk_keeps_declared_types_and_sends_overflow_to_errors(spark, tmp_path):
     from deplat.pipelines import common
     from deplat.pipelines import snowflake as sf
@@ -154,7 +153,6 @@ def test_tpch_chunk_keeps_declared_types_and_sends_overflow_to_errors(spark, tmp
     assert "9223372036854775808" in next(r["raw_record"] for r in stored if "bigint" in r["reason"])
 
 
-@pytest.mark.spark
 def test_change_watermark_is_the_change_columns_max_minus_the_lookback(spark, tmp_path):
     from deplat.pipelines import snowflake as sf
 

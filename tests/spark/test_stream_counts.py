@@ -7,8 +7,6 @@ import json
 from contextlib import redirect_stdout
 from datetime import datetime, timezone
 
-import pytest
-
 from deplat.kafka import make_event
 
 
@@ -38,7 +36,6 @@ def _ledger(counts):
     return counts.read, counts.written, counts.rejected, counts.skipped
 
 
-@pytest.mark.spark
 def test_replay_after_reset_and_rerun_after_a_crash_keep_the_ledger(spark, tmp_path):
     from deplat.pipelines.streaming import BatchWriter, bronze_path
 
@@ -57,7 +54,6 @@ def test_replay_after_reset_and_rerun_after_a_crash_keep_the_ledger(spark, tmp_p
     assert spark.read.format("delta").load(bronze_path(lake)).count() == 5
 
 
-@pytest.mark.spark
 def test_a_batch_of_new_offsets_reads_neither_table_a_replay_reads_both(spark, tmp_path):
     """The duplicate guard reads bronze/the DLQ only when a batch's offsets reach what they hold."""
     from pyspark.sql import functions as F

@@ -7,15 +7,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-
 from deplat.pipelines import dms
 from deplat.pipelines.common import SilverItem, bronze_to_silver, table_path
 from deplat.pipelines.source_specs import DMS_TABLES
 
-pytestmark = pytest.mark.spark
-
-CASES = Path(__file__).parent / "data" / "cases"  # a copy of ../shared/cases (inputs + READMEs)
+CASES = Path(__file__).parents[1] / "data" / "cases"  # a copy of ../shared/cases (inputs + READMEs)
 ORDERS = DMS_TABLES["app.orders"]
 HEADER = "Op,_dms_ts,_dms_seq,order_id,customer_id,status,amount,order_date,updated_at"
 

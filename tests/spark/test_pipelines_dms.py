@@ -102,7 +102,6 @@ def _t(second):
     return datetime(2024, 5, 1, 10, 0, second, tzinfo=timezone.utc)
 
 
-@pytest.mark.spark
 def test_bronze_ingests_each_file_once(spark, tmp_path):
     lake = str(tmp_path)
     _land(lake, [_change("I", "1", _t(1)), _change("I", "2", _t(1), 1)])
@@ -116,7 +115,6 @@ def test_bronze_ingests_each_file_once(spark, tmp_path):
     assert bronze.count() == 3 and bronze.select("_file").distinct().count() == 2
 
 
-@pytest.mark.spark
 def test_current_rows_follow_change_time_not_file_arrival(spark, tmp_path):
     lake = str(tmp_path)
     # Landed in this order: the newest changes first, the older ones in a later file.
@@ -137,7 +135,6 @@ def test_current_rows_follow_change_time_not_file_arrival(spark, tmp_path):
     assert result.rejected.count() == 0
 
 
-@pytest.mark.spark
 def test_same_commit_time_is_ordered_by_sequence(spark):
     rows = [("U", "2024-05-01 10:00:00.000000", "00000000000000000100000000000000001", "1", "second", "2.00",
              "2024-01-01 00:00:00+00", "f1"),
@@ -152,7 +149,6 @@ def test_same_commit_time_is_ordered_by_sequence(spark):
     assert current == {1: "second", 2: "after D"}  # U after D for the same key re-creates the row
 
 
-@pytest.mark.spark
 def test_bad_change_rows_are_rejected_with_reasons(spark):
     rows = [("X", "2024-05-01 10:00:00", "1", "1", "a", "1.00", "2024-01-01 00:00:00+00", "f"),
             ("I", "2024-05-01 10:00:00", "1", None, "a", "1.00", "2024-01-01 00:00:00+00", "f"),

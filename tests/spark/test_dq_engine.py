@@ -12,8 +12,6 @@ import pytest
 from deplat.dq import engine
 from deplat.dq.suite import SuiteError, parse_suite
 
-pytestmark = pytest.mark.spark
-
 TODAY = date(2026, 11, 29)
 
 SUITE = {

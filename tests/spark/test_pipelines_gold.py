@@ -9,8 +9,6 @@ import pytest
 from deplat.pipelines.orders import NATION_CURRENCY
 from deplat.pipelines.table_schemas import ORDERS, TPCH_TABLES
 
-pytestmark = pytest.mark.spark
-
 
 def test_every_tpch_nation_has_a_currency():
     assert len(NATION_CURRENCY) == 25
