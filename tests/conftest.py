@@ -50,15 +50,53 @@ def _fake_aws(monkeypatch):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 
 
+_ENV_VARS = ("DEPLAT_CONFIG", "DEPLAT_ENV", "DEPLAT_HOME", "DEPLAT_LAKE_URI", "DEPLAT_ENDPOINT_URL", "DEPLAT_OUTPUT")
+
+
 @pytest.fixture
-def lake(tmp_path, monkeypatch):
+def deplat_env(tmp_path, monkeypatch):
+    """The one way a test gives deplat an environment: `deplat_env(config=None, lake=True, outputs=None)`
+    -> SimpleNamespace(root, home, lake, config), every DEPLAT_* variable set or cleared.
+
+    config: None = the project's config/deplat.yaml (DEPLAT_CONFIG); YAML text = a project in tmp
+    (root/config/deplat.yaml, found from the working directory, which becomes root). home =
+    root/.deplat (DEPLAT_HOME). lake: DEPLAT_LAKE_URI = tmp/lake (not created), the Path given, or
+    None when False (the config's lake_uri). outputs: the local env's cached Terraform outputs (as if
+    `infra apply` had run).
+    """
+    from types import SimpleNamespace
+
+    def make(config: str | None = None, lake: bool | Path = True, outputs: dict | None = None) -> SimpleNamespace:
+        import json
+
+        for var in _ENV_VARS:
+            monkeypatch.delenv(var, raising=False)
+        root = tmp_path
+        if config is None:
+            config_file = ROOT / "config" / "deplat.yaml"
+            monkeypatch.setenv("DEPLAT_CONFIG", str(config_file))
+        else:
+            config_file = root / "config" / "deplat.yaml"
+            config_file.parent.mkdir(parents=True, exist_ok=True)
+            config_file.write_text(config)
+            monkeypatch.chdir(root)
+        home = root / ".deplat"
+        monkeypatch.setenv("DEPLAT_HOME", str(home))
+        lake_path = (lake if isinstance(lake, Path) else root / "lake") if lake else None
+        if lake_path is not None:
+            monkeypatch.setenv("DEPLAT_LAKE_URI", str(lake_path))
+        if outputs is not None:
+            (home / "local").mkdir(parents=True, exist_ok=True)
+            (home / "local" / "outputs.json").write_text(json.dumps(outputs))
+        return SimpleNamespace(root=root, home=home, lake=lake_path, config=config_file)
+
+    return make
+
+
+@pytest.fixture
+def lake(deplat_env):
     """The local env with its state (DEPLAT_HOME) and lake in tmp: -> the lake folder (not created)."""
-    monkeypatch.setenv("DEPLAT_CONFIG", str(ROOT / "config" / "deplat.yaml"))
-    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DEPLAT_LAKE_URI", str(tmp_path / "lake"))
-    for var in ("DEPLAT_ENV", "DEPLAT_OUTPUT"):
-        monkeypatch.delenv(var, raising=False)
-    return tmp_path / "lake"
+    return deplat_env().lake
 
 
 @pytest.fixture(scope="session")

@@ -2,26 +2,20 @@
 
 import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pyarrow as pa
 from typer.testing import CliRunner
 
 from deplat.cli import app
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def test_weekly_checklist_flags_what_needs_attention(tmp_path, monkeypatch):
+def test_weekly_checklist_flags_what_needs_attention(deplat_env, monkeypatch):
     from deltalake import write_deltalake
 
     from deplat import checklist
 
-    home, lake = tmp_path / "home", tmp_path / "lake"
-    monkeypatch.setenv("DEPLAT_CONFIG", str(ROOT / "config" / "deplat.yaml"))
-    monkeypatch.setenv("DEPLAT_HOME", str(home))
-    monkeypatch.setenv("DEPLAT_LAKE_URI", str(lake))
-    monkeypatch.delenv("DEPLAT_ENV", raising=False)
+    env = deplat_env()
+    home, lake = env.home, env.lake
     monkeypatch.setattr(checklist, "SMALL_FILES_DUE", 2)
     now = datetime.now(timezone.utc)
     (home / "local").mkdir(parents=True)

@@ -12,8 +12,6 @@ from typer.testing import CliRunner
 from deplat.checklist import late_rows
 from deplat.cli import app
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def _checks(lake: Path, rows: list[dict]) -> None:
     from deltalake import write_deltalake
@@ -46,12 +44,8 @@ def test_late_rows_line_says_none_yet_ok_and_attention(tmp_path):
     assert item.detail == "Opportunity=2 (up to 600 s behind the watermark; Ids 006B, 006C)"
 
 
-def test_daily_checklist_lists_the_late_rows_line(tmp_path, monkeypatch):
-    lake = tmp_path / "lake"
-    monkeypatch.setenv("DEPLAT_CONFIG", str(ROOT / "config" / "deplat.yaml"))
-    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DEPLAT_LAKE_URI", str(lake))
-    monkeypatch.delenv("DEPLAT_ENV", raising=False)
+def test_daily_checklist_lists_the_late_rows_line(deplat_env, monkeypatch):
+    lake = deplat_env().lake
     _checks(lake, [{"object": "Account", "checked_at": datetime.now(timezone.utc), "late_rows": 1,
                     "late_ids": "001X", "max_behind_seconds": 600}])
     result = CliRunner().invoke(app, ["-o", "json", "checklist", "daily"])

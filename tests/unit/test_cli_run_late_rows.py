@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from typer.testing import CliRunner
 
 from deplat.cli import app
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def test_run_metrics_table_shows_late_rows(tmp_path, monkeypatch):
+def test_run_metrics_table_shows_late_rows(deplat_env, monkeypatch):
     import deplat.runs as runs
     from deplat.runs import RunResult, StepRun
 
-    monkeypatch.setenv("DEPLAT_CONFIG", str(ROOT / "config" / "deplat.yaml"))
-    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("DEPLAT_ENV", raising=False)
+    deplat_env(lake=False)
     metrics = [{"step": "salesforce_to_bronze", "read": 2, "written": 1, "rejected": 0, "skipped": 1,
                 "late_rows": 1}]
 

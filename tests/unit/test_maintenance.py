@@ -16,10 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("DEPLAT_CONFIG", str(ROOT / "config" / "deplat.yaml"))
-    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("DEPLAT_ENV", raising=False)
+def env(deplat_env):
+    return deplat_env(lake=False)
 
 
 @pytest.mark.parametrize("hours", ["0", "24", "167.5"])

@@ -35,20 +35,13 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
+def project(deplat_env):
     """A project whose local env (and moto_port) is a closed loopback port, state under tmp."""
     port = _closed_port()
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "deplat.yaml").write_text(
-        "environments:\n"
-        f"  local: {{kind: local, endpoint_url: 'http://127.0.0.1:{port}', lake_uri: lake}}\n"
-        "  dev: {kind: aws, region: eu-west-1, profile: nobody-has-this-profile}\n"
-        f"local_stack: {{moto_port: {port}}}\n")
-    monkeypatch.chdir(tmp_path)
-    for var in ("DEPLAT_CONFIG", "DEPLAT_ENV", "DEPLAT_ENDPOINT_URL", "DEPLAT_OUTPUT"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / ".deplat"))
-    return tmp_path
+    return deplat_env(config="environments:\n"
+                             f"  local: {{kind: local, endpoint_url: 'http://127.0.0.1:{port}', lake_uri: lake}}\n"
+                             "  dev: {kind: aws, region: eu-west-1, profile: nobody-has-this-profile}\n"
+                             f"local_stack: {{moto_port: {port}}}\n", lake=False).root
 
 
 def applied(root: Path) -> Path:

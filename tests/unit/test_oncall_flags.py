@@ -24,19 +24,12 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
+def project(deplat_env):
     """moto and PostgreSQL on closed loopback ports; state under tmp."""
     moto, pg = _closed_port(), _closed_port()
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "deplat.yaml").write_text(
-        "environments:\n"
-        f"  local: {{kind: local, endpoint_url: 'http://127.0.0.1:{moto}', lake_uri: lake}}\n"
-        f"local_stack: {{moto_port: {moto}, postgres_port: {pg}}}\n")
-    monkeypatch.chdir(tmp_path)
-    for var in ("DEPLAT_CONFIG", "DEPLAT_ENV", "DEPLAT_ENDPOINT_URL", "DEPLAT_OUTPUT", "DEPLAT_LAKE_URI"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / ".deplat"))
-    return tmp_path
+    return deplat_env(config="environments:\n"
+                             f"  local: {{kind: local, endpoint_url: 'http://127.0.0.1:{moto}', lake_uri: lake}}\n"
+                             f"local_stack: {{moto_port: {moto}, postgres_port: {pg}}}\n", lake=False).root
 
 
 def cli(*args: str):

@@ -155,13 +155,8 @@ def test_string_literals_are_not_table_references():
 
 
 @pytest.fixture
-def cli_env(lake, tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    (home / "local").mkdir(parents=True)
-    (home / "local" / "outputs.json").write_text(json.dumps({"glue_database_silver": SILVER_DB}))
-    monkeypatch.setenv("DEPLAT_HOME", str(home))
-    monkeypatch.setenv("DEPLAT_LAKE_URI", str(lake))
-    monkeypatch.delenv("DEPLAT_ENV", raising=False)
+def cli_env(lake, deplat_env):
+    return deplat_env(lake=lake, outputs={"glue_database_silver": SILVER_DB})
 
 
 def _cli(*args):

@@ -9,17 +9,6 @@ from typer.testing import CliRunner
 
 from deplat.cli import app
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture()
-def lake(tmp_path, monkeypatch):
-    monkeypatch.setenv("DEPLAT_CONFIG", str(ROOT / "config" / "deplat.yaml"))
-    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DEPLAT_LAKE_URI", str(tmp_path / "lake"))
-    monkeypatch.delenv("DEPLAT_ENV", raising=False)
-    return tmp_path / "lake"
-
 
 def _three_versions(path: Path) -> None:
     from deltalake import write_deltalake
