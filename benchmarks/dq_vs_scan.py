@@ -20,8 +20,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from deplat.dq import engine
-from deplat.dq.suite import load_suite, parse_suite
+from deplat_job.dq import engine
+from deplat_job.dq.suite import load_suite, parse_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = date.today()
@@ -154,7 +154,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from deplat.local.jars import ensure_jars
-    from deplat.pipelines.session import get_spark
+    from deplat_job.pipelines.session import get_spark
 
     spark = get_spark("dq-bench", master="local[2]", jars=ensure_jars())
     results = []

@@ -17,7 +17,7 @@ import tempfile
 import time
 from datetime import date
 
-from deplat.pipelines.table_schemas import TPCH_TABLES
+from deplat_job.pipelines.table_schemas import TPCH_TABLES
 
 SPEC = TPCH_TABLES["orders"]
 START = date(2012, 1, 1)
@@ -47,7 +47,7 @@ def _orders(spark, first_key: int, count: int, month_of, ingest_hours: int = 0):
 
 
 def _build(spark, path: str, months: int, per_month: int) -> None:
-    from deplat.pipelines.snowflake import ensure_table
+    from deplat_job.pipelines.snowflake import ensure_table
 
     ensure_table(spark, path, SPEC.silver_schema, (SPEC.partition_column,))
     rows = _orders(spark, 0, months * per_month, lambda k: (k / per_month).cast("int"))
@@ -76,8 +76,8 @@ def main() -> None:
     from delta.tables import DeltaTable
 
     from deplat.local.jars import ensure_jars
-    from deplat.pipelines.session import get_spark
-    from deplat.pipelines.snowflake import merge_into
+    from deplat_job.pipelines.session import get_spark
+    from deplat_job.pipelines.snowflake import merge_into
 
     spark = get_spark("merge-scaling", master="local[2]", jars=ensure_jars())
     sizes = {"1x": args.months, "10x": args.months * 10}

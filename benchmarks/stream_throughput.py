@@ -44,7 +44,7 @@ def main() -> None:
     from deplat.config import load_settings
     from deplat.context import Context
     from deplat.local.jars import ensure_jars
-    from deplat.pipelines.session import get_spark
+    from deplat_job.pipelines.session import get_spark
 
     ctx = Context(settings=load_settings(ROOT / "config" / "deplat.yaml"))
     topic = f"orders_bench_{uuid.uuid4().hex[:8]}"

@@ -6,9 +6,9 @@ EventBridge schedule starts this same script with the same arguments as `deplat 
 
 from __future__ import annotations
 
-from deplat.pipelines import common
-from deplat.pipelines import maintenance as m
-from deplat.pipelines.session import get_spark
+from deplat_job.pipelines import common
+from deplat_job.pipelines import maintenance as m
+from deplat_job.pipelines.session import get_spark
 
 STEP = "delta_maintenance"
 

@@ -9,10 +9,10 @@ metrics' `note` and each table's `schema_drift`), with the keys it holds back.
 
 from __future__ import annotations
 
-from deplat.pipelines import dms
-from deplat.pipelines.common import SilverItem, bronze_to_silver, emit_metrics, job_parser, parse_args
-from deplat.pipelines.session import get_spark
-from deplat.pipelines.source_specs import DMS_TABLES
+from deplat_job.pipelines import dms
+from deplat_job.pipelines.common import SilverItem, bronze_to_silver, emit_metrics, job_parser, parse_args
+from deplat_job.pipelines.session import get_spark
+from deplat_job.pipelines.source_specs import DMS_TABLES
 
 STEP = "dms_bronze_to_silver"
 

@@ -9,12 +9,12 @@ Args: --lake --batch-id --env [--tables app.orders,...: default every declared D
 
 from __future__ import annotations
 
-from deplat.pipelines import dms
-from deplat.pipelines.common import emit_metrics, job_parser, parse_args
-from deplat.pipelines.session import get_spark
-from deplat.pipelines.source_specs import DMS_TABLES
-from deplat.sources import rds
-from deplat.sources.secret_store import read_secret, secret_name
+from deplat_job.pipelines import dms
+from deplat_job.pipelines.common import emit_metrics, job_parser, parse_args
+from deplat_job.pipelines.session import get_spark
+from deplat_job.pipelines.source_specs import DMS_TABLES
+from deplat_job.sources import rds
+from deplat_job.sources.secret_store import read_secret, secret_name
 
 STEP = "dms_key_snapshot"
 

@@ -6,10 +6,10 @@ Every file is read with its own header (columns matched by name). `read` is coun
 
 from __future__ import annotations
 
-from deplat.pipelines import dms
-from deplat.pipelines.common import emit_metrics, job_parser, parse_args
-from deplat.pipelines.session import get_spark
-from deplat.pipelines.source_specs import DMS_TABLES
+from deplat_job.pipelines import dms
+from deplat_job.pipelines.common import emit_metrics, job_parser, parse_args
+from deplat_job.pipelines.session import get_spark
+from deplat_job.pipelines.source_specs import DMS_TABLES
 
 STEP = "dms_rds_to_bronze"
 

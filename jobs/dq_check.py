@@ -12,17 +12,17 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from deplat.dq import engine
-from deplat.dq.suite import decode_suites
-from deplat.pipelines import common
-from deplat.pipelines.session import get_spark
+from deplat_job.dq import engine
+from deplat_job.dq.suite import decode_suites
+from deplat_job.pipelines import common
+from deplat_job.pipelines.session import get_spark
 
 STEP = "dq_check"
 
 
 def main(argv=None) -> None:
     parser = common.job_parser(__doc__.splitlines()[0])
-    parser.add_argument("--suites", required=True, help="JSON list of suites (deplat.dq.suite.encode_suites)")
+    parser.add_argument("--suites", required=True, help="JSON list of suites (deplat_job.dq.suite.encode_suites)")
     parser.add_argument("--no-gx-report", action="store_true", help="gate only: no GX validation result")
     args = common.parse_args(parser, argv)
     suites = decode_suites(args.suites)

@@ -5,9 +5,9 @@ Bad rates go to lake/_errors/fx with a reason; --partition-date rewrites only th
 
 from __future__ import annotations
 
-from deplat.pipelines import common
-from deplat.pipelines import fx as fx_pipeline
-from deplat.pipelines.session import get_spark
+from deplat_job.pipelines import common
+from deplat_job.pipelines import fx as fx_pipeline
+from deplat_job.pipelines.session import get_spark
 
 STEP = "fx_bronze_to_silver"
 

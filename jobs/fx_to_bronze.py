@@ -5,10 +5,10 @@ A full load overwrites bronze (the file is a complete history); --partition-date
 
 from __future__ import annotations
 
-from deplat.pipelines import common
-from deplat.pipelines import fx as fx_pipeline
-from deplat.pipelines.session import get_spark
-from deplat.sources import fx as ecb
+from deplat_job.pipelines import common
+from deplat_job.pipelines import fx as fx_pipeline
+from deplat_job.pipelines.session import get_spark
+from deplat_job.sources import fx as ecb
 
 STEP = "fx_to_bronze"
 

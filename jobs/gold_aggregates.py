@@ -6,8 +6,8 @@ Every gold table is rebuilt (overwrite): a rerun gives the same rows.
 
 from __future__ import annotations
 
-from deplat.pipelines import common, gold
-from deplat.pipelines.session import get_spark
+from deplat_job.pipelines import common, gold
+from deplat_job.pipelines.session import get_spark
 
 STEP = "gold_aggregates"
 

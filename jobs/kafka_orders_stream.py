@@ -1,6 +1,6 @@
 """kafka_orders_stream: Kafka order events -> bronze.orders_events (exactly once) + _errors/kafka/orders_events.
 
-Structured Streaming with foreachBatch (see deplat.pipelines.streaming). Continuous in the cloud;
+Structured Streaming with foreachBatch (see deplat_job.pipelines.streaming). Continuous in the cloud;
 --available-now (Trigger.AvailableNow) drains what the topic holds, then stops: how `deplat run
 kafka` runs it locally and in tests. The connection comes from the `kafka` secret by name.
 Args: --lake --batch-id --env [--topic] [--available-now] [--max-offsets-per-trigger N]
@@ -9,10 +9,10 @@ Args: --lake --batch-id --env [--topic] [--available-now] [--max-offsets-per-tri
 
 from __future__ import annotations
 
-from deplat.pipelines import streaming as st
-from deplat.pipelines.common import emit_metrics, job_parser, parse_args
-from deplat.pipelines.session import get_spark
-from deplat.sources import kafka as source
+from deplat_job.pipelines import streaming as st
+from deplat_job.pipelines.common import emit_metrics, job_parser, parse_args
+from deplat_job.pipelines.session import get_spark
+from deplat_job.sources import kafka as source
 
 STEP = "kafka_orders_stream"
 # Records per micro-batch. Each batch costs ~4 s of fixed work here (two Delta commits, the Kafka

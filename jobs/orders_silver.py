@@ -9,9 +9,9 @@ from functools import reduce
 
 from delta.tables import DeltaTable
 
-from deplat.pipelines import common
-from deplat.pipelines import orders as op
-from deplat.pipelines.session import get_spark
+from deplat_job.pipelines import common
+from deplat_job.pipelines import orders as op
+from deplat_job.pipelines.session import get_spark
 
 STEP = "orders_silver"
 

@@ -7,9 +7,9 @@ Args: --lake --batch-id --env [--partition-date D] [--objects Account,Opportunit
 
 from __future__ import annotations
 
-from deplat.pipelines import salesforce as sfp
-from deplat.pipelines.common import SilverItem, bronze_to_silver, emit_metrics, job_parser, parse_args
-from deplat.pipelines.session import get_spark
+from deplat_job.pipelines import salesforce as sfp
+from deplat_job.pipelines.common import SilverItem, bronze_to_silver, emit_metrics, job_parser, parse_args
+from deplat_job.pipelines.session import get_spark
 
 STEP = "salesforce_bronze_to_silver"
 

@@ -11,10 +11,10 @@ Args: --lake --batch-id --env [--objects Account,Opportunity] [--lookback-second
 
 from __future__ import annotations
 
-from deplat.pipelines import salesforce as sfp
-from deplat.pipelines.common import emit_metrics, job_parser, parse_args
-from deplat.pipelines.session import get_spark
-from deplat.sources import salesforce as source
+from deplat_job.pipelines import salesforce as sfp
+from deplat_job.pipelines.common import emit_metrics, job_parser, parse_args
+from deplat_job.pipelines.session import get_spark
+from deplat_job.sources import salesforce as source
 
 STEP = "salesforce_to_bronze"
 

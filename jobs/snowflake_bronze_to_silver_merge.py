@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from delta.tables import DeltaTable
 
-from deplat.pipelines import common
-from deplat.pipelines import snowflake as sf
-from deplat.pipelines.session import get_spark
-from deplat.pipelines.table_schemas import TPCH_TABLES
+from deplat_job.pipelines import common
+from deplat_job.pipelines import snowflake as sf
+from deplat_job.pipelines.session import get_spark
+from deplat_job.pipelines.table_schemas import TPCH_TABLES
 
 STEP = "snowflake_bronze_to_silver_merge"
 

@@ -12,11 +12,11 @@ counts, `rejected` the error rows, `skipped` the unchanged rows.
 
 from __future__ import annotations
 
-from deplat.pipelines import common
-from deplat.pipelines import snowflake as sf
-from deplat.pipelines.session import get_spark
-from deplat.pipelines.table_schemas import TPCH_TABLES
-from deplat.sources import snowflake as source
+from deplat_job.pipelines import common
+from deplat_job.pipelines import snowflake as sf
+from deplat_job.pipelines.session import get_spark
+from deplat_job.pipelines.table_schemas import TPCH_TABLES
+from deplat_job.sources import snowflake as source
 
 STEP = "snowflake_to_bronze"
 

@@ -116,7 +116,7 @@ def salesforce_stand_in():
     """Start a private Salesforce stand-in on its own port: `start(seed, ...)` -> (org, connected client).
     Stopped when the test ends."""
     from deplat.local.salesforce_server import LOCAL_CREDENTIALS, Org, serve_in_thread
-    from deplat.sources import salesforce as source
+    from deplat_job.sources import salesforce as source
 
     servers = []
 
@@ -136,7 +136,7 @@ def salesforce_stand_in():
 def spark(tmp_path_factory):
     """One SparkSession (local[2], Delta, jars from the offline cache) for the whole test session."""
     from deplat.local.jars import ensure_jars
-    from deplat.pipelines.session import get_spark
+    from deplat_job.pipelines.session import get_spark
 
     os.environ.setdefault("DEPLAT_SPARK_WAREHOUSE", str(tmp_path_factory.mktemp("warehouse")))
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # as the local engine: workers import deplat

@@ -1,3 +1,7 @@
-"""deplat: the operator CLI for a PySpark + Delta Lake lakehouse on AWS."""
+"""deplat: the operator CLI for a PySpark + Delta Lake lakehouse on AWS.
 
-__version__ = "0.1.0"
+The CLI side. The job side, what runs on EMR Serverless, is the package deplat_job."""
+
+from deplat_job import __version__
+
+__all__ = ["__version__"]

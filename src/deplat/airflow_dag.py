@@ -89,9 +89,9 @@ def dag_spec(ctx: Any, pipeline: str = "all", dag_id: str = DAG_ID, **timing: An
     deployed or an output is missing: run `deplat infra apply` / `deplat deploy`). `timing` sets
     DagSpec's poll_seconds, retries, retry_delay_seconds, wait_seconds (defaults: MWAA's)."""
     from deplat.dq.service import DqService
-    from deplat.dq.suite import encode_suites
     from deplat.engines.emr_serverless import EmrServerlessEngine
     from deplat.runs import RunService, _resolve, _step_uris, step_spec
+    from deplat_job.dq.suite import encode_suites
 
     steps = _resolve(pipeline, None)
     runs = RunService(ctx)

@@ -1,8 +1,8 @@
 """`deplat deploy`: the wheel, the job package, job scripts, config, DQ suites and the jobs'
 dependency archive, synced to the artifacts bucket under a content-addressed layout.
 
-The job package (`pyfiles/deplat_job-<version>.zip`) is what EMR runs: the job side of deplat
-(the modules linted as Python 3.9 in pyproject's ruff settings, taken from the wheel), a zip
+The job package (`pyfiles/deplat_job-<version>.zip`) is what EMR runs: the package deplat_job
+exactly (the job side, which imports nothing of the CLI package; taken from the wheel), a zip
 because PySpark adds only .zip/.egg/.jar files from --py-files to the executors' Python path
 (pyspark/context.py, PACKAGE_EXTENSIONS). The dependency archive is a flat site-packages under
 `site/` plus a `sitecustomize.py` that *appends* it to sys.path, so the runtime's own packages
@@ -40,7 +40,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from deplat.errors import ConfigError, DeplatError
+from deplat_job.errors import ConfigError, DeplatError
 
 PREFIX = "artifacts/"
 MANIFEST_KEY = f"{PREFIX}manifest.json"
@@ -56,10 +56,8 @@ DEPS_PYTHON = "3.9"
 DEPS_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 DEPS_EXTRA = "sources"  # the pyproject extra listing what the jobs import beyond the EMR runtime
 DEPS_SITE = "site"  # the archive's packages live under site/; its sitecustomize.py appends them
-# The job side when pyproject names none (see job_side_modules).
-_DEFAULT_JOB_SIDE = ("deplat", "deplat.errors", "deplat.shared", "deplat.pipelines", "deplat.pipelines.**",
-                     "deplat.sources", "deplat.sources.**")
-JOB_SIDE_CONTRACT = "job-side"  # the id of pyproject's import-linter contract whose sources ship
+JOB_PACKAGE = "deplat_job"  # the job side: what ships to EMR, all of it and nothing else
+JOB_SIDE_CONTRACT = "job-side"  # pyproject's import-linter contract: deplat_job imports nothing of deplat
 SOURCE_DATE_EPOCH = "315532800"  # 1980-01-01, the zip format's epoch: reproducible wheels
 _BUILD_FORMAT = "2"  # bump to invalidate cached builds when the build recipe changes
 _SKIP_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
@@ -291,42 +289,17 @@ def build_wheel(root: Path, cache: Path, reporter: Any = None) -> tuple[Path, st
     return wheel, content
 
 
-def job_side_modules(root: Path) -> list[str]:
-    """The job side, as module expressions (`deplat.errors`, `deplat.pipelines.**`): the source
-    modules of pyproject's import-linter contract `job-side`, which `lint-imports` checks import nothing
-    of the CLI side. One list is both the manifest of the job package and the checked contract
-    (import-linter's expressions: `**` any number of further components)."""
-    project = _pyproject(root) if (root / "pyproject.toml").is_file() else {}
-    for contract in project.get("tool", {}).get("importlinter", {}).get("contracts", []):
-        if contract.get("id") == JOB_SIDE_CONTRACT:
-            return list(contract["source_modules"])
-    return list(_DEFAULT_JOB_SIDE)
-
-
-def _is_job_side(member: str, modules: list[str]) -> bool:
-    """Whether a wheel member (`deplat/pipelines/fx.py`, or package data beside it) is job side."""
-    parts = member.removesuffix(".py").split("/")
-    if not member.endswith(".py"):  # package data goes with a package shipped whole
-        package = ".".join(parts[:-1])
-        return any(e.endswith(".**") and (package + ".").startswith(e[:-2]) or e == package + ".**"
-                   for e in modules)
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    module = ".".join(parts)
-    return any(module == e or (e.endswith(".**") and module.startswith(e[:-2])) for e in modules)
-
-
 def job_package_name(version: str) -> str:
     return f"deplat_job-{version}.zip"
 
 
 def build_job_package(root: Path, wheel: Path) -> tuple[Path, str]:
-    """The job side of the wheel as a zip for --py-files, next to the cached wheel; its hash.
+    """The wheel's package deplat_job (modules and package data) as a zip for --py-files, next to the
+    cached wheel; its hash. DeplatError if the wheel has no deplat_job/__init__.py.
 
-    Members are the wheel's own bytes for the job-side modules and their package data, written in
-    sorted order with the zip epoch as timestamp, so equal sources give an equal zip.
+    Members are the wheel's own bytes, written in sorted order with the zip epoch as timestamp, so
+    equal sources give an equal zip.
     """
-    patterns = job_side_modules(root)
     version = wheel.name.split("-")[1]
     target = wheel.parent / job_package_name(version)
     sidecar = wheel.parent / "job_package.sha256"
@@ -335,14 +308,10 @@ def build_job_package(root: Path, wheel: Path) -> tuple[Path, str]:
     partial = target.with_name(f"{target.name}.{os.getpid()}.partial")  # concurrent deploys never share it
     with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as out:
         members = set(src.namelist())
-        names = {n for n in members
-                 if n.startswith("deplat/") and not n.endswith("/") and _is_job_side(n, patterns)}
-        # Every package on the way needs its __init__.py: zipimport has no namespace packages.
-        names |= {init for n in names for i in range(1, n.count("/") + 1)
-                  if (init := "/".join(n.split("/")[:i]) + "/__init__.py") in members}
-        if "deplat/__init__.py" not in names:
-            raise DeplatError("the job package would lack deplat/__init__.py",
-                              "list `deplat` in the source_modules of pyproject's job-side import contract")
+        names = {n for n in members if n.startswith(f"{JOB_PACKAGE}/") and not n.endswith("/")}
+        if f"{JOB_PACKAGE}/__init__.py" not in names:
+            raise DeplatError(f"the wheel {wheel.name} has no {JOB_PACKAGE}/__init__.py: no job package to build",
+                              f"keep the job side in src/{JOB_PACKAGE} (pyproject's setuptools finds packages in src)")
         for name in sorted(names):
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16

@@ -11,8 +11,8 @@ from functools import cached_property
 from typing import Any
 
 from deplat.config import Environment
-from deplat.errors import ConfigError, EndpointUnreachableError, SafetyError
-from deplat.shared import client_config, is_loopback
+from deplat_job.errors import ConfigError, EndpointUnreachableError, SafetyError
+from deplat_job.shared import client_config, is_loopback
 
 __all__ = ["Aws", "check_local_safety", "client_config", "is_loopback", "local_credentials", "looks_real"]
 

@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from deplat.errors import ConfigError, DeplatError, ExitCode, JobFailedError
+from deplat_job.errors import ConfigError, DeplatError, ExitCode, JobFailedError
 
 STATE_DIR = "backfills"
 MAX_DATES = 3660  # ten years of days: a longer range is almost surely a typo
@@ -329,7 +329,7 @@ def raise_for_failures(result: BackfillResult) -> None:
     failed = result.failed
     if not failed:
         return
-    from deplat.errors import DataQualityError
+    from deplat_job.errors import DataQualityError
 
     listed = ", ".join(d.date for d in failed[:10]) + (" ..." if len(failed) > 10 else "")
     hint = (f"see each date's error above; `deplat backfill {result.pipeline} --from {result.date_from} "

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deplat.errors import ConfigError, SafetyError
+from deplat_job.errors import ConfigError, SafetyError
 
 CATALOG_LAYERS = ("silver", "gold")
 MANAGED_PARAMETERS = {"table_type": "DELTA", "spark.sql.sources.provider": "delta", "EXTERNAL": "TRUE"}
@@ -279,7 +279,7 @@ def reconcile(ctx: Any, layers: list[str], table: str | None = None, *, apply: b
                     keep = existing[name].get("Parameters", {})
                     wanted["Parameters"] = {**keep, **wanted["Parameters"]}
             if layer == "silver":
-                from deplat.pipelines.dms import DRIFT_STATE
+                from deplat_job.pipelines.dms import DRIFT_STATE
 
                 drift = source_drift(lake.uri("_state", DRIFT_STATE.format(table=name)), opts)
                 act.changes += drift

@@ -241,8 +241,8 @@ def lost_data_files(ctx: Any) -> ChecklistItem:
 
 def run_checklist(ctx: Any, frequency: str, now: datetime | None = None) -> ChecklistResult:
     """The checks of one frequency (weekly includes daily; monthly includes both)."""
-    from deplat.errors import ConfigError
     from deplat.runs import HISTORY_FILE, RunHistory
+    from deplat_job.errors import ConfigError
 
     if frequency not in FREQUENCIES:
         raise ConfigError(f"unknown checklist '{frequency}'", f"choose one of: {', '.join(FREQUENCIES)}")

@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from deplat.cost import DEFAULT_PRICES
-from deplat.errors import ConfigError
+from deplat_job.errors import ConfigError
 
 CONFIG_RELPATH = Path("config") / "deplat.yaml"
 ENV_PREFIX = "DEPLAT_"
@@ -310,7 +310,7 @@ def _check_moto_port(settings: Settings) -> None:
     env's endpoint_url. A mismatch would drive whatever else listens there, so refuse it (exit 2)."""
     from urllib.parse import urlparse
 
-    from deplat.shared import is_loopback
+    from deplat_job.shared import is_loopback
 
     moto_port = settings.local_stack.moto_port
     for name, env in settings.environments.items():

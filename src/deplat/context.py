@@ -9,7 +9,7 @@ from typing import Any
 
 from deplat.config import Environment, Settings, load_settings
 from deplat.console import NullReporter, Reporter
-from deplat.errors import ConfigError
+from deplat_job.errors import ConfigError
 
 
 class Context:

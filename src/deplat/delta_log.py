@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from deplat.errors import ConfigError, DeplatError, ExitCode
+from deplat_job.errors import ConfigError, DeplatError, ExitCode
 
 _COMMIT = re.compile(r"^(\d{20})\.json$")
 _CLASSIC_CP = re.compile(r"^(\d{20})\.checkpoint(?:\.(\d+)\.(\d+))?\.parquet$")

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from deplat.errors import ConfigError, DeplatError, ExitCode
+from deplat_job.errors import ConfigError, DeplatError, ExitCode
 
 TABLE_PERMISSIONS = ("DESCRIBE", "SELECT")
 DATABASE_PERMISSIONS = ("DESCRIBE",)

@@ -21,8 +21,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from deplat.aws import check_local_safety, local_credentials
-from deplat.errors import ConfigError, InfraError, SafetyError
 from deplat.terraform import Message, PlanSummary, Terraform, cli_config, find_mirror, summarize_plan
+from deplat_job.errors import ConfigError, InfraError, SafetyError
 
 # The outputs every deplat command may rely on (.deplat/<env>/outputs.json).
 CONTRACT_KEYS = (

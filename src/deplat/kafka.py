@@ -19,8 +19,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from deplat.errors import ConfigError, DeplatError, InfraError, SafetyError
-from deplat.sources.kafka import KafkaConnection, read_connection, secret_name
+from deplat_job.errors import ConfigError, DeplatError, InfraError, SafetyError
+from deplat_job.sources.kafka import KafkaConnection, read_connection, secret_name
 
 BAD_KINDS = ("not_json", "missing_key", "wrong_type", "negative_amount", "unknown_currency")
 _CURRENCY_WEIGHTS = {"EUR": 40, "USD": 25, "GBP": 15, "CHF": 5, "JPY": 5, "SEK": 5, "PLN": 5}
@@ -42,7 +42,7 @@ def connection(ctx) -> KafkaConnection:
 
 def publish_local_connection(ctx) -> str:
     """Put the local broker's address (no credentials) into the local `kafka` secret, for the job."""
-    from deplat.sources.secret_store import write_secret
+    from deplat_job.sources.secret_store import write_secret
 
     name = secret_name(ctx.env.name)
     value = {"bootstrap_servers": connection(ctx).bootstrap_servers, "security_protocol": "PLAINTEXT"}
@@ -196,7 +196,7 @@ class ProduceResult:
 
 
 def make_event(rng: random.Random, order_id: str, now: datetime) -> dict[str, Any]:
-    """One realistic order event (the contract in deplat.sources.kafka)."""
+    """One realistic order event (the contract in deplat_job.sources.kafka)."""
     items: list[dict[str, Any]] = []
     for _ in range(rng.randint(1, 4)):
         qty, cents = rng.randint(1, 5), rng.randint(199, 19999)
@@ -320,7 +320,7 @@ def produce(ctx, num_orders: int, bad_ratio: float = 0.0, topic: str | None = No
 # --- checkpoint, lag ------------------------------------------------------------------------------------
 
 def _checkpoint(ctx) -> str:
-    from deplat.pipelines.streaming import checkpoint_path
+    from deplat_job.pipelines.streaming import checkpoint_path
 
     return checkpoint_path(ctx.lake_uri)
 
@@ -441,8 +441,8 @@ def dlq(ctx, limit: int = 20, reason: str | None = None) -> DlqResult:
     Read with DuckDB's delta extension: deltalake 1.6.6 + pyarrow aborted the interpreter at exit
     in about 1 run of 12 here ("terminate called without an active exception").
     """
-    from deplat.pipelines.streaming import errors_path
     from deplat.query import duckdb_connect
+    from deplat_job.pipelines.streaming import errors_path
 
     path = errors_path(ctx.lake_uri)
     if not path.startswith("s3://") and not (Path(path) / "_delta_log").is_dir():

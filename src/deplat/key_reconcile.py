@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from deplat.errors import ConfigError, DeplatError
+from deplat_job.errors import ConfigError, DeplatError
 
 PIPELINE = "reconcile"
 STEP = "dms_key_snapshot"
@@ -40,7 +40,7 @@ class KeyReconcileResult:
 
 def rds_secret_name(ctx: Any) -> str:
     """The RDS secret's name: the one Terraform gave it (`secret_names` output), else the default."""
-    from deplat.sources.secret_store import secret_name
+    from deplat_job.sources.secret_store import secret_name
 
     applied = (ctx.outputs(required=False) or {}).get("secret_names") or {}
     return applied.get("rds") or secret_name(ctx.env.name, "rds")
@@ -53,7 +53,7 @@ def reconcile(ctx: Any, qualified: str, direct: bool = False, run_service: Any =
     JobFailedError (exit 4) when the job fails, ConfigError (exit 2) for an undeclared table or
     `direct` outside the local env.
     """
-    from deplat.pipelines.source_specs import DMS_TABLES
+    from deplat_job.pipelines.source_specs import DMS_TABLES
 
     if qualified not in DMS_TABLES:
         raise ConfigError(f"unknown DMS table {qualified!r}", f"one of: {', '.join(DMS_TABLES)}")

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from deplat import __version__
-from deplat.errors import ConfigError
+from deplat_job.errors import ConfigError
 
 PRODUCER = f"https://github.com/deplat/deplat/tree/{__version__}"
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
@@ -104,7 +104,7 @@ class HttpTransport:
     def __post_init__(self) -> None:
         from urllib.parse import urlparse
 
-        from deplat.shared import refuse_plaintext
+        from deplat_job.shared import refuse_plaintext
 
         parsed = urlparse(self.url)
         if self.api_key and parsed.scheme != "https":

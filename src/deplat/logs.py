@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from deplat.errors import ConfigError, DeplatError, ExitCode
+from deplat_job.errors import ConfigError, DeplatError, ExitCode
 
 STREAMS = ("stdout", "stderr")
 EXCERPT_MAX_LINES = 40

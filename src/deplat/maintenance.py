@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from deplat.errors import ConfigError, SafetyError
-from deplat.pipelines.maintenance import DEFAULT_LAYERS, RETENTION_FLOOR_HOURS
+from deplat_job.errors import ConfigError, SafetyError
+from deplat_job.pipelines.maintenance import DEFAULT_LAYERS, RETENTION_FLOOR_HOURS
 
 LAYERS = ("bronze", "silver", "gold", "_errors")
 PIPELINE = "maintenance"

@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from deplat.errors import DeplatError, ExitCode
+from deplat_job.errors import DeplatError, ExitCode
 
 DETAIL_CHARS = 4000
 

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from deplat.artifacts import PROVENANCE_PREFIX
-from deplat.errors import ConfigError, SafetyError
+from deplat_job.errors import ConfigError, SafetyError
 
 _CHUNK = 8 * 1024 * 1024
 

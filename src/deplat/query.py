@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from deplat.engines.base import PollPolicy, RunState
-from deplat.errors import ConfigError, JobFailedError
+from deplat_job.errors import ConfigError, JobFailedError
 
 LAYERS = ("bronze", "silver", "gold", "_errors")  # _errors.<source>: the rejected rows, with a reason
 GLUE_LAYERS = ("silver", "gold")  # the layers with a Glue database (terraform/main.tf)

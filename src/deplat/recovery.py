@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlparse
 
-from deplat.errors import ConfigError, DeplatError, ExitCode, SafetyError
+from deplat_job.errors import ConfigError, DeplatError, ExitCode, SafetyError
 
 LAYERS = ("bronze", "silver", "gold", "_errors")
 RESTORE_PIPELINE = "restore"

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from deplat.errors import ConfigError, DeplatError, ExitCode, NotBuiltError, SafetyError
+from deplat_job.errors import ConfigError, DeplatError, ExitCode, NotBuiltError, SafetyError
 
 STATE_FILE = "runbook.json"
 LOCK_FILE = "runbook.lock"
@@ -433,7 +433,7 @@ def _local_up(ctx, rb: Runbook) -> StepOutcome:
         statuses = LocalStack(ctx.local_dir, ctx.settings.local_stack).up()
     unhealthy = [s.name for s in statuses if not s.healthy]
     if unhealthy:
-        from deplat.errors import LocalStackError
+        from deplat_job.errors import LocalStackError
 
         raise LocalStackError(f"local services not healthy: {', '.join(unhealthy)}",
                               "see `deplat local status` and the log files under .deplat/local/")
@@ -494,7 +494,7 @@ def _deploy(ctx, rb: Runbook) -> StepOutcome:
 def _local_fx_end() -> datetime:
     """The last day of the ECB history the local stack ships: sample orders dated after it would find no
     FX rate and be rejected by gold (the packaged copy is a snapshot, the cloud reads the live ECB file)."""
-    from deplat.sources.fx import PACKAGED, fetch, parse
+    from deplat_job.sources.fx import PACKAGED, fetch, parse
 
     last = max(parse(fetch(PACKAGED)).dates)
     return datetime.strptime(last, "%Y-%m-%d").replace(hour=23, minute=59, tzinfo=timezone.utc)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from deplat.engines.base import TERMINAL_STATES, JobEngine, JobSpec, PollPolicy, RunRef, RunState
-from deplat.errors import (
+from deplat_job.errors import (
     ApplicationNotFoundError,
     ConfigError,
     DeplatError,
@@ -417,7 +417,7 @@ class RunService:
 
     def _metrics(self, ref: RunRef) -> list[dict[str, Any]]:
         from deplat.logs import LogsNotFoundError
-        from deplat.pipelines.common import parse_metrics
+        from deplat_job.pipelines.common import parse_metrics
 
         try:
             return parse_metrics(self.engine.read_log(ref, "stdout"))
@@ -696,8 +696,8 @@ def engine_for(ctx: Any) -> JobEngine:
     if not ctx.env.is_local:
         return EmrServerlessEngine.from_context(ctx)
     from deplat.engines.base import PollPolicy
-    from deplat.errors import ConfigError, EndpointUnreachableError
     from deplat.local.emr_serverless_standin import serving
+    from deplat_job.errors import ConfigError, EndpointUnreachableError
 
     if not serving(ctx.env.endpoint_url or ""):
         from urllib.parse import urlparse

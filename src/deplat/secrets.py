@@ -2,7 +2,7 @@
 
 Values arrive on stdin or from a file, never on argv (shell history, `ps`), and are never logged,
 printed or returned: results carry names, key names and version ids only. Names, the required keys
-and the one writer live in `deplat.sources.secret_store`, which the jobs import too.
+and the one writer live in `deplat_job.sources.secret_store`, which the jobs import too.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from deplat.errors import ConfigError, DeplatError, ExitCode
-from deplat.sources.secret_store import SOURCES, missing_keys, read_secret, secret_name, write_secret
+from deplat_job.errors import ConfigError, DeplatError, ExitCode
+from deplat_job.sources.secret_store import SOURCES, missing_keys, read_secret, secret_name, write_secret
 
 
 class SecretCheckError(DeplatError):
@@ -131,7 +131,7 @@ def check_secret(ctx, source: str, connect: bool = False) -> CheckResult:
 
 
 def _connect_salesforce(value: dict[str, Any]) -> tuple[bool, str]:
-    from deplat.sources import salesforce
+    from deplat_job.sources import salesforce
 
     try:
         sf = salesforce.connect(salesforce.SalesforceConfig.from_json(json.dumps(value)), timeout=20.0)
@@ -141,7 +141,7 @@ def _connect_salesforce(value: dict[str, Any]) -> tuple[bool, str]:
 
 
 def _connect_snowflake(value: dict[str, Any]) -> tuple[bool, str]:
-    from deplat.sources import snowflake
+    from deplat_job.sources import snowflake
 
     params = {k: v for k, v in value.items() if k in snowflake.CONNECT_FIELDS}
     try:
@@ -156,7 +156,7 @@ def _connect_snowflake(value: dict[str, Any]) -> tuple[bool, str]:
 
 
 def _connect_kafka(value: dict[str, Any]) -> tuple[bool, str]:
-    from deplat.sources.kafka import KafkaConnection
+    from deplat_job.sources.kafka import KafkaConnection
 
     try:
         from confluent_kafka.admin import AdminClient
@@ -175,7 +175,7 @@ def _source_error(exc: BaseException) -> str:
 
 
 def _connect_rds(value: dict[str, Any]) -> tuple[bool, str]:
-    from deplat.sources import rds
+    from deplat_job.sources import rds
 
     try:
         conn = rds.connect(value)

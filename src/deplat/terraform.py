@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deplat.errors import InfraError
+from deplat_job.errors import InfraError
 
 # Where machine images ship the hashicorp/aws provider as a filesystem mirror.
 MIRROR_CANDIDATES = ("/opt/tf-plugins", "/usr/share/terraform/plugins", "~/.terraform.d/plugins")

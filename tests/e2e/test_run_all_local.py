@@ -73,7 +73,7 @@ def test_every_step_accounts_for_every_row_it_read(lake):
 
 
 def test_fx_one_row_per_currency_per_ecb_business_day(lake):
-    from deplat.sources.fx import PACKAGED, fetch, parse
+    from deplat_job.sources.fx import PACKAGED, fetch, parse
 
     history = parse(fetch(PACKAGED))
     quoted = {(d, c) for d, c, v in history.cells if v and v.strip() not in ("", "N/A")}
@@ -111,7 +111,7 @@ def test_dms_silver_equals_postgres(lake, local_stack):
 
 def test_salesforce_silver_matches_the_source(lake, local_stack):
     from deplat.local.salesforce_server import salesforce_connection
-    from deplat.sources.salesforce import SalesforceConfig, connect
+    from deplat_job.sources.salesforce import SalesforceConfig, connect
 
     sf = connect(SalesforceConfig.from_json(json.dumps(salesforce_connection(local_stack.settings))))
     live = sf.query_all("SELECT Id FROM Account")["totalSize"]

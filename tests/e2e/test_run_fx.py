@@ -54,7 +54,7 @@ def test_deploy_then_run_fx(local_stack, tmp_path, monkeypatch):
                for line in log.read_text().splitlines() if line.startswith("deplat job runtime:")]
     assert len(banners) == 2, banners
     for banner in banners:
-        assert "/deplat_job-" in banner and ".zip/deplat/__init__.py" in banner
+        assert "/deplat_job-" in banner and ".zip/deplat_job/__init__.py" in banner
         if emr_python:
             assert "Python 3.9." in banner and f"({emr_python})" in banner
     assert len(re.findall(r"│ SUCCESS │", result.stdout)) == 2

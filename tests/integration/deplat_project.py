@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 MOTO = "http://127.0.0.1:5050"
 
 SMOKE_OK = '''
-from deplat.pipelines.common import emit_metrics, job_parser, parse_args, table_path
-from deplat.pipelines.session import get_spark
+from deplat_job.pipelines.common import emit_metrics, job_parser, parse_args, table_path
+from deplat_job.pipelines.session import get_spark
 
 
 def main():
@@ -35,8 +35,8 @@ if __name__ == "__main__":
 '''
 
 SMOKE_BOOM = '''
-from deplat.pipelines.common import job_parser, parse_args
-from deplat.pipelines.session import get_spark
+from deplat_job.pipelines.common import job_parser, parse_args
+from deplat_job.pipelines.session import get_spark
 
 
 def transform(spark):

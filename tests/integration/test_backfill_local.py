@@ -86,7 +86,7 @@ def _peak_concurrency(runs_dir: Path, since: str) -> int:
 
 
 def test_backfill_ten_dates_interrupted_resumed_and_rerun(project):
-    from deplat.sources import fx as ecb
+    from deplat_job.sources import fx as ecb
 
     home, lake = project
     state_file = home / "backfills" / f"fx_{FIRST}_{LAST}.json"

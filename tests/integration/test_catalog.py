@@ -98,7 +98,7 @@ def test_orphan_reported_then_pruned_only_with_yes(env):
     import shutil
 
     from deplat.catalog import reconcile
-    from deplat.errors import SafetyError
+    from deplat_job.errors import SafetyError
 
     ctx, glue, dbs, lake = env
     reconcile(ctx, ["silver"])

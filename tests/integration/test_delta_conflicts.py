@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-from deplat.pipelines.conflicts import delta_conflict, retry_on_conflict
+from deplat_job.pipelines.conflicts import delta_conflict, retry_on_conflict
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -66,7 +66,7 @@ def test_fx_one_date_write_survives_a_concurrent_commit(spark, tmp_path, capfd):
     from pyspark.sql import functions as F
     from pyspark.sql.types import LongType
 
-    from deplat.pipelines import fx
+    from deplat_job.pipelines import fx
 
     path, marker = str(tmp_path / "fx_rates"), str(tmp_path / "intruded")
     d1, d2 = dt.date(2024, 1, 2), dt.date(2024, 1, 3)

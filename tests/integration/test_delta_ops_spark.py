@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from deplat.pipelines import maintenance as m
+from deplat_job.pipelines import maintenance as m
 
 pytestmark = pytest.mark.spark
 

@@ -10,7 +10,7 @@ def test_write_silver_full_then_partition_reprocess_by_key(spark, tmp_path):
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    from deplat.pipelines.common import write_silver
+    from deplat_job.pipelines.common import write_silver
 
     path = str(tmp_path / "silver")
     schema = "id INT, name STRING, day STRING"
@@ -46,7 +46,7 @@ def test_silver_is_unpartitioned_with_date_ranged_files_and_an_old_day_layout_is
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    from deplat.pipelines.common import write_silver
+    from deplat_job.pipelines.common import write_silver
 
     days = spark.range(300).select(F.col("id").cast("int").alias("id"),
                                    F.date_add(F.lit("2024-01-01").cast("date"), F.col("id").cast("int")).alias("day"))

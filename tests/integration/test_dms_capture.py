@@ -12,10 +12,10 @@ import pytest
 
 from deplat.local.dms_capture import dms_capture, write_key_snapshot
 from deplat.local.rds import conninfo, drop_slot, ensure_database, ensure_slot
-from deplat.pipelines import dms
-from deplat.pipelines.common import table_path
-from deplat.pipelines.source_specs import Column, DmsTable
-from deplat.sources.dms import DMS_NULL, keys_dir, landing_root
+from deplat_job.pipelines import dms
+from deplat_job.pipelines.common import table_path
+from deplat_job.pipelines.source_specs import Column, DmsTable
+from deplat_job.sources.dms import DMS_NULL, keys_dir, landing_root
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,9 @@ from deplat_project import ROOT, make_project
 from typer.testing import CliRunner
 
 from deplat.cli import app
-from deplat.pipelines import dms
-from deplat.pipelines.common import SilverItem, bronze_to_silver, table_path
-from deplat.pipelines.source_specs import DMS_TABLES
+from deplat_job.pipelines import dms
+from deplat_job.pipelines.common import SilverItem, bronze_to_silver, table_path
+from deplat_job.pipelines.source_specs import DMS_TABLES
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -51,7 +51,7 @@ def _land_case(lake: str, schema: str, settings) -> None:
     import psycopg
 
     from deplat.local.rds import conninfo
-    from deplat.sources.rds import lsn_to_int
+    from deplat_job.sources.rds import lsn_to_int
 
     with psycopg.connect(conninfo(settings)) as conn:
         now = lsn_to_int(conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0])
@@ -72,7 +72,7 @@ def test_snapshot_job_on_the_local_engine_lands_keys_and_the_ghost_goes(source, 
     from deplat.context import Context
     from deplat.local.rds import rds_secret
     from deplat.runs import RunService
-    from deplat.sources.secret_store import write_secret
+    from deplat_job.sources.secret_store import write_secret
 
     settings, schema = source
     make_project(tmp_path, monkeypatch, {"dms_key_snapshot": (ROOT / "jobs" / "dms_key_snapshot.py").read_text()})

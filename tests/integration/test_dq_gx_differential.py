@@ -18,8 +18,8 @@ from decimal import Decimal
 
 import pytest
 
-from deplat.dq import engine
-from deplat.dq.suite import SuiteError, parse_suite, regex_problem
+from deplat_job.dq import engine
+from deplat_job.dq.suite import SuiteError, parse_suite, regex_problem
 
 pytestmark = pytest.mark.spark
 
@@ -231,7 +231,7 @@ def test_the_suite_reader_accepts_exactly_the_patterns_java_compiles(spark):
 
 
 def test_the_job_side_compiles_patterns_with_java_before_any_scan(spark, tables):
-    from deplat.dq.suite import Check, Suite
+    from deplat_job.dq.suite import Check, Suite
 
     bad = Suite("x", "silver.full", (Check("regex", ("s",), {"pattern": "(?P<x>a)"}),))
     df = spark.read.format("delta").load(f"{tables}/silver/full")

@@ -27,8 +27,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.spark]
 ROOT = Path(__file__).resolve().parents[2]
 
 GOLD_SMOKE = '''
-from deplat.pipelines.common import emit_metrics, job_parser, parse_args, table_path
-from deplat.pipelines.session import get_spark
+from deplat_job.pipelines.common import emit_metrics, job_parser, parse_args, table_path
+from deplat_job.pipelines.session import get_spark
 
 
 def main():

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from deplat.dq import engine
-from deplat.dq.suite import parse_suite
+from deplat_job.dq import engine
+from deplat_job.dq.suite import parse_suite
 
 pytestmark = pytest.mark.spark
 

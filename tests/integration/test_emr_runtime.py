@@ -4,7 +4,7 @@ The shipped artifacts are built for real (the wheel, the job package cut from it
 archive for cp39 manylinux: no --no-deps-archive), then:
 - every job module is imported by Python 3.9 with only the shipped artifacts on the path;
 - one real job (fx_to_bronze, one ECB day) runs end to end with spark-submit on Python 3.9;
-- a Python UDF imports `deplat` on the executors' Python workers.
+- a Python UDF imports `deplat_job` on the executors' Python workers.
 
 The EMR runtime stand-in (say so: it is not the EMR image): a Python 3.9 venv holding only boto3
 (deplat.local.emr_runtime.RUNTIME_PACKAGES), PySpark from the Spark install's python/lib zips as
@@ -74,13 +74,14 @@ modules = sorted(n[:-3].replace("/", ".").replace(".__init__", "") for n in zipf
 for name in modules:  # every module the job package holds, not only what the jobs happen to import
     importlib.import_module(name)
 origins = {}
-for name in ("deplat", "pyspark", "delta", "boto3", "botocore", "urllib3", "snowflake.connector",
+for name in ("deplat_job", "pyspark", "delta", "boto3", "botocore", "urllib3", "snowflake.connector",
              "simple_salesforce", "confluent_kafka", "psycopg", "currency_converter", "requests"):
     origins[name] = importlib.import_module(name).__file__
 print(json.dumps({"version": list(sys.version_info[:2]), "jobs": [os.path.basename(j) for j in jobs],
                   "modules": modules,
                   "origins": origins, "cli_side": sorted(m for m in ("typer", "pydantic", "rich")
                                                          if m in sys.modules),
+                  "deplat_importable": importlib.util.find_spec("deplat") is not None,
                   "path": sys.path}))
 """
 
@@ -96,13 +97,14 @@ def test_every_job_imports_on_python39_with_only_the_shipped_artifacts(shipped):
     assert report["version"] == [3, 9]
     assert len(report["jobs"]) == len(list((ROOT / "jobs").glob("*.py"))) >= 10
     assert report["cli_side"] == []  # the job side never imports typer, pydantic or rich
-    # every module of the zip imported on 3.9: the zip is exactly the job-side contract's modules
-    assert len(report["modules"]) > 20 and "deplat.pipelines.fx" in report["modules"]
-    assert not [m for m in report["modules"] if m.startswith(("deplat.engines", "deplat.local", "deplat.cli"))]
+    # every module of the zip imported on 3.9: the zip is exactly the package deplat_job
+    assert len(report["modules"]) > 20 and "deplat_job.pipelines.fx" in report["modules"]
+    assert {m.split(".")[0] for m in report["modules"]} == {"deplat_job"}
+    assert report["deplat_importable"] is False  # the CLI package is not shipped, so no job can lean on it
     # Of the venv only Spark's own python/lib zips (the Spark install) are on the path, no packages.
     assert [p for p in report["path"] if p.startswith(str(VENV))] == _spark_python_path()
     origins = report["origins"]
-    assert origins["deplat"].startswith(str(package))  # from the job package zip
+    assert origins["deplat_job"].startswith(str(package))  # from the job package zip
     assert origins["pyspark"].startswith(_spark_python_path()[-1])  # Spark's own pyspark.zip
     assert origins["delta"].endswith(".jar/delta/__init__.py")
     runtime = str(runtime_dir(cache_dir()))
@@ -115,14 +117,14 @@ def test_every_job_imports_on_python39_with_only_the_shipped_artifacts(shipped):
 UDF_PROBE = r"""
 import json
 from pyspark.sql import functions as F
-from deplat.pipelines.session import get_spark
+from deplat_job.pipelines.session import get_spark
 
 
 def where(_):
     import sys
     import boto3
-    import deplat.shared
-    return json.dumps([list(sys.version_info[:2]), sys.executable, deplat.shared.__file__, boto3.__file__])
+    import deplat_job.shared
+    return json.dumps([list(sys.version_info[:2]), sys.executable, deplat_job.shared.__file__, boto3.__file__])
 
 
 spark = get_spark("udf_probe")
@@ -151,7 +153,7 @@ def test_a_real_job_runs_end_to_end_on_python39(shipped, tmp_path):
     assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-4000:])
     banner = next(line for line in proc.stdout.splitlines() if line.startswith("deplat job runtime:"))
     assert "Python 3.9." in banner and f"({python})" in banner
-    assert f"deplat {package}" in banner  # the code came from the shipped job package
+    assert f"deplat_job {package}" in banner  # the code came from the shipped job package
     bronze = DeltaTable(str(lake / "bronze" / "fx_rates")).to_pyarrow_table()
     assert bronze.num_rows > 20 and set(bronze.column("_batch_id").to_pylist()) == {"emr39"}
 
@@ -168,5 +170,5 @@ def test_a_python_udf_imports_deplat_on_the_executors(shipped, tmp_path):
     runtime = str(runtime_dir(cache_dir()))
     for version, executable, shared_file, boto3_file in seen:
         assert version == [3, 9] and executable == python  # the workers run the EMR Python too
-        assert f"{package.name}/deplat/shared.py" in shared_file  # deplat from the zip Spark shipped
+        assert f"{package.name}/deplat_job/shared.py" in shared_file  # deplat_job from the zip Spark shipped
         assert boto3_file.startswith(runtime)  # the archive does not shadow the runtime's boto3

@@ -259,7 +259,7 @@ def test_secrets_put_reads_stdin_and_never_echoes_the_value(scratch):
     from typer.testing import CliRunner
 
     from deplat.cli import secrets as secrets_cli
-    from deplat.errors import ConfigError
+    from deplat_job.errors import ConfigError
 
     names = scratch_applied(scratch)["outputs"]["secret_names"]
     value = json.dumps({"login_url": "https://login.salesforce.com", "client_id": "cid", "client_secret": "cs3cr3t",

@@ -169,7 +169,7 @@ def test_reset_checkpoint_refuses_without_yes_and_a_replay_adds_nothing(run_env,
 
 
 def test_producer_duplicate_gives_one_row_in_silver_orders(spark, run_env, first_run):
-    from deplat.pipelines import orders as op
+    from deplat_job.pipelines import orders as op
 
     bronze = spark.read.format("delta").load(str(run_env["lake"] / "bronze" / "orders_events"))
     dup_ids = [r["order_id"] for r in bronze.groupBy("order_id").count().filter("count > 1").collect()]

@@ -80,7 +80,7 @@ def test_down_never_stops_what_it_did_not_start(private_stack):
 
 
 def test_port_taken_by_a_stranger_is_a_clear_error(tmp_path):
-    from deplat.errors import LocalStackError
+    from deplat_job.errors import LocalStackError
 
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))

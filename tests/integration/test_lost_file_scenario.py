@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from deplat.cli import app
-from deplat.errors import ExitCode
+from deplat_job.errors import ExitCode
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from deplat_project import ROLE, emr_application
 from typer.testing import CliRunner
 
 from deplat.cli import app
-from deplat.errors import ExitCode
+from deplat_job.errors import ExitCode
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +76,7 @@ def test_a_rejected_put_stores_nothing(home):
 @pytest.mark.parametrize("source", ["salesforce", "snowflake"])
 def test_secrets_check_connects_with_the_stored_secret_and_never_prints_it(home, source):
     """`deplat local seed` stored these (the session's stack); --connect logs in / runs SELECT 1."""
-    from deplat.sources.secret_store import read_secret
+    from deplat_job.sources.secret_store import read_secret
 
     client = boto3.client("secretsmanager", endpoint_url=MOTO, region_name="us-east-1")
     try:
@@ -113,7 +113,7 @@ def test_secrets_check_reports_the_sources_own_refusal(home, monkeypatch):
 def test_the_one_secret_writer_creates_keeps_and_updates(local_stack):
     """write_secret: created, then unchanged (no new version for the same JSON), then updated;
     a missing secret is created only when asked (the cloud's shells are Terraform's)."""
-    from deplat.sources.secret_store import secret_name, write_secret
+    from deplat_job.sources.secret_store import secret_name, write_secret
 
     client = boto3.client("secretsmanager", endpoint_url=MOTO, region_name="us-east-1")
     name = secret_name(f"it-{uuid.uuid4().hex[:8]}", "kafka")

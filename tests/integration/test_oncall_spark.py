@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deplat.pipelines.common import METRICS_PREFIX
+from deplat_job.pipelines.common import METRICS_PREFIX
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

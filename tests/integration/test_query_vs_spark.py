@@ -34,7 +34,7 @@ ORDER_ROWS = [(oid, cust, _days(d), Decimal(amt), ccy) for oid, cust, d, amt, cc
 
 @pytest.fixture(scope="module")
 def spark_lake(spark, tmp_path_factory):
-    from deplat.pipelines.table_schemas import FX_PARTITION, FX_RATES, ORDERS, ORDERS_PARTITION
+    from deplat_job.pipelines.table_schemas import FX_PARTITION, FX_RATES, ORDERS, ORDERS_PARTITION
 
     lake = tmp_path_factory.mktemp("qlake")
     fx = [(c, b, r, d, "official", "b1") for c, b, r, d in FX_ROWS]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from deplat.pipelines import salesforce as sfp
-from deplat.pipelines.common import parse_metrics, table_path
-from deplat.sources import salesforce as source
+from deplat_job.pipelines import salesforce as sfp
+from deplat_job.pipelines.common import parse_metrics, table_path
+from deplat_job.sources import salesforce as source
 
 ROOT = Path(__file__).resolve().parents[2]
 

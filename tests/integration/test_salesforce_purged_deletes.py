@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from deplat.pipelines import salesforce as sfp
-from deplat.pipelines.common import table_path
-from deplat.sources import salesforce as source
+from deplat_job.pipelines import salesforce as sfp
+from deplat_job.pipelines.common import table_path
+from deplat_job.sources import salesforce as source
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 
 from deplat.local.salesforce_server import LOCAL_CREDENTIALS, Org, parse_datetime, serve_in_thread
-from deplat.pipelines import salesforce as sfp
-from deplat.pipelines.common import table_path
-from deplat.sources import salesforce as source
+from deplat_job.pipelines import salesforce as sfp
+from deplat_job.pipelines.common import table_path
+from deplat_job.sources import salesforce as source
 
 pytestmark = pytest.mark.integration
 FIELDS = ["Id", "Name", "AnnualRevenue", "SystemModstamp", "IsDeleted"]
@@ -70,7 +70,7 @@ def test_incremental_read_returns_only_changed_rows_and_deletes(sf):
 def test_bad_credentials_and_bad_soql_are_reported(org, sf):
     from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-    from deplat.errors import ConfigError
+    from deplat_job.errors import ConfigError
 
     with pytest.raises(ConfigError, match="authentication failure"):
         wrong = {**LOCAL_CREDENTIALS, "password": "wrong"}
@@ -112,7 +112,7 @@ def test_stack_service_with_secret_from_moto(local_stack):
     import boto3
 
     from deplat.local.salesforce_server import put_secret, salesforce_connection
-    from deplat.sources.secret_store import secret_name
+    from deplat_job.sources.secret_store import secret_name
 
     local_stack.up(["salesforce"])
     settings = local_stack.settings

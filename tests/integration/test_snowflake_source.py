@@ -15,8 +15,8 @@ from deplat.config import LocalStackSettings
 from deplat.local import snowflake_server
 from deplat.local.seed_snowflake import load_tpch, tpch_duckdb
 from deplat.local.stack import LocalStack
-from deplat.pipelines.common import parse_metrics
-from deplat.sources import snowflake as source
+from deplat_job.pipelines.common import parse_metrics
+from deplat_job.sources import snowflake as source
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from deplat.local import snowflake_server
-from deplat.pipelines.common import parse_metrics
-from deplat.sources import snowflake as source
+from deplat_job.pipelines.common import parse_metrics
+from deplat_job.sources import snowflake as source
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.spark]

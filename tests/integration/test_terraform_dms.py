@@ -8,8 +8,8 @@ import json
 import pytest
 from test_terraform_vars import _plan, _planned, platform  # noqa: F401 - the staged root fixture
 
-from deplat.pipelines.source_specs import DMS_TS
-from deplat.sources.dms import DMS_NULL
+from deplat_job.pipelines.source_specs import DMS_TS
+from deplat_job.sources.dms import DMS_NULL
 
 pytestmark = [pytest.mark.integration, pytest.mark.terraform]
 ENDPOINT = "aws_dms_s3_endpoint.lake[0]"

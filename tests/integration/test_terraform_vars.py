@@ -23,9 +23,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from deplat.errors import InfraError
 from deplat.infra import local_backend, local_override
 from deplat.terraform import Terraform, cli_config, find_mirror, terraform_bin
+from deplat_job.errors import InfraError
 
 ROOT = Path(__file__).resolve().parents[2]
 MOTO = "http://127.0.0.1:5050"

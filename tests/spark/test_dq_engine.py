@@ -9,8 +9,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from deplat.dq import engine
-from deplat.dq.suite import SuiteError, parse_suite
+from deplat_job.dq import engine
+from deplat_job.dq.suite import SuiteError, parse_suite
 
 TODAY = date(2026, 11, 29)
 

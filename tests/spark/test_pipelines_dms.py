@@ -13,10 +13,10 @@ from deplat.local.dms_capture import (
     parse_tuple,
     write_changes,
 )
-from deplat.pipelines import dms
-from deplat.pipelines.common import table_path
-from deplat.pipelines.source_specs import Column, DmsTable
-from deplat.sources.dms import table_dir
+from deplat_job.pipelines import dms
+from deplat_job.pipelines.common import table_path
+from deplat_job.pipelines.source_specs import Column, DmsTable
+from deplat_job.sources.dms import table_dir
 
 ITEMS = DmsTable("shop", "items", ("item_id",),
                  (Column("item_id", "int", "item_id"), Column("name", "string", "name"),

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from deplat.pipelines.table_schemas import FX_BRONZE_RAW
-from deplat.sources import fx as ecb
+from deplat_job.pipelines.table_schemas import FX_BRONZE_RAW
+from deplat_job.sources import fx as ecb
 
 SAMPLE = (
     "Date,USD,JPY,CYP,GBP,\n"
@@ -72,7 +72,7 @@ def _rates(result):
 
 
 def test_dedup_bad_rows_and_eur_reference_rates(spark):
-    from deplat.pipelines import fx
+    from deplat_job.pipelines import fx
 
     bronze = _bronze(spark, [
         ("2024-01-02", "USD", "1.0956"),
@@ -105,7 +105,7 @@ def test_dedup_bad_rows_and_eur_reference_rates(spark):
 
 
 def test_usd_base_divides_by_the_usd_rate(spark):
-    from deplat.pipelines import fx
+    from deplat_job.pipelines import fx
 
     bronze = _bronze(spark, [
         ("2024-01-02", "USD", "1.25"), ("2024-01-02", "GBP", "0.85"), ("2024-01-02", "JPY", "150"),
@@ -137,7 +137,7 @@ def _files_by_day(spark, path):
 def test_partition_reprocess_rewrites_only_that_date(spark, tmp_path):
     from delta.tables import DeltaTable
 
-    from deplat.pipelines import fx
+    from deplat_job.pipelines import fx
 
     path = str(tmp_path / "fx_rates")
     days = ["2024-01-02", "2024-01-03", "2024-01-04"]
@@ -174,7 +174,7 @@ def test_partition_reprocess_rewrites_only_that_date(spark, tmp_path):
 
 
 def test_bronze_full_load_and_one_date_are_idempotent(spark, tmp_path):
-    from deplat.pipelines import fx
+    from deplat_job.pipelines import fx
 
     path = str(tmp_path / "bronze")
     full = _bronze(spark, [(d, "USD", "1.1") for d in ("2024-01-02", "2024-01-03")])
@@ -193,8 +193,8 @@ def test_cross_check_one_row_per_currency_per_ecb_business_day(spark):
     that day (numeric cells), plus EUR; nothing else."""
     from pyspark.sql import functions as F
 
-    from deplat.pipelines import fx
-    from deplat.pipelines.common import add_ingest_metadata
+    from deplat_job.pipelines import fx
+    from deplat_job.pipelines.common import add_ingest_metadata
 
     history = ecb.parse(ecb.fetch(ecb.PACKAGED))
     expected = Counter(d for d, _, v in history.cells if v not in (None, ecb.NOT_QUOTED))

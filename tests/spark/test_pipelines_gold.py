@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from deplat.pipelines.orders import NATION_CURRENCY
-from deplat.pipelines.table_schemas import ORDERS, TPCH_TABLES
+from deplat_job.pipelines.orders import NATION_CURRENCY
+from deplat_job.pipelines.table_schemas import ORDERS, TPCH_TABLES
 
 
 def test_every_tpch_nation_has_a_currency():
@@ -38,7 +38,7 @@ def _tpch(spark):
 
 
 def test_tpch_orders_get_their_customers_nation_currency(spark):
-    from deplat.pipelines import orders as op
+    from deplat_job.pipelines import orders as op
 
     orders, customers, nations = _tpch(spark)
     results = op.build_orders(orders, op.customer_currency(customers, nations))
@@ -55,7 +55,7 @@ def test_tpch_orders_get_their_customers_nation_currency(spark):
 
 
 def test_kafka_events_latest_wins_and_bad_events_are_rejected(spark):
-    from deplat.pipelines import orders as op
+    from deplat_job.pipelines import orders as op
 
     cols = "order_id STRING, customer_id STRING, amount STRING, currency STRING, order_ts STRING, " \
            "status STRING, _ingest_ts TIMESTAMP"
@@ -81,7 +81,7 @@ def test_kafka_events_latest_wins_and_bad_events_are_rejected(spark):
 
 
 def _fx(spark, base="EUR"):
-    from deplat.pipelines.table_schemas import FX_RATES
+    from deplat_job.pipelines.table_schemas import FX_RATES
 
     rows = [
         ("JPY", base, Decimal("150"), date(2024, 1, 5), "reference", "b"),
@@ -93,8 +93,8 @@ def _fx(spark, base="EUR"):
 
 
 def test_gold_converts_with_the_last_fixing_and_rejects_orders_without_rate(spark):
-    from deplat.pipelines import gold
-    from deplat.pipelines import orders as op
+    from deplat_job.pipelines import gold
+    from deplat_job.pipelines import orders as op
 
     orders, customers, nations = _tpch(spark)
     silver = op.build_orders(orders, op.customer_currency(customers, nations))["tpch"].orders
@@ -131,8 +131,8 @@ def test_gold_converts_with_the_last_fixing_and_rejects_orders_without_rate(spar
 
 
 def test_fx_monthly_summarises_each_currency(spark):
-    from deplat.pipelines import gold
-    from deplat.pipelines.table_schemas import FX_RATES
+    from deplat_job.pipelines import gold
+    from deplat_job.pipelines.table_schemas import FX_RATES
 
     fx = spark.createDataFrame([
         ("USD", "EUR", Decimal("1.1"), date(2024, 1, 2), "reference", "b"),

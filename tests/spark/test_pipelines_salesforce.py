@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from deplat.pipelines import salesforce as sfp
-from deplat.pipelines.common import table_path, write_silver
-from deplat.sources.salesforce import build_soql
+from deplat_job.pipelines import salesforce as sfp
+from deplat_job.pipelines.common import table_path, write_silver
+from deplat_job.sources.salesforce import build_soql
 
 ACCOUNT = sfp.spec("Account")
 DESCRIBE = {"AnnualRevenue": {"type": "currency", "precision": 18, "scale": 2}}
@@ -127,7 +127,7 @@ def test_watermark_advances_only_after_a_successful_commit(spark, tmp_path):
 
 
 def test_error_rows_are_recorded_once(spark, tmp_path):
-    from deplat.pipelines.common import write_errors
+    from deplat_job.pipelines.common import write_errors
 
     lake = str(tmp_path)
     bad = [_acct("001X", "2024-03-01T00:00:00.000+0000", revenue="lots")]

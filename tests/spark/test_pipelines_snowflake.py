@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from deplat.pipelines.table_schemas import TPCH_TABLES
-from deplat.sources.snowflake import KeyRange, key_ranges, ranges_from_boundaries
+from deplat_job.pipelines.table_schemas import TPCH_TABLES
+from deplat_job.sources.snowflake import KeyRange, key_ranges, ranges_from_boundaries
 
 ORDERS = TPCH_TABLES["orders"]
 T0 = datetime(2024, 1, 1, 12, 0, 0)
@@ -33,7 +33,7 @@ def _order(key, day, price="10.00", status="O", cust=1):
 def _bronze(spark, rows, ingest_ts=T0, batch="b1", version=None):
     from pyspark.sql import functions as F
 
-    from deplat.pipelines import snowflake as sf
+    from deplat_job.pipelines import snowflake as sf
 
     df = sf.chunk_frame(spark, ORDERS, [c for c, _, _ in ORDERS.columns], rows)
     df = (df.withColumn("_ingest_ts", F.lit(ingest_ts)).withColumn("_source", F.lit("snowflake"))
@@ -44,7 +44,7 @@ def _bronze(spark, rows, ingest_ts=T0, batch="b1", version=None):
 
 
 def test_chunk_frame_matches_columns_by_name(spark):
-    from deplat.pipelines import snowflake as sf
+    from deplat_job.pipelines import snowflake as sf
 
     cols = [c for c, _, _ in ORDERS.columns]
     row = _order(1, date(2024, 1, 2))
@@ -55,7 +55,7 @@ def test_chunk_frame_matches_columns_by_name(spark):
 
 
 def test_append_changed_picks_up_updates_and_late_keys_and_reruns_append_nothing(spark, tmp_path):
-    from deplat.pipelines import snowflake as sf
+    from deplat_job.pipelines import snowflake as sf
 
     path = str(tmp_path / "bronze")
     sf.ensure_table(spark, path, sf.bronze_schema(ORDERS), change_feed=True)
@@ -76,7 +76,7 @@ def test_append_changed_picks_up_updates_and_late_keys_and_reruns_append_nothing
 
 
 def test_state_table_upserts_watermarks(spark, tmp_path):
-    from deplat.pipelines import snowflake as sf
+    from deplat_job.pipelines import snowflake as sf
 
     path = str(tmp_path / "state")
     assert sf.read_state(spark, path) == {}
@@ -87,7 +87,7 @@ def test_state_table_upserts_watermarks(spark, tmp_path):
 
 
 def test_to_silver_types_dedups_and_rejects(spark):
-    from deplat.pipelines import snowflake as sf
+    from deplat_job.pipelines import snowflake as sf
 
     rows = [_order(1, date(2024, 1, 2), "10.00"), _order(2, date(2024, 2, 3)),
             _order(None, date(2024, 1, 2)), _order(3, None)]
@@ -113,7 +113,7 @@ def _silver_files(spark, path):
 def test_merge_by_key_touches_only_the_change_sets_partitions(spark, tmp_path):
     from delta.tables import DeltaTable
 
-    from deplat.pipelines import snowflake as sf
+    from deplat_job.pipelines import snowflake as sf
 
     path = str(tmp_path / "orders_tpch")
     months = [date(2024, m, 10) for m in (1, 2, 3)]
@@ -149,7 +149,7 @@ def test_merge_by_key_touches_only_the_change_sets_partitions(spark, tmp_path):
 
 
 def test_change_feed_returns_only_unmerged_versions(spark, tmp_path):
-    from deplat.pipelines import snowflake as sf
+    from deplat_job.pipelines import snowflake as sf
 
     path = str(tmp_path / "bronze")
     sf.ensure_table(spark, path, sf.bronze_schema(ORDERS), change_feed=True)  # version 0

@@ -15,7 +15,7 @@ def _records(spark, values):
 
 
 def test_valid_events_are_typed_and_each_bad_kind_is_rejected_with_its_reason(spark):
-    from deplat.pipelines.streaming import split_events
+    from deplat_job.pipelines.streaming import split_events
 
     rng, now = random.Random(7), datetime.now(timezone.utc)
     good = [make_event(rng, f"o-{i}", now) for i in range(3)]

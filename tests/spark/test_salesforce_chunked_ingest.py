@@ -6,8 +6,8 @@ it was the whole object (one commit of N). ID reconciliation likewise stages the
 
 from __future__ import annotations
 
-from deplat.pipelines import salesforce as sfp
-from deplat.pipelines.common import table_path
+from deplat_job.pipelines import salesforce as sfp
+from deplat_job.pipelines.common import table_path
 
 ACCOUNT = sfp.spec("Account")
 N, CHUNK = 2_500, 1_000  # 2.5 chunks (the mechanism; the default is CHUNK_RECORDS)

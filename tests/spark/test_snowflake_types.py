@@ -22,7 +22,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from deplat.pipelines import snowflake_types as st
+from deplat_job.pipelines import snowflake_types as st
 
 # cursor.description of: id NUMBER(38,0), amount NUMBER(12,4), ntz TIMESTAMP_NTZ, ltz TIMESTAMP_LTZ,
 # tz TIMESTAMP_TZ, doc VARIANT, tags ARRAY, t TIME, f FLOAT
@@ -131,9 +131,9 @@ ORDERS_DESCRIPTION = (
 
 
 def test_tpch_chunk_keeps_declared_types_and_sends_overflow_to_errors(spark, tmp_path):
-    from deplat.pipelines import common
-    from deplat.pipelines import snowflake as sf
-    from deplat.pipelines.table_schemas import TPCH_TABLES
+    from deplat_job.pipelines import common
+    from deplat_job.pipelines import snowflake as sf
+    from deplat_job.pipelines.table_schemas import TPCH_TABLES
 
     orders = TPCH_TABLES["orders"]
     columns = [d[0].lower() for d in ORDERS_DESCRIPTION]
@@ -154,7 +154,7 @@ def test_tpch_chunk_keeps_declared_types_and_sends_overflow_to_errors(spark, tmp
 
 
 def test_change_watermark_is_the_change_columns_max_minus_the_lookback(spark, tmp_path):
-    from deplat.pipelines import snowflake as sf
+    from deplat_job.pipelines import snowflake as sf
 
     description = (("ID", 0, None, None, 38, 0, False), ("UPDATED_AT", 7, None, None, 0, 9, True),
                    ("LOCAL_TS", 8, None, None, 0, 9, True))
@@ -178,8 +178,8 @@ def test_config_declares_tracking_per_table_and_the_jobs_parse_it():
     from pydantic import ValidationError
 
     from deplat.config import SnowflakeSettings, load_settings
-    from deplat.pipelines.source_specs import parse_snowflake_tables
     from deplat.registry import STEPS, config_args
+    from deplat_job.pipelines.source_specs import parse_snowflake_tables
 
     settings = load_settings()  # config/deplat.yaml: TPC-H declared on rescan (it has no change column)
     flag, text = config_args(settings, STEPS["snowflake_to_bronze"])

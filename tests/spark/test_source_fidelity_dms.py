@@ -7,9 +7,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from deplat.pipelines import dms
-from deplat.pipelines.common import SilverItem, bronze_to_silver, table_path
-from deplat.pipelines.source_specs import DMS_TABLES
+from deplat_job.pipelines import dms
+from deplat_job.pipelines.common import SilverItem, bronze_to_silver, table_path
+from deplat_job.pipelines.source_specs import DMS_TABLES
 
 CASES = Path(__file__).parents[1] / "data" / "cases"  # a copy of ../shared/cases (inputs + READMEs)
 ORDERS = DMS_TABLES["app.orders"]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from deplat.pipelines import salesforce as sfp
-from deplat.sources.salesforce import parse_json
+from deplat_job.pipelines import salesforce as sfp
+from deplat_job.sources.salesforce import parse_json
 
 CASE = Path(__file__).parents[1] / "data" / "cases" / "sf-currency-float" / "query_response.json"
 ACCOUNT = sfp.spec("Account")

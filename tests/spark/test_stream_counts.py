@@ -11,8 +11,8 @@ from deplat.kafka import make_event
 
 
 def test_the_job_emits_skipped_the_ledger_column():
-    from deplat.pipelines.common import METRICS_PREFIX, emit_metrics
-    from deplat.pipelines.streaming import StreamCounts
+    from deplat_job.pipelines.common import METRICS_PREFIX, emit_metrics
+    from deplat_job.pipelines.streaming import StreamCounts
 
     out = io.StringIO()
     with redirect_stdout(out):
@@ -37,7 +37,7 @@ def _ledger(counts):
 
 
 def test_replay_after_reset_and_rerun_after_a_crash_keep_the_ledger(spark, tmp_path):
-    from deplat.pipelines.streaming import BatchWriter, bronze_path
+    from deplat_job.pipelines.streaming import BatchWriter, bronze_path
 
     lake = str(tmp_path / "lake")
     first = BatchWriter(lake, "app-a", "b1")
@@ -58,7 +58,7 @@ def test_a_batch_of_new_offsets_reads_neither_table_a_replay_reads_both(spark, t
     """The duplicate guard reads bronze/the DLQ only when a batch's offsets reach what they hold."""
     from pyspark.sql import functions as F
 
-    from deplat.pipelines.streaming import BatchWriter, bronze_path, errors_path
+    from deplat_job.pipelines.streaming import BatchWriter, bronze_path, errors_path
 
     lake = str(tmp_path / "lake")
     batch = _records(spark)

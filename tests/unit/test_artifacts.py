@@ -7,8 +7,11 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from deplat import artifacts
 from deplat.artifacts import Artifact, Manifest, plan, wheel_content_hash
+from deplat_job.errors import DeplatError
 
 
 def _zip(path: Path, members: dict, date_time):
@@ -86,7 +89,7 @@ def test_collect_skips_caches_and_hidden_files(tmp_path, monkeypatch):
     (tmp_path / "dq" / "suites").mkdir(parents=True)
     (tmp_path / "dq" / "suites" / "s.yml").write_text("s: 1\n")
     wheel = tmp_path / "deplat-0.1.0-py3-none-any.whl"
-    _zip(wheel, {"deplat/__init__.py": "1"}, (1980, 1, 1, 0, 0, 0))
+    _zip(wheel, {"deplat/__init__.py": "1", "deplat_job/__init__.py": "1"}, (1980, 1, 1, 0, 0, 0))
     monkeypatch.setattr(artifacts, "build_wheel", lambda root, cache, reporter=None: (wheel, "w" * 64))
     names = [a.name for a in artifacts.collect(tmp_path, tmp_path / "cache", deps=False)]
     assert names == ["jobs/a.py", "config/deplat.yaml", "dq/suites/s.yml", "wheel/deplat-0.1.0-py3-none-any.whl",
@@ -139,26 +142,12 @@ def test_gzip_header_has_no_timestamp(tmp_path):
     assert gzip.GzipFile(fileobj=io.BytesIO(raw)).read()
 
 
-JOB_SIDE_PYPROJECT = """
-[project]
-name = "deplat"
-[tool.importlinter]
-root_package = "deplat"
-[[tool.importlinter.contracts]]
-id = "job-side"
-name = "job side"
-type = "forbidden"
-source_modules = ["deplat", "deplat.pipelines", "deplat.pipelines.**", "deplat.shared", "deplat.dq.suite"]
-forbidden_modules = ["deplat.config"]
-"""
-
-
-def test_job_package_holds_the_job_side_only_and_is_reproducible(tmp_path):
-    (tmp_path / "pyproject.toml").write_text(JOB_SIDE_PYPROJECT)
+def test_job_package_is_the_package_deplat_job_exactly_and_is_reproducible(tmp_path):
     members = {name: f"# {name}\n" for name in (
-        "deplat/__init__.py", "deplat/shared.py", "deplat/config.py", "deplat/cli/__init__.py", "deplat/cli/run.py",
-        "deplat/dq/__init__.py", "deplat/dq/suite.py", "deplat/dq/service.py", "deplat/pipelines/__init__.py",
-        "deplat/pipelines/fx.py", "deplat/pipelines/data.json", "deplat-0.1.0.dist-info/METADATA")}
+        "deplat/__init__.py", "deplat/config.py", "deplat/cli/__init__.py", "deplat/dq/__init__.py",
+        "deplat/dq/service.py", "deplat_job/__init__.py", "deplat_job/shared.py", "deplat_job/dq/__init__.py",
+        "deplat_job/dq/suite.py", "deplat_job/pipelines/__init__.py", "deplat_job/pipelines/fx.py",
+        "deplat_job/pipelines/data.json", "deplat_jobx/x.py", "deplat-0.1.0.dist-info/METADATA")}
     packages = []
     for n, stamp in enumerate([(1980, 1, 1, 0, 0, 0), (2024, 5, 6, 7, 8, 10)]):
         folder = tmp_path / f"w{n}"
@@ -168,24 +157,18 @@ def test_job_package_holds_the_job_side_only_and_is_reproducible(tmp_path):
         packages.append(artifacts.build_job_package(tmp_path, wheel))
     (first, sha), (second, sha2) = packages
     with zipfile.ZipFile(first) as zf:
-        assert zf.namelist() == ["deplat/__init__.py", "deplat/dq/__init__.py", "deplat/dq/suite.py",
-                                 "deplat/pipelines/__init__.py", "deplat/pipelines/data.json", "deplat/pipelines/fx.py",
-                                 "deplat/shared.py"]
+        assert zf.namelist() == ["deplat_job/__init__.py", "deplat_job/dq/__init__.py", "deplat_job/dq/suite.py",
+                                 "deplat_job/pipelines/__init__.py", "deplat_job/pipelines/data.json",
+                                 "deplat_job/pipelines/fx.py", "deplat_job/shared.py"]
     assert first.name == "deplat_job-0.1.0.zip" and sha == sha2
     assert first.read_bytes() == second.read_bytes()
 
 
-def test_the_real_job_side_excludes_the_cli_side():
-    root = Path(__file__).resolve().parents[2]
-    patterns = artifacts.job_side_modules(root)
-    for module in ("deplat/__init__.py", "deplat/shared.py", "deplat/errors.py", "deplat/pipelines/fx.py",
-                   "deplat/sources/salesforce.py"):
-        assert artifacts._is_job_side(module, patterns), module
-    for module in ("deplat/cli/__init__.py", "deplat/config.py", "deplat/aws.py", "deplat/context.py",
-                   "deplat/engines/emr_serverless.py", "deplat/console.py", "deplat/engines/__init__.py",
-                   "deplat/dq/service.py", "deplat/local/emr_serverless_standin/warm_driver.py",
-                   "deplat/pipelinesx.py", "deplat/pipelines_old/x.py"):
-        assert not artifacts._is_job_side(module, patterns), module
+def test_a_wheel_without_the_job_package_is_refused(tmp_path):
+    wheel = tmp_path / "deplat-0.1.0-py3-none-any.whl"
+    _zip(wheel, {"deplat/__init__.py": "#\n", "deplat/pipelines/fx.py": "#\n"}, (1980, 1, 1, 0, 0, 0))
+    with pytest.raises(DeplatError, match="no deplat_job/__init__.py"):
+        artifacts.build_job_package(tmp_path, wheel)
 
 
 def test_deps_archive_appends_its_packages_behind_the_interpreters_own(tmp_path):

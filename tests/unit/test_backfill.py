@@ -13,7 +13,7 @@ import pytest
 
 from deplat.backfill import BackfillService, date_range, progress_line, raise_for_failures
 from deplat.console import NullReporter
-from deplat.errors import ConfigError, DataQualityError, ExitCode, JobFailedError
+from deplat_job.errors import ConfigError, DataQualityError, ExitCode, JobFailedError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from deplat import __version__
 from deplat.cli import app
-from deplat.errors import ExitCode
+from deplat_job.errors import ExitCode
 
 GROUPS = ["infra", "deploy", "run", "logs", "status", "dq", "catalog", "query", "lf", "optimize",
           "dr", "kafka", "local", "doctor", "runbook"]

@@ -11,10 +11,10 @@ import pytest
 
 from deplat.artifacts import Manifest
 from deplat.console import NullReporter
-from deplat.errors import ConfigError
 from deplat.key_reconcile import KeyReconcileResult, SnapshotMetricsMissingError, reconcile
-from deplat.pipelines.common import METRICS_PREFIX
 from deplat.runs import RunService
+from deplat_job.errors import ConfigError
+from deplat_job.pipelines.common import METRICS_PREFIX
 
 APP = "00fabc123"
 ROLE = "arn:aws:iam::123456789012:role/deplat-dev-job"
@@ -141,7 +141,7 @@ def test_the_job_reads_the_secret_by_name_and_never_takes_credentials_as_argumen
 def test_the_snapshot_point_is_on_the_scale_of_the_landing_files():
     from datetime import datetime, timedelta, timezone
 
-    from deplat.sources.rds import snapshot_point
+    from deplat_job.sources.rds import snapshot_point
 
     taken = datetime(2026, 11, 29, 12, 0, 0, 123456, tzinfo=timezone.utc)
     at, seq = snapshot_point(taken, "16/B374D848", "dms")

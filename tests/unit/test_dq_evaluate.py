@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from deplat.dq import engine
-from deplat.dq.suite import parse_suite
+from deplat_job.dq import engine
+from deplat_job.dq.suite import parse_suite
 
 TODAY = date(2026, 11, 29)
 

@@ -13,8 +13,8 @@ import yaml
 from deplat import registry
 from deplat.console import NullReporter
 from deplat.dq.service import DqReport, DqService
-from deplat.dq.suite import SuiteError, decode_suites, encode_suites, load_suite, parse_suite
-from deplat.errors import ConfigError, DataQualityError, ExitCode
+from deplat_job.dq.suite import SuiteError, decode_suites, encode_suites, load_suite, parse_suite
+from deplat_job.errors import ConfigError, DataQualityError, ExitCode
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -236,7 +236,7 @@ def test_demo_failure_needs_yes_and_dry_run_writes_nothing(demo_table):
     from deltalake import DeltaTable
 
     ctx, path, _ = demo_table
-    from deplat.errors import SafetyError
+    from deplat_job.errors import SafetyError
 
     with pytest.raises(SafetyError, match="--yes"):
         DqService(ctx).demo_failure("silver.fx")

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from deplat.dq.suite import SuiteError, decode_suites, encode_suites, load_suite, parse_suite, regex_problem
+from deplat_job.dq.suite import SuiteError, decode_suites, encode_suites, load_suite, parse_suite, regex_problem
 
 
 def _one(check: dict):
@@ -112,7 +112,7 @@ def test_type_problems_exit_2_from_the_delta_schema_before_any_job(tmp_path):
 
     from deplat.console import NullReporter
     from deplat.dq.service import DqService
-    from deplat.errors import ConfigError, ExitCode
+    from deplat_job.errors import ConfigError, ExitCode
 
     (tmp_path / "dq" / "suites").mkdir(parents=True)
     (tmp_path / "dq" / "suites" / "silver_t.yml").write_text(

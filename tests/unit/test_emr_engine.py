@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from deplat.engines.base import JobSpec, PollPolicy, RunRef, UnknownRunStateError
 from deplat.engines.emr_serverless import KEY_TAG, EmrServerlessEngine, is_transient
 from deplat.engines.poll import Poller
-from deplat.errors import ConfigError
+from deplat_job.errors import ConfigError
 
 APP = "00fabc123"
 ROLE = "arn:aws:iam::123456789012:role/deplat-job"

@@ -13,8 +13,8 @@ import pytest
 from deplat.config import load_settings
 from deplat.engines.base import JobSpec
 from deplat.engines.emr_serverless import spark_submit_parameters
-from deplat.errors import ConfigError
 from deplat.local.emr_serverless_standin import runner, serving
+from deplat_job.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from deplat.cli import app
 from deplat.config import load_settings
-from deplat.errors import ConfigError, ExitCode
+from deplat_job.errors import ConfigError, ExitCode
 
 CONFIG = """
 default_env: local

@@ -1,7 +1,8 @@
-"""The job side imports nothing from the CLI side: pyproject's import-linter contract `job-side`, whose
-source modules are what ships (artifacts.build_job_package's manifest), every module on disk on one side
-of it, every shipped module linted as Python 3.9, and the contract able to fail: a job-side module that
-imports deplat.context breaks it."""
+"""The job side is its own package: pyproject's import-linter contract `job-side` says deplat_job imports
+nothing of deplat, and the job zip is deplat_job exactly (artifacts.build_job_package). Checked here: the
+contract's shape, every module under src in one of the two packages, every job module linted as Python
+3.9, the contract kept and able to fail (a job module that imports deplat.context breaks it), and no
+import cycle between deplat's packages."""
 
 from __future__ import annotations
 
@@ -13,56 +14,36 @@ from pathlib import Path
 
 import tomllib
 
-from deplat.artifacts import JOB_SIDE_CONTRACT, _is_job_side, job_side_modules
+from deplat.artifacts import JOB_PACKAGE, JOB_SIDE_CONTRACT
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
-def _contract() -> dict:
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_the_contract_forbids_the_cli_package_to_the_job_package():
+    config = _pyproject()["tool"]["importlinter"]
     (contract,) = [c for c in config["contracts"] if c.get("id") == JOB_SIDE_CONTRACT]
-    return contract
+    assert contract["type"] == "forbidden" and contract.get("as_packages", True)
+    assert contract["source_modules"] == [JOB_PACKAGE] and contract["forbidden_modules"] == ["deplat"]
+    assert sorted(config["root_packages"]) == ["deplat", JOB_PACKAGE]
 
 
-def _modules() -> set[str]:
-    found = set()
-    for path in (ROOT / "src" / "deplat").rglob("*.py"):
-        parts = path.relative_to(ROOT / "src").with_suffix("").parts
-        found.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
-    return found
-
-
-def _matches(module: str, expressions: list[str]) -> bool:
-    # import-linter's wildcards: `*` one component, `**` one or more
-    for expr in expressions:
-        if expr.endswith(".**") and module.startswith(expr[:-2]) and module != expr[:-3]:
-            return True
-        if fnmatch.fnmatchcase(module, expr) and module.count(".") == expr.count("."):
-            return True
-    return False
-
-
-def test_what_ships_is_the_contracts_source_modules_each_linted_as_python_39():
-    assert job_side_modules(ROOT) == _contract()["source_modules"]
-    ruff = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]["per-file-target-version"]
-    py39 = [p for p, v in ruff.items() if v == "py39"]
+def test_src_holds_the_two_packages_and_every_job_module_is_linted_as_python_39():
     src = ROOT / "src"
-    shipped = [p for p in src.rglob("*.py") if _is_job_side(str(p.relative_to(src)), job_side_modules(ROOT))]
+    tops = {p.name for p in src.iterdir()
+            if p.is_dir() and not p.name.endswith(".egg-info") and p.name != "__pycache__"}
+    assert tops == {"deplat", JOB_PACKAGE}
+    ruff = _pyproject()["tool"]["ruff"]["per-file-target-version"]
+    py39 = [p for p, v in ruff.items() if v == "py39"]
+    shipped = list((src / JOB_PACKAGE).rglob("*.py"))
     assert len(shipped) > 20
     unlinted = [str(p) for p in shipped if not any(fnmatch.fnmatch(str(p.relative_to(ROOT)), g.replace("**", "*"))
                                                    for g in py39)]
     assert unlinted == [], "ships to EMR's Python 3.9 but is not linted as py39 in pyproject's ruff settings"
-
-
-def test_every_module_is_on_one_side_of_the_contract():
-    contract = _contract()
-    unplaced = {m for m in _modules()
-                if not _matches(m, contract["source_modules"]) and not _matches(m, contract["forbidden_modules"])}
-    both = {m for m in _modules()
-            if _matches(m, contract["source_modules"]) and _matches(m, contract["forbidden_modules"])}
-    assert not unplaced, f"add these to pyproject's [tool.importlinter] contract: {sorted(unplaced)}"
-    assert not both
 
 
 def _lint(root: Path) -> subprocess.CompletedProcess:
@@ -75,14 +56,15 @@ def test_the_contract_is_kept_and_breaks_when_a_job_imports_the_cli_side(tmp_pat
     kept = _lint(ROOT)
     assert kept.returncode == 0, kept.stdout + kept.stderr
 
-    shutil.copytree(ROOT / "src" / "deplat", tmp_path / "src" / "deplat",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("deplat", JOB_PACKAGE):
+        shutil.copytree(ROOT / "src" / package, tmp_path / "src" / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    common = tmp_path / "src" / "deplat" / "pipelines" / "common.py"
+    common = tmp_path / "src" / JOB_PACKAGE / "pipelines" / "common.py"
     common.write_text(common.read_text() + "\nfrom deplat.context import Context  # noqa: E402,F401\n")
     broken = _lint(tmp_path)
     assert broken.returncode == 1, broken.stdout + broken.stderr
-    assert "BROKEN" in broken.stdout and "deplat.pipelines.common -> deplat.context" in broken.stdout
+    assert "BROKEN" in broken.stdout and "deplat_job.pipelines.common -> deplat.context" in broken.stdout
 
 
 def _cycles(graph, level: int) -> list[list[str]]:
@@ -128,7 +110,7 @@ def test_no_import_cycle_between_deplats_packages():
     """Function-local imports count: grimp (import-linter's graph) records every import statement."""
     import grimp
 
-    graph = grimp.build_graph("deplat", cache_dir=None)
+    graph = grimp.build_graph("deplat", JOB_PACKAGE, cache_dir=None)
     assert len(graph.modules) > 100
     assert _cycles(graph, 2) == []
 

@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from deplat.errors import ConfigError
 from deplat.kafka import BAD_KINDS, CheckpointStore, committed_offsets, make_bad, make_event
-from deplat.sources.kafka import KNOWN_CURRENCIES, KafkaConnection
+from deplat_job.errors import ConfigError
+from deplat_job.sources.kafka import KNOWN_CURRENCIES, KafkaConnection
 
 
 def test_confluent_cloud_secret_gives_sasl_ssl_plain_for_spark_and_librdkafka():

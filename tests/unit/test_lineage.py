@@ -13,10 +13,10 @@ from test_runs import ScriptedEngine
 from deplat.artifacts import Manifest
 from deplat.config import LineageSettings
 from deplat.console import NullReporter
-from deplat.errors import ConfigError, JobFailedError
 from deplat.lineage import LINEAGE_DIR, HttpTransport, LakeNames, run_uuid, tree
 from deplat.registry import PIPELINES, STEPS, datasets, resolve
 from deplat.runs import RunService
+from deplat_job.errors import ConfigError, JobFailedError
 
 
 def _manifest(steps):
@@ -173,7 +173,7 @@ def test_lineage_show_upstream_names_silver_bronze_and_sources(tmp_path, monkeyp
 
 
 def test_declared_datasets_match_the_specs():
-    from deplat.pipelines.source_specs import DMS_TABLES, SALESFORCE_OBJECTS
+    from deplat_job.pipelines.source_specs import DMS_TABLES, SALESFORCE_OBJECTS
 
     declared = {s.name: (s.inputs, s.outputs) for s in STEPS.values() if s.inputs or s.outputs}
     assert set(declared) <= {s.name for p in PIPELINES.values() for s in p.steps}
@@ -241,7 +241,7 @@ def test_run_passes_the_step_args_to_lineage(tmp_path, monkeypatch):
 
 
 def test_the_stream_step_declares_the_bronze_table_its_job_writes():
-    from deplat.pipelines import streaming
+    from deplat_job.pipelines import streaming
     table = f"bronze.{streaming.BRONZE_TABLE}"
     assert STEPS["kafka_orders_stream"].outputs == (table,)
     assert table in STEPS["orders_silver"].inputs

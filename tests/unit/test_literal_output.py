@@ -28,7 +28,7 @@ def _assert_literal(text: str) -> None:
 def test_dlq_shows_malformed_events_as_they_came(lake):
     from deltalake import write_deltalake
 
-    from deplat.pipelines.streaming import errors_path
+    from deplat_job.pipelines.streaming import errors_path
 
     n = len(NASTY)
     write_deltalake(errors_path(str(lake)), pa.table({

@@ -69,7 +69,7 @@ def test_bad_layer_and_table_names_are_usage_errors(env):
 
 
 def test_the_job_itself_refuses_a_low_retention_before_starting_spark():
-    from deplat.pipelines.maintenance import RetentionRefused
+    from deplat_job.pipelines.maintenance import RetentionRefused
 
     with pytest.raises(RetentionRefused, match="below the 168 h floor"):
         runpy.run_path(str(ROOT / "jobs" / "delta_maintenance.py"), run_name="not_main")["main"](

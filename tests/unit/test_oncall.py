@@ -23,7 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from deplat.cli import app
-from deplat.errors import ExitCode
+from deplat_job.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -337,9 +337,9 @@ def test_cancel_leaves_a_finished_run_as_it_is(emr):
 
 def test_local_down_with_a_live_run_refuses_without_yes(project):
     from deplat.config import LocalStackSettings
-    from deplat.errors import SafetyError
     from deplat.local.services import EMR_STANDIN_DIR
     from deplat.local.stack import LocalStack
+    from deplat_job.errors import SafetyError
 
     state = project / ".deplat" / "local"
     supervisor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
@@ -415,7 +415,7 @@ def _service(tmp_path, root=ROOT):
 
 @pytest.mark.parametrize("timeout", [-5, 0])
 def test_a_timeout_that_is_not_positive_is_exit_2_before_submitting(tmp_path, timeout):
-    from deplat.errors import ConfigError
+    from deplat_job.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--timeout") as err:
         _service(tmp_path).run("fx", timeout=timeout)
@@ -424,7 +424,7 @@ def test_a_timeout_that_is_not_positive_is_exit_2_before_submitting(tmp_path, ti
 
 @pytest.mark.parametrize("pipeline", ["snowflake", "gold", "all"])
 def test_partition_date_on_steps_that_ignore_it_is_exit_2(tmp_path, pipeline):
-    from deplat.errors import ConfigError
+    from deplat_job.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--partition-date is not supported by") as err:
         _service(tmp_path).run(pipeline, partition_date="2024-01-02")
@@ -445,7 +445,7 @@ def test_every_registered_step_has_its_job_script():
 
 
 def test_the_not_built_rule_follows_the_jobs_folder(tmp_path):
-    from deplat.errors import NotBuiltError
+    from deplat_job.errors import NotBuiltError
 
     (tmp_path / "jobs").mkdir()
     with pytest.raises(NotBuiltError, match="jobs/fx_to_bronze.py"):
@@ -468,7 +468,7 @@ def test_no_cli_command_is_a_not_built_stub():
 
 def test_not_built_is_a_usage_error_naming_the_command():
     from deplat.cli._common import not_built
-    from deplat.errors import NotBuiltError
+    from deplat_job.errors import NotBuiltError
 
     with pytest.raises(NotBuiltError, match="`deplat lf export` is not built yet") as err:
         not_built("lf export")
@@ -523,8 +523,8 @@ def test_no_subprocess_call_outside_the_helper_and_the_streaming_exceptions():
 @pytest.mark.skipif(os.geteuid() != 0, reason="the postgres-user path only runs as root")
 def test_postgres_prepare_never_changes_permissions_outside_the_state_folder(tmp_path):
     from deplat.config import LocalStackSettings
-    from deplat.errors import LocalStackError
     from deplat.local.services import Paths, _pg_prepare
+    from deplat_job.errors import LocalStackError
 
     private = tmp_path / "private"
     root = private / "project" / ".deplat" / "local"
@@ -543,9 +543,9 @@ def test_apply_with_changes_needs_confirmation_in_the_service_not_only_the_cli(t
     before Terraform is touched; the CLI only asks."""
     from types import SimpleNamespace
 
-    from deplat.errors import SafetyError
     from deplat.infra import Infra, PlanResult
     from deplat.terraform import PlanSummary, ResourceChange
+    from deplat_job.errors import SafetyError
 
     ctx = SimpleNamespace(env=SimpleNamespace(name="dev", is_local=False))
     infra = Infra(ctx)

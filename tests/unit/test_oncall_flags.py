@@ -12,7 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from deplat.cli import app
-from deplat.errors import ExitCode
+from deplat_job.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parents[2]
 

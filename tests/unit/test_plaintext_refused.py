@@ -1,4 +1,4 @@
-"""Plain-text transports carry credentials only to loopback stand-ins (one rule: deplat.shared.refuse_plaintext).
+"""Plain-text transports carry credentials only to loopback stand-ins (one rule: deplat_job.shared.refuse_plaintext).
 
 A secret or setting that turns Snowflake to `protocol: http`, Kafka to PLAINTEXT / SASL_PLAINTEXT, the
 OpenLineage bearer key to `http://`, or Salesforce to `http://` is refused (ConfigError, exit 2)
@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from deplat.errors import ConfigError, ExitCode
-from deplat.shared import is_loopback_host, refuse_plaintext
+from deplat_job.errors import ConfigError, ExitCode
+from deplat_job.shared import is_loopback_host, refuse_plaintext
 
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.8.9.1", "::1", "[::1]", "LOCALHOST"])
@@ -34,7 +34,7 @@ def test_anything_else_is_refused_with_exit_2(hosts):
 # --- Snowflake -----------------------------------------------------------------------------------
 
 def _snowflake(params):
-    from deplat.sources import snowflake
+    from deplat_job.sources import snowflake
 
     return snowflake.check_transport(params)
 
@@ -61,7 +61,7 @@ def test_snowflake_https_or_loopback_http_is_allowed(params):
 def test_snowflake_connect_refuses_before_connecting(monkeypatch):
     import snowflake.connector
 
-    from deplat.sources.snowflake import connect
+    from deplat_job.sources.snowflake import connect
 
     called = []
     monkeypatch.setattr(snowflake.connector, "connect", lambda **kw: called.append(kw))
@@ -71,7 +71,7 @@ def test_snowflake_connect_refuses_before_connecting(monkeypatch):
 
 
 def test_snowflake_secret_with_http_is_refused_when_read():
-    from deplat.sources.snowflake import read_connection
+    from deplat_job.sources.snowflake import read_connection
 
     class _Client:
         class exceptions:
@@ -90,7 +90,7 @@ def test_snowflake_secret_with_http_is_refused_when_read():
 
 @pytest.mark.parametrize("protocol", ["PLAINTEXT", "SASL_PLAINTEXT", "plaintext", "sasl_plaintext"])
 def test_kafka_plaintext_to_a_remote_broker_is_refused(protocol):
-    from deplat.sources.kafka import KafkaConnection
+    from deplat_job.sources.kafka import KafkaConnection
 
     value = {"bootstrap_servers": "127.0.0.1:9092,pkc-1.aws.confluent.cloud:9092", "security_protocol": protocol,
              "sasl_username": "KEY", "sasl_password": "SECRET"}
@@ -102,7 +102,7 @@ def test_kafka_plaintext_to_a_remote_broker_is_refused(protocol):
 
 
 def test_kafka_default_protocol_is_plaintext_so_a_bare_remote_broker_is_refused():
-    from deplat.sources.kafka import KafkaConnection
+    from deplat_job.sources.kafka import KafkaConnection
 
     with pytest.raises(ConfigError):
         KafkaConnection.from_json(json.dumps({"bootstrap_servers": "b-1.msk.example.com:9092"}))
@@ -111,14 +111,14 @@ def test_kafka_default_protocol_is_plaintext_so_a_bare_remote_broker_is_refused(
 @pytest.mark.parametrize("servers", ["127.0.0.1:9092", "localhost:9092,127.0.0.2:9093", "[::1]:9092",
                                      "PLAINTEXT://127.0.0.1:9092"])
 def test_kafka_plaintext_to_loopback_brokers_is_allowed(servers):
-    from deplat.sources.kafka import KafkaConnection
+    from deplat_job.sources.kafka import KafkaConnection
 
     assert KafkaConnection(servers).spark_options()["kafka.security.protocol"] == "PLAINTEXT"
 
 
 @pytest.mark.parametrize("protocol", ["SASL_SSL", "SSL"])
 def test_kafka_tls_to_a_remote_broker_is_allowed(protocol):
-    from deplat.sources.kafka import KafkaConnection
+    from deplat_job.sources.kafka import KafkaConnection
 
     conn = KafkaConnection("pkc-1.aws.confluent.cloud:9092", protocol, sasl_username="K", sasl_password="S")
     assert conn.client_config()["security.protocol"] == protocol
@@ -183,7 +183,7 @@ def test_the_run_emitter_refuses_the_env_key_over_http(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("url", ["http://login.salesforce.com", "http://10.0.0.1:8080", "ftp://x"])
 def test_salesforce_http_to_a_remote_host_is_refused(url):
-    from deplat.sources.salesforce import SalesforceConfig, connect
+    from deplat_job.sources.salesforce import SalesforceConfig, connect
 
     with pytest.raises(ConfigError, match="refusing"):
         connect(SalesforceConfig(login_url=url, client_id="c", client_secret="s", username="u", password="p"))

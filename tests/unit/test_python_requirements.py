@@ -26,6 +26,5 @@ def test_cli_floor_is_the_same_in_pyproject_doctor_and_readme():
 def test_job_side_is_linted_as_the_emr_python():
     targets = PYPROJECT["tool"]["ruff"]["per-file-target-version"]
     emr = f"py{EMR_PYTHON[0]}{EMR_PYTHON[1]}"
-    for path in ("jobs/**", "src/deplat/pipelines/**", "src/deplat/sources/**", "src/deplat/shared.py",
-                 "src/deplat/errors.py", "src/deplat/__init__.py"):
+    for path in ("jobs/**", "src/deplat_job/**"):
         assert targets.get(path) == emr, path

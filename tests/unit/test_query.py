@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from deplat.errors import ExitCode, JobFailedError
 from deplat.query import (
     AthenaQueryEngine,
     LocalQueryEngine,
@@ -18,6 +17,7 @@ from deplat.query import (
     referenced_tables,
     runbook_examples,
 )
+from deplat_job.errors import ExitCode, JobFailedError
 
 SILVER_DB = "pyspark_de_project_silver"
 TODAY = dt.date.today()

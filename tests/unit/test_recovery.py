@@ -54,8 +54,8 @@ def test_preview_counts_rows_and_files_now_and_then(lake):
 def test_timestamp_picks_the_last_commit_at_or_before_it(lake):
     from deltalake import DeltaTable
 
-    from deplat.errors import ConfigError
     from deplat.recovery import preview_restore
+    from deplat_job.errors import ConfigError
 
     path = lake / "silver" / "t"
     _three_versions(path)

@@ -11,9 +11,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from deplat.console import NullReporter
-from deplat.errors import JobFailedError
 from deplat.report.data import DEFAULT_RULE, collect
 from deplat.runbook import Runbook, RunbookStep, StepOutcome
+from deplat_job.errors import JobFailedError
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLAT = str(Path(sys.executable).with_name("deplat"))

@@ -14,7 +14,6 @@ from types import SimpleNamespace
 import pytest
 
 from deplat.console import NullReporter
-from deplat.errors import ConfigError, DataQualityError, ExitCode
 from deplat.runbook import (
     RUNBOOK_STEPS,
     Runbook,
@@ -23,6 +22,7 @@ from deplat.runbook import (
     StepOutcome,
     dq_summary,
 )
+from deplat_job.errors import ConfigError, DataQualityError, ExitCode
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -202,7 +202,7 @@ def test_dq_error_sets_the_steps_dq_verdict(tmp_path):
 DRIVER = """
 import os, sys
 import deplat.runbook as rb
-from deplat.errors import DataQualityError
+from deplat_job.errors import DataQualityError
 
 def make(name):
     def run(ctx, runbook):
@@ -281,7 +281,7 @@ def test_live_view_on_a_terminal_draws_the_table(tmp_path):
 
 
 def test_one_runbook_per_environment_at_a_time(tmp_path):
-    from deplat.errors import SafetyError
+    from deplat_job.errors import SafetyError
 
     s = Steps()
     inner: list[BaseException] = []

@@ -8,8 +8,8 @@ import pytest
 from deplat.artifacts import Manifest
 from deplat.console import NullReporter
 from deplat.engines.base import PollPolicy, RunRef, RunState
-from deplat.errors import ConfigError, JobFailedError
 from deplat.runs import RunHistory, RunService, idempotency_key
+from deplat_job.errors import ConfigError, JobFailedError
 
 ROOT = Path(__file__).resolve().parents[2]  # the project: its jobs/ decide what is built
 TRACEBACK = 'Traceback (most recent call last):\n  File "j.py", line 3, in <module>\nValueError: bad row\n'
@@ -178,9 +178,9 @@ def test_the_run_service_knows_no_dq_a_gate_step_needs_the_wired_gate_hook(tmp_p
     refused before anything is submitted, saying how to wire it; deplat.services.run_service wires DQ."""
     from deplat import registry
     from deplat.dq.service import DqGate
-    from deplat.errors import DeplatError
     from deplat.registry import Pipeline, Step
     from deplat.services import run_service
+    from deplat_job.errors import DeplatError
 
     monkeypatch.setitem(registry.PIPELINES, "gated", Pipeline("gated", (
         Step("fx_to_bronze"), Step("fx_bronze_to_silver", gate=("silver.fx_rates",)))))
@@ -221,9 +221,9 @@ def test_a_step_is_declared_partitioned_exactly_when_its_job_reads_the_date():
 def test_a_date_for_a_step_not_declared_partitioned_is_refused_before_submitting():
     import dataclasses
 
-    from deplat.errors import ConfigError
     from deplat.registry import STEPS
     from deplat.runs import _require_partition_support
+    from deplat_job.errors import ConfigError
 
     fx = STEPS["fx_to_bronze"]
     _require_partition_support("fx", [("fx", fx)])

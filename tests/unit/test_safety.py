@@ -2,7 +2,7 @@ import pytest
 
 from deplat.aws import Aws, check_local_safety, is_loopback, looks_real
 from deplat.config import Environment
-from deplat.errors import ExitCode, SafetyError
+from deplat_job.errors import ExitCode, SafetyError
 
 
 def _local(**kw) -> Environment:

@@ -14,7 +14,7 @@ import pytest
 import responses
 from simple_salesforce import Salesforce
 
-from deplat.sources import salesforce as source
+from deplat_job.sources import salesforce as source
 
 INSTANCE = "https://deplat-test.my.salesforce.com"
 NOW = datetime.now(timezone.utc)

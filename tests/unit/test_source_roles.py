@@ -10,14 +10,14 @@ import pytest
 
 from deplat.engines.base import JobSpec
 from deplat.engines.emr_serverless import EmrServerlessEngine
-from deplat.errors import ConfigError
 from deplat.infra import SECRET_SOURCES
 from deplat.registry import PIPELINES
+from deplat_job.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 JOB_ROLE = "arn:aws:iam::123456789012:role/deplat-dev-spark-job"
 SOURCE_ROLES = {s: f"arn:aws:iam::123456789012:role/deplat-dev-spark-{s}" for s in SECRET_SOURCES}
-# What a job script calls when it reads a source secret (deplat.sources.*).
+# What a job script calls when it reads a source secret (deplat_job.sources.*).
 READS_SECRET = re.compile(r"\b(read_connection|read_config|read_secret)\(")
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from deplat.errors import ExitCode, InfraError
 from deplat.infra import MOTO_SERVICES, local_backend, local_override
 from deplat.terraform import (
     Terraform,
@@ -23,6 +22,7 @@ from deplat.terraform import (
     summarize_plan,
     terraform_bin,
 )
+from deplat_job.errors import ExitCode, InfraError
 
 DATA = Path(__file__).parent / "data" / "terraform"
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from deplat.errors import SafetyError
 from deplat.infra import _refuse_removing_retained, destroy_targets
 from deplat.terraform import summarize_plan
+from deplat_job.errors import SafetyError
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data" / "terraform"

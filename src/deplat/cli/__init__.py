@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 
 from deplat import __version__
 from deplat.cli._common import Output
-from deplat.errors import DeplatError, ExitCode
+from deplat_job.errors import DeplatError, ExitCode
 
 
 class DeplatGroup(TyperGroup):

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from deplat.errors import NotBuiltError
+from deplat_job.errors import NotBuiltError
 
 
 class Output(str, Enum):

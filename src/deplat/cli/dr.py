@@ -98,9 +98,9 @@ def restore(
 ) -> None:
     """Delta RESTORE to a version or time: preview first (rows/files now vs then, commits undone);
     runs only with --yes (exit 7 without). Fails clearly if VACUUM removed the target's files."""
-    from deplat.errors import SafetyError
     from deplat.recovery import preview_restore
     from deplat.recovery import restore as run_restore
+    from deplat_job.errors import SafetyError
 
     ctx = context(tctx, output)
     if not yes:

@@ -8,8 +8,8 @@ import shutil
 import sys
 
 from deplat.doctor.check import Check
-from deplat.errors import DeplatError, SafetyError
 from deplat.proc import ProcessError, run
+from deplat_job.errors import DeplatError, SafetyError
 
 JAVA_VERSION_TIMEOUT_S = 20  # a JVM start on a loaded 2-core machine takes ~1 s; 20 s means stuck
 
@@ -142,7 +142,7 @@ def _local_secret_ports(ctx) -> list[Check]:
     """The local sources' secrets (what the jobs connect to) point at the ports the stack serves."""
     from urllib.parse import urlparse
 
-    from deplat.sources.secret_store import read_secret, secret_name
+    from deplat_job.sources.secret_store import read_secret, secret_name
 
     ports = ctx.settings.local_stack
     expected = {"salesforce": ("salesforce_port", ports.salesforce_port),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deplat.errors import ConfigError, DataQualityError, DataQualityWarning, ExitCode, SafetyError
+from deplat_job.errors import ConfigError, DataQualityError, DataQualityWarning, ExitCode, SafetyError
 
 STEP = "dq_check"
 PIPELINE = "dq"
@@ -135,7 +135,7 @@ class DqService:
 
     def suites(self) -> list[Any]:
         """Every suite in dq/suites/*.yml (ConfigError, exit 2, on a bad one)."""
-        from deplat.dq.suite import SuiteError, load_suite
+        from deplat_job.dq.suite import SuiteError, load_suite
 
         try:
             return [load_suite(p) for p in sorted(self.suites_dir.glob("*.yml"))]
@@ -144,7 +144,7 @@ class DqService:
 
     def suite_for(self, table: str, suite_file: str | Path | None = None) -> Any:
         """The suite to check `table` with: `suite_file`, else the one in dq/suites naming the table."""
-        from deplat.dq.suite import SuiteError, load_suite
+        from deplat_job.dq.suite import SuiteError, load_suite
 
         _check_table_name(table)
         if suite_file is not None:
@@ -218,7 +218,7 @@ class DqService:
 
     def job_args(self, suites: list[Any]) -> list[str]:
         """The dq_check job's arguments for these (validated) suites."""
-        from deplat.dq.suite import encode_suites
+        from deplat_job.dq.suite import encode_suites
 
         self.validate(suites)
         return ["--suites", encode_suites(suites)]
@@ -254,7 +254,7 @@ class DqService:
         """Judge the dq_check job's metrics and publish the CloudWatch metric."""
         rec = next((m for m in reversed(metrics) if m.get("step") == STEP and "dq" in m), None)
         if rec is None:
-            from deplat.errors import JobFailedError
+            from deplat_job.errors import JobFailedError
 
             raise JobFailedError(f"the dq_check run {run_id} printed no DQ results",
                                  f"see `deplat logs {run_id}`")

@@ -24,10 +24,10 @@ from deplat.engines.base import (
     RunRef,
     RunState,
 )
-from deplat.errors import ApplicationNotFoundError, ConfigError
 from deplat.logs import LogReader
 from deplat.logs import follow as follow_tail
-from deplat.shared import DELTA_CONF
+from deplat_job.errors import ApplicationNotFoundError, ConfigError
+from deplat_job.shared import DELTA_CONF
 
 ENGINE = "emr-serverless"
 KEY_TAG = "deplat:key"

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 from deplat.engines.base import KNOWN_STATES, PollPolicy, RunState, UnknownRunStateError
-from deplat.errors import JobFailedError
+from deplat_job.errors import JobFailedError
 
 UpdateFn = Callable[[RunState, float, bool], None]
 

@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from deplat.config import LocalStackSettings
-from deplat.errors import LocalStackError
 from deplat.local.rds import SLOT, connect, conninfo
-from deplat.pipelines.source_specs import DMS_OP, DMS_SEQ, DMS_TABLES, DMS_TS
-from deplat.sources.dms import DMS_NULL
-from deplat.sources.rds import lsn_to_int
+from deplat_job.errors import LocalStackError
+from deplat_job.pipelines.source_specs import DMS_OP, DMS_SEQ, DMS_TABLES, DMS_TS
+from deplat_job.sources.dms import DMS_NULL
+from deplat_job.sources.rds import lsn_to_int
 
 LOAD_ROWS_PER_FILE = 100_000
 _DATA = re.compile(r"^table (?P<rel>.+?): (?P<op>INSERT|UPDATE|DELETE|TRUNCATE): ?(?P<rest>.*)$", re.DOTALL)
@@ -360,7 +360,7 @@ def dms_capture(
 ) -> CaptureResult:
     """`deplat local dms-capture`: optional full load, then the slot's pending changes, as DMS files.
 
-    `tables` ("schema.table") defaults to the declared DMS tables (deplat.pipelines.source_specs).
+    `tables` ("schema.table") defaults to the declared DMS tables (deplat_job.pipelines.source_specs).
     """
     landing = Path(landing)
     tables = list(tables) if tables is not None else list(DMS_TABLES)
@@ -393,8 +393,8 @@ def write_key_snapshot(conn, keys_dir: Path, qualified: str) -> tuple[Path, int,
 
     Returns (file, number of keys, sequence, the keys as text tuples).
     """
-    from deplat.sources.dms import key_snapshot_file
-    from deplat.sources.rds import take_key_snapshot
+    from deplat_job.sources.dms import key_snapshot_file
+    from deplat_job.sources.rds import take_key_snapshot
 
     try:
         snapshot = take_key_snapshot(conn, qualified, scale="wal")  # the scale this capture writes
@@ -419,8 +419,8 @@ def reconcile_keys(lake: str, qualified: str, settings: LocalStackSettings | Non
     target delivers as an update of the new key only). `ghost_keys` previews them against the
     current silver table.
     """
-    from deplat.pipelines.source_specs import DMS_TABLES
-    from deplat.sources.dms import keys_dir
+    from deplat_job.pipelines.source_specs import DMS_TABLES
+    from deplat_job.sources.dms import keys_dir
 
     if qualified not in DMS_TABLES:
         raise DmsCaptureError(f"unknown DMS table {qualified!r}", f"one of: {', '.join(DMS_TABLES)}")

@@ -20,8 +20,8 @@ import uuid
 from pathlib import Path
 
 from deplat.config import LocalStackSettings
-from deplat.errors import LocalStackError
 from deplat.proc import ProcessError, run
+from deplat_job.errors import LocalStackError
 
 KAFKA_VERSION = "4.1.1"
 SCALA_VERSION = "2.13"

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from deplat.config import LocalStackSettings
-from deplat.errors import LocalStackError
+from deplat_job.errors import LocalStackError
 
 DATABASE = "rds"
 SLOT = "deplat_dms"
@@ -67,7 +67,7 @@ def conninfo(settings: LocalStackSettings, dbname: str = DATABASE) -> str:
 
 
 def rds_secret(settings: LocalStackSettings) -> dict[str, Any]:
-    """The stand-in's credentials as the RDS/DMS secret JSON (deplat.sources.rds reads it). Trust
+    """The stand-in's credentials as the RDS/DMS secret JSON (deplat_job.sources.rds reads it). Trust
     auth on loopback: the password is a placeholder the server never checks."""
     return {"engine": "postgres", "host": "127.0.0.1", "port": settings.postgres_port, "dbname": DATABASE,
             "username": "postgres", "password": "local-trust-auth"}
@@ -76,7 +76,7 @@ def rds_secret(settings: LocalStackSettings) -> dict[str, Any]:
 def seed_secret(ctx) -> dict[str, str]:
     """Store the stand-in's credentials as `deplat/<env>/rds` (moto's Secrets Manager locally), for
     the dms_key_snapshot job. Returns {"secret_name", "secret_action"}."""
-    from deplat.sources.secret_store import secret_name, write_secret
+    from deplat_job.sources.secret_store import secret_name, write_secret
 
     name = secret_name(ctx.env.name, "rds")
     action = write_secret(ctx.aws.client("secretsmanager"), name, rds_secret(ctx.settings.local_stack), create=True)[0]

@@ -553,7 +553,7 @@ def serve_in_thread(org: Org | None = None, port: int = 0) -> tuple[_Server, thr
 
 def salesforce_connection(settings) -> dict[str, str]:
     """The stand-in's connection settings (LocalStackSettings' port), in the shape
-    deplat.sources.salesforce reads from the secret."""
+    deplat_job.sources.salesforce reads from the secret."""
     return {"login_url": f"http://127.0.0.1:{settings.salesforce_port}", **LOCAL_CREDENTIALS,
             "api_version": API_VERSION}
 
@@ -563,7 +563,7 @@ def put_secret(client: Any, name: str, value: dict[str, Any]) -> str:
 
     Returns the action: "created", "updated" or "unchanged". The value is never logged.
     """
-    from deplat.sources.secret_store import write_secret
+    from deplat_job.sources.secret_store import write_secret
 
     return write_secret(client, name, value, create=True)[0]
 
@@ -573,7 +573,7 @@ def seed_secret(ctx) -> dict[str, str]:
 
     Returns {"secret_name", "secret_action"}.
     """
-    from deplat.sources.secret_store import secret_name
+    from deplat_job.sources.secret_store import secret_name
 
     name = secret_name(ctx.env.name, "salesforce")
     action = put_secret(ctx.aws.client("secretsmanager"), name, salesforce_connection(ctx.settings.local_stack))

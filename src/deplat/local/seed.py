@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from deplat.errors import ConfigError
+from deplat_job.errors import ConfigError
 
 
 @dataclass
@@ -80,7 +80,7 @@ def capture(ctx, full: bool = False, sample_changes: int = 0, reload: bool = Fal
     LOAD file even where one exists) as DMS S3-target files."""
     from deplat.local.dms_capture import dms_capture
     from deplat.local.rds import apply_sample_changes
-    from deplat.sources.dms import landing_root
+    from deplat_job.sources.dms import landing_root
 
     _require_local(ctx)
     settings = ctx.settings.local_stack

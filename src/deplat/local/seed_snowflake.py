@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deplat.errors import LocalStackError
 from deplat.local import snowflake_server
-from deplat.sources.secret_store import secret_name, write_secret
-from deplat.sources.snowflake import connect
+from deplat_job.errors import LocalStackError
+from deplat_job.sources.secret_store import secret_name, write_secret
+from deplat_job.sources.snowflake import connect
 
 DEFAULT_SCALE_FACTOR = 0.01
 DATE_SHIFT_YEARS = 20

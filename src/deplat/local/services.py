@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deplat.config import LocalStackSettings
-from deplat.errors import LocalStackError
 from deplat.proc import run
+from deplat_job.errors import LocalStackError
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from deplat.config import LocalStackSettings
-from deplat.errors import ConfigError, LocalStackError, SafetyError
 from deplat.local.services import SERVICES, Paths, Service, port_open
+from deplat_job.errors import ConfigError, LocalStackError, SafetyError
 
 
 @dataclass

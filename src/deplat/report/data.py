@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from deplat.errors import ConfigError
+from deplat_job.errors import ConfigError
 
 DQ_TABLE = ("gold", "quality_results")
 LAYER_ORDER = ("_landing", "bronze", "silver", "gold", "_errors")

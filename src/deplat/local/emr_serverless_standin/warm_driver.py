@@ -45,7 +45,7 @@ _BROKEN = threading.Event()  # a run left the session in a state this driver cou
 
 def main(argv: list[str]) -> int:
     sock_path, idle_seconds, runs_root = argv[0], float(argv[1]), argv[2]
-    from deplat.pipelines.session import get_spark
+    from deplat_job.pipelines.session import get_spark
 
     spark = get_spark("deplat-warm-driver")
     baseline = _settings(spark)

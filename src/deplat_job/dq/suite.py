@@ -340,7 +340,7 @@ class Check:
         referential becomes ExpectColumnValuesToBeInSet over the referenced table's values:
         `ref_values` when given (a test oracle's small list), else a suite parameter naming the
         referenced column(s) (`{"$PARAMETER": "ref silver.t.col"}`: the job joins on the engine and
-        never holds the values, see deplat.dq.engine); freshness becomes ExpectColumnMaxToBeBetween with a date
+        never holds the values, see deplat_job.dq.engine); freshness becomes ExpectColumnMaxToBeBetween with a date
         lower bound (today, UTC, minus max_age_days), its midnight on a timestamp column (`type_name`):
         GX cannot compare a timestamp with a date.
         """

@@ -15,12 +15,12 @@ SOURCES = ("salesforce", "snowflake", "kafka", "rds")
 
 # Keys a source's job needs; a tuple of alternatives means "one of these" (e.g. Snowflake password
 # or key-pair authentication). Salesforce: the OAuth 2.0 username-password flow
-# (deplat.sources.salesforce); Snowflake: snowflake-connector-python's connect() arguments.
+# (deplat_job.sources.salesforce); Snowflake: snowflake-connector-python's connect() arguments.
 REQUIRED_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
     "salesforce": (("login_url",), ("client_id",), ("client_secret",), ("username",), ("password",)),
     "snowflake": (("account",), ("user",), ("password", "private_key_file", "authenticator")),
     "kafka": (("bootstrap_servers",),),
-    # The JSON RDS and DMS use for PostgreSQL credentials (deplat.sources.rds: the key snapshot job).
+    # The JSON RDS and DMS use for PostgreSQL credentials (deplat_job.sources.rds: the key snapshot job).
     "rds": (("host",), ("port",), ("dbname",), ("username",), ("password",)),
 }
 
@@ -46,7 +46,7 @@ def read_secret(name: str, client: Any = None) -> dict[str, Any]:
     JSON object (neither message quotes the value).
     """
     if client is None:
-        from deplat.shared import job_client
+        from deplat_job.shared import job_client
 
         client = job_client("secretsmanager")
     try:

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable
 
-from deplat.pipelines.common import (
+from deplat_job.pipelines.common import (
     CURRENT,
     REJECTED,
     add_ingest_metadata,
@@ -39,8 +39,8 @@ from deplat.pipelines.common import (
     with_error_reason,
     write_errors,
 )
-from deplat.pipelines.source_specs import SALESFORCE_OBJECTS, SIZED_BY_DESCRIBE, Column, SalesforceObject
-from deplat.sources.salesforce import GET_DELETED_DAYS, DeleteLogUnavailableError
+from deplat_job.pipelines.source_specs import SALESFORCE_OBJECTS, SIZED_BY_DESCRIBE, Column, SalesforceObject
+from deplat_job.sources.salesforce import GET_DELETED_DAYS, DeleteLogUnavailableError
 
 SOURCE = "salesforce"
 # Salesforce's "Polling for Changes" guidance: poll no more often than every five minutes, the API

@@ -35,7 +35,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from deplat.dq.suite import Check, Suite, SuiteError, freshness_floor, type_family
+from deplat_job.dq.suite import Check, Suite, SuiteError, freshness_floor, type_family
 
 SAMPLES = 5
 QUALITY_TABLE = "quality_results"  # gold.quality_results
@@ -336,7 +336,7 @@ def reference_frames(spark: Any, lake: str, suite: Suite) -> dict[str, Any]:
     read here and nothing is ever collected: `gate` joins them on the engine, at any size."""
     from pyspark.sql import functions as F
 
-    from deplat.pipelines.common import table_path
+    from deplat_job.pipelines.common import table_path
 
     out: dict[str, Any] = {}
     for c in suite.checks:
@@ -521,7 +521,7 @@ def check_suite(spark: Any, lake: str, suite: Suite, gx_report: bool = True, tod
     """
     from delta.tables import DeltaTable
 
-    from deplat.pipelines.common import table_path
+    from deplat_job.pipelines.common import table_path
 
     path = table_path(lake, suite.layer, suite.table_name)
     if not DeltaTable.isDeltaTable(spark, path):
@@ -574,7 +574,7 @@ QUALITY_SCHEMA = ("run_id STRING, suite STRING, table_name STRING, delta_version
 
 def append_quality_results(spark: Any, lake: str, rows: list[dict[str, Any]]) -> int:
     """Append to gold.quality_results (a Delta table, created on first use); returns rows written."""
-    from deplat.pipelines.common import table_path
+    from deplat_job.pipelines.common import table_path
 
     if not rows:
         return 0

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from deplat.errors import ConfigError
+from deplat_job.errors import ConfigError
 
 # ISO 4217 codes an order may carry: EUR plus the currencies the ECB publishes reference rates for
 # (silver.fx_rates can convert exactly these).
@@ -48,7 +48,7 @@ class KafkaConnection:
                 f"security_protocol={self.security_protocol!r}, ...)")
 
     def __post_init__(self) -> None:
-        from deplat.shared import refuse_plaintext
+        from deplat_job.shared import refuse_plaintext
 
         if "PLAINTEXT" in self.security_protocol.upper():
             refuse_plaintext(f"Kafka {self.security_protocol.upper()}", _hosts(self.bootstrap_servers),
@@ -112,7 +112,7 @@ def _hosts(bootstrap_servers: str) -> list[str]:
 
 def secret_name(env: str) -> str:
     """The secret's name by convention (Terraform's `secret_names.kafka`)."""
-    from deplat.sources.secret_store import secret_name as name
+    from deplat_job.sources.secret_store import secret_name as name
 
     return name(env, "kafka")
 
@@ -120,7 +120,7 @@ def secret_name(env: str) -> str:
 def read_connection(name: str, client: Any = None) -> KafkaConnection:
     """Read the connection from Secrets Manager by name (AWS_ENDPOINT_URL is honoured)."""
     if client is None:
-        from deplat.shared import job_client
+        from deplat_job.shared import job_client
 
         client = job_client("secretsmanager")
     try:

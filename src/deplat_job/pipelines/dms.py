@@ -32,9 +32,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from deplat.pipelines.common import add_ingest_metadata, table_path, typed_columns, typed_value, with_error_reason
-from deplat.pipelines.source_specs import DMS_OP, DMS_SEQ, DMS_SPECIAL_VALUES, DMS_TABLES, DMS_TS, DmsTable
-from deplat.sources import dms as source
+from deplat_job.pipelines.common import add_ingest_metadata, table_path, typed_columns, typed_value, with_error_reason
+from deplat_job.pipelines.source_specs import DMS_OP, DMS_SEQ, DMS_SPECIAL_VALUES, DMS_TABLES, DMS_TS, DmsTable
+from deplat_job.sources import dms as source
 
 SOURCE = "dms"
 OPS = ("I", "U", "D")

@@ -34,7 +34,7 @@ class Chunk:
 
 
 def secret_name(env: str) -> str:
-    from deplat.sources.secret_store import secret_name as name
+    from deplat_job.sources.secret_store import secret_name as name
 
     return name(env, "snowflake")
 
@@ -42,7 +42,7 @@ def secret_name(env: str) -> str:
 def read_connection(env: str, client=None) -> dict[str, Any]:
     """The connector arguments stored in `deplat/<env>/snowflake` (boto3 honours AWS_ENDPOINT_URL)."""
     if client is None:
-        from deplat.shared import job_client
+        from deplat_job.shared import job_client
 
         client = job_client("secretsmanager")
     name = secret_name(env)
@@ -60,7 +60,7 @@ def read_connection(env: str, client=None) -> dict[str, Any]:
 def check_transport(params: dict[str, Any]) -> None:
     """ConfigError (exit 2) when the connector arguments select plain http to a non-loopback host;
     without `host` the connector talks to <account>.snowflakecomputing.com, which is remote."""
-    from deplat.shared import refuse_plaintext
+    from deplat_job.shared import refuse_plaintext
 
     if str(params.get("protocol") or "https").lower() != "https":
         host = params.get("host")

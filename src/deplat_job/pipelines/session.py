@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from deplat.shared import DELTA_CONF
+from deplat_job.shared import DELTA_CONF
 
 __all__ = ["DELTA_CONF", "LOCAL_CONF", "get_spark"]
 
@@ -59,13 +59,13 @@ def get_spark(
 
 
 def runtime_banner() -> str:
-    """One driver-log line naming what the job really runs on: the interpreter, where `deplat`,
+    """One driver-log line naming what the job really runs on: the interpreter, where `deplat_job`,
     pyspark and boto3 were imported from (the job package, the runtime, the dependency archive)."""
     import importlib.util
     import platform
     import sys
 
-    import deplat
+    import deplat_job
 
     def origin(name: str) -> str:
         try:
@@ -75,4 +75,4 @@ def runtime_banner() -> str:
         return (spec.origin or "?") if spec else "missing"
 
     return (f"deplat job runtime: Python {platform.python_version()} ({sys.executable}); "
-            f"deplat {deplat.__file__}; pyspark {origin('pyspark')}; boto3 {origin('boto3')}")
+            f"deplat_job {deplat_job.__file__}; pyspark {origin('pyspark')}; boto3 {origin('boto3')}")

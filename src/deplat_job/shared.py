@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlparse
 
-from deplat import __version__
+from deplat_job import __version__
 
 # Delta Lake on Spark: the SQL extension and catalog (Delta docs, "Set up Apache Spark with Delta
 # Lake"). The jobs' SparkSession and the EMR job run's sparkSubmitParameters both set these.
@@ -53,7 +53,7 @@ def refuse_plaintext(what: str, hosts: Iterable[str], fix: str) -> None:
     Raises ConfigError (exit 2) naming `what` and the first non-loopback host; an empty host list
     counts as not loopback (the client's default host is a remote service).
     """
-    from deplat.errors import ConfigError
+    from deplat_job.errors import ConfigError
 
     hosts = list(hosts)
     remote = [h for h in hosts if not is_loopback_host(h)]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from deplat.pipelines.table_schemas import CUSTOMER_SPEND, MONEY, conform
+from deplat_job.pipelines.table_schemas import CUSTOMER_SPEND, MONEY, conform
 
 FX_LOOKBACK_DAYS = 7
 TOP_CUSTOMERS = 100

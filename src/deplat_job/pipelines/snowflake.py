@@ -22,9 +22,9 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from deplat.pipelines.snowflake_types import OFFSET_SUFFIX, source_columns, spark_fields, type_rows
-from deplat.pipelines.source_specs import parse_snowflake_tables
-from deplat.pipelines.table_schemas import INGEST_FIELDS, TPCH_TABLES, SourceTable, conform
+from deplat_job.pipelines.snowflake_types import OFFSET_SUFFIX, source_columns, spark_fields, type_rows
+from deplat_job.pipelines.source_specs import parse_snowflake_tables
+from deplat_job.pipelines.table_schemas import INGEST_FIELDS, TPCH_TABLES, SourceTable, conform
 
 SOURCE = "snowflake"
 STATE_TABLE = "snowflake"  # lake/_state/snowflake: name -> value

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from deplat.pipelines.conflicts import retry_on_conflict
-from deplat.pipelines.table_schemas import ECB_RATE, FX_BRONZE_RAW, FX_PARTITION, FX_RATES, RATE, conform
+from deplat_job.pipelines.conflicts import retry_on_conflict
+from deplat_job.pipelines.table_schemas import ECB_RATE, FX_BRONZE_RAW, FX_PARTITION, FX_RATES, RATE, conform
 
 SOURCE = "ecb_fx"
 DEFAULT_BASE = "EUR"

@@ -20,9 +20,9 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlparse
 
-from deplat.errors import ConfigError
-from deplat.shared import refuse_plaintext
-from deplat.sources.secret_store import secret_name as _secret_name
+from deplat_job.errors import ConfigError
+from deplat_job.shared import refuse_plaintext
+from deplat_job.sources.secret_store import secret_name as _secret_name
 
 DEFAULT_API_VERSION = "59.0"
 
@@ -64,7 +64,7 @@ def secret_name(env: str) -> str:
 def read_config(name: str, client: Any = None) -> SalesforceConfig:
     """Read the connection settings from Secrets Manager by name (AWS_ENDPOINT_URL is honoured)."""
     if client is None:
-        from deplat.shared import job_client
+        from deplat_job.shared import job_client
 
         client = job_client("secretsmanager")
     try:

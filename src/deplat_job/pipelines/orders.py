@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from deplat.pipelines.table_schemas import KAFKA_ORDER_FIELDS, ORDERS, ORDERS_PARTITION, conform
+from deplat_job.pipelines.table_schemas import KAFKA_ORDER_FIELDS, ORDERS, ORDERS_PARTITION, conform
 
 NATION_CURRENCY = {
     "ALGERIA": "USD", "ARGENTINA": "USD", "BRAZIL": "BRL", "CANADA": "CAD", "EGYPT": "USD",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from deplat.sources.kafka import EVENT_FIELDS, ITEMS_DDL, KNOWN_CURRENCIES
+from deplat_job.sources.kafka import EVENT_FIELDS, ITEMS_DDL, KNOWN_CURRENCIES
 
 BRONZE_TABLE = "orders_events"
 ERRORS_SOURCE = "kafka/orders_events"  # lake/_errors/kafka/orders_events
