@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import pytest
 from botocore.exceptions import ClientError
+from emr_api import FakeEmrServerless
 
 from deplat.engines.base import JobSpec, PollPolicy, RunRef, UnknownRunStateError
 from deplat.engines.emr_serverless import KEY_TAG, EmrServerlessEngine, is_transient
@@ -25,77 +26,6 @@ def client_error(code, op, status=400):
                         "ResponseMetadata": {"HTTPStatusCode": status}}, op)
 
 
-class FakeEmr:
-    """Just enough of the emr-serverless API; `script` feeds get_job_run states per run."""
-
-    def __init__(self, app_states=("STARTED",)):
-        self.app_states = list(app_states)
-        self.runs = {}  # id -> dict(state, tags, name, token)
-        self.calls = []
-        self.start_errors = []  # exceptions for successive start_job_run calls
-        self.start_creates_before_error = False
-        self.get_errors = []
-        self.script = {}
-
-    def _log(self, op, **kw):
-        self.calls.append((op, kw))
-
-    def get_application(self, applicationId):
-        self._log("get_application")
-        state = self.app_states.pop(0) if len(self.app_states) > 1 else self.app_states[0]
-        return {"application": {"applicationId": applicationId, "name": "deplat", "state": state,
-                                "releaseLabel": "emr-7.2.0"}}
-
-    def start_application(self, applicationId):
-        self._log("start_application")
-        return {}
-
-    def _create(self, kw):
-        run_id = f"run{len(self.runs) + 1}"
-        self.runs[run_id] = {"state": "SUBMITTED", "tags": kw["tags"], "name": kw["name"],
-                             "token": kw["clientToken"]}
-        return run_id
-
-    def start_job_run(self, **kw):
-        self._log("start_job_run", **kw)
-        if self.start_errors:
-            err = self.start_errors.pop(0)
-            if self.start_creates_before_error:
-                self._create(kw)  # the request went through; only the response was lost
-            raise err
-        # AWS semantics: the same clientToken returns the same run.
-        for run_id, run in self.runs.items():
-            if run["token"] == kw["clientToken"]:
-                return {"applicationId": APP, "jobRunId": run_id, "arn": "arn"}
-        return {"applicationId": APP, "jobRunId": self._create(kw), "arn": "arn"}
-
-    def list_job_runs(self, applicationId, states, createdAtAfter=None, nextToken=None):
-        self._log("list_job_runs", states=states)
-        return {"jobRuns": [{"id": i, "name": r["name"], "state": r["state"]}
-                            for i, r in self.runs.items() if r["state"] in states]}
-
-    def get_job_run(self, applicationId, jobRunId):
-        self._log("get_job_run", jobRunId=jobRunId)
-        if self.get_errors:
-            raise self.get_errors.pop(0)
-        run = self.runs[jobRunId]
-        if self.script.get(jobRunId):
-            run["state"] = self.script[jobRunId].pop(0)
-        return {"jobRun": {"jobRunId": jobRunId, "state": run["state"], "tags": run["tags"],
-                           "stateDetails": "Job failed: boom" if run["state"] == "FAILED" else ""}}
-
-    def cancel_job_run(self, applicationId, jobRunId):
-        self._log("cancel_job_run", jobRunId=jobRunId)
-        self.runs[jobRunId]["state"] = "CANCELLING"
-        return {}
-
-    def get_dashboard_for_job_run(self, applicationId, jobRunId):
-        return {"url": f"https://ui.example/{jobRunId}"}
-
-    def ops(self, name):
-        return [kw for op, kw in self.calls if op == name]
-
-
 class Sleeps(list):
     def __call__(self, seconds):
         self.append(seconds)
@@ -111,7 +41,7 @@ def poll(eng, ref, sleeps):
 
 
 def test_submit_builds_an_emr_job_run_with_key_tag_code_and_log_locations():
-    fake = FakeEmr()
+    fake = FakeEmrServerless()
     ref = engine(fake, log_group="/deplat/dev/emr").submit(SPEC, KEY)
     (params,) = fake.ops("start_job_run")
     assert ref.run_id == "run1" and ref.key == KEY and not ref.attached
@@ -132,14 +62,14 @@ def test_submit_builds_an_emr_job_run_with_key_tag_code_and_log_locations():
 
 
 def test_a_stream_is_submitted_in_emrs_streaming_job_mode():
-    fake = FakeEmr()
+    fake = FakeEmrServerless()
     engine(fake).submit(replace(SPEC, pipeline="kafka", step="kafka_orders_stream", streaming=True), KEY)
     (params,) = fake.ops("start_job_run")
     assert params["mode"] == "STREAMING"  # JobRunMode: BATCH | STREAMING (emr-7.1.0 and later)
 
 
 def test_scripted_states_to_success_with_dashboard_link_and_no_real_sleep():
-    fake, sleeps = FakeEmr(), Sleeps()
+    fake, sleeps = FakeEmrServerless(), Sleeps()
     eng = engine(fake, sleeps)
     ref = eng.submit(SPEC, KEY)
     fake.script[ref.run_id] = ["SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "RUNNING", "SUCCESS"]
@@ -151,7 +81,7 @@ def test_scripted_states_to_success_with_dashboard_link_and_no_real_sleep():
 
 @pytest.mark.parametrize("terminal", ["FAILED", "CANCELLED"])
 def test_scripted_states_to_failed_or_cancelled(terminal):
-    fake, sleeps = FakeEmr(), Sleeps()
+    fake, sleeps = FakeEmrServerless(), Sleeps()
     eng = engine(fake, sleeps)
     ref = eng.submit(SPEC, KEY)
     fake.script[ref.run_id] = ["PENDING", "RUNNING", terminal]
@@ -162,7 +92,7 @@ def test_scripted_states_to_failed_or_cancelled(terminal):
 
 
 def test_unknown_state_stops_the_wait_with_an_error():
-    fake, sleeps = FakeEmr(), Sleeps()
+    fake, sleeps = FakeEmrServerless(), Sleeps()
     eng = engine(fake, sleeps)
     ref = eng.submit(SPEC, KEY)
     fake.script[ref.run_id] = ["PENDING", "HIBERNATING", "SUCCESS"]
@@ -171,7 +101,7 @@ def test_unknown_state_stops_the_wait_with_an_error():
 
 
 def test_throttled_get_job_run_is_retried_with_bounded_backoff():
-    fake, sleeps = FakeEmr(), Sleeps()
+    fake, sleeps = FakeEmrServerless(), Sleeps()
     eng = engine(fake, sleeps)
     ref = eng.submit(SPEC, KEY)
     fake.get_errors = [client_error("ThrottlingException", "GetJobRun"),
@@ -182,7 +112,7 @@ def test_throttled_get_job_run_is_retried_with_bounded_backoff():
 
 
 def test_persistent_throttling_gives_up_after_max_attempts():
-    fake, sleeps = FakeEmr(), Sleeps()
+    fake, sleeps = FakeEmrServerless(), Sleeps()
     eng = engine(fake, sleeps, max_attempts=3)
     ref = eng.submit(SPEC, KEY)
     fake.get_errors = [client_error("ThrottlingException", "GetJobRun")] * 5
@@ -192,7 +122,7 @@ def test_persistent_throttling_gives_up_after_max_attempts():
 
 
 def test_retry_after_throttled_start_that_went_through_does_not_create_a_second_run():
-    fake = FakeEmr()
+    fake = FakeEmrServerless()
     fake.start_errors = [client_error("ThrottlingException", "StartJobRun")]
     fake.start_creates_before_error = True
     ref = engine(fake).submit(SPEC, KEY)
@@ -202,7 +132,7 @@ def test_retry_after_throttled_start_that_went_through_does_not_create_a_second_
 
 
 def test_retry_after_throttled_start_that_did_not_go_through_reuses_the_client_token():
-    fake = FakeEmr()
+    fake = FakeEmrServerless()
     fake.start_errors = [client_error("ThrottlingException", "StartJobRun"),
                          client_error("ServiceUnavailableException", "StartJobRun", 503)]
     ref = engine(fake).submit(SPEC, KEY)
@@ -212,7 +142,7 @@ def test_retry_after_throttled_start_that_did_not_go_through_reuses_the_client_t
 
 
 def test_non_transient_start_error_is_not_retried():
-    fake = FakeEmr()
+    fake = FakeEmrServerless()
     fake.start_errors = [client_error("ValidationException", "StartJobRun")]
     with pytest.raises(ConfigError, match="ValidationException"):
         engine(fake).submit(SPEC, KEY)
@@ -220,7 +150,7 @@ def test_non_transient_start_error_is_not_retried():
 
 
 def test_attaches_to_a_live_run_with_the_same_key_instead_of_starting_another():
-    fake = FakeEmr()
+    fake = FakeEmrServerless()
     first = engine(fake).submit(SPEC, KEY)
     fake.runs[first.run_id]["state"] = "RUNNING"
     second = engine(fake).submit(SPEC, KEY)
@@ -229,7 +159,7 @@ def test_attaches_to_a_live_run_with_the_same_key_instead_of_starting_another():
 
 
 def test_a_live_run_with_another_key_is_not_attached():
-    fake = FakeEmr()
+    fake = FakeEmrServerless()
     first = engine(fake).submit(SPEC, KEY)
     fake.runs[first.run_id]["state"] = "RUNNING"
     other = engine(fake).submit(SPEC, "z" * 64)
@@ -237,7 +167,7 @@ def test_a_live_run_with_another_key_is_not_attached():
 
 
 def test_rerun_after_a_finished_run_gets_a_fresh_client_token():
-    fake = FakeEmr()
+    fake = FakeEmrServerless()
     first = engine(fake).submit(SPEC, KEY)
     fake.runs[first.run_id]["state"] = "FAILED"
     second = engine(fake).submit(SPEC, KEY)
@@ -246,7 +176,7 @@ def test_rerun_after_a_finished_run_gets_a_fresh_client_token():
 
 
 def test_created_application_is_started_and_awaited_before_submitting():
-    fake, sleeps = FakeEmr(app_states=("CREATED", "STARTING", "STARTED")), Sleeps()
+    fake, sleeps = FakeEmrServerless(app_states=("CREATED", "STARTING", "STARTED")), Sleeps()
     engine(fake, sleeps).submit(SPEC, KEY)
     ops = [op for op, _ in fake.calls]
     assert ops.index("start_application") < ops.index("start_job_run")
@@ -255,11 +185,11 @@ def test_created_application_is_started_and_awaited_before_submitting():
 
 def test_terminated_application_is_a_config_error():
     with pytest.raises(ConfigError, match="TERMINATED"):
-        engine(FakeEmr(app_states=("TERMINATED",))).submit(SPEC, KEY)
+        engine(FakeEmrServerless(app_states=("TERMINATED",))).submit(SPEC, KEY)
 
 
 def test_cancel_calls_cancel_job_run():
-    fake = FakeEmr()
+    fake = FakeEmrServerless()
     eng = engine(fake)
     ref = eng.submit(SPEC, KEY)
     eng.cancel(ref)

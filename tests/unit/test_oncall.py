@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from emr_api import FakeEmrServerless
 from typer.testing import CliRunner
 
 from deplat.cli import app
@@ -102,42 +103,6 @@ class LogBucket:
         return {"Body": io.BytesIO(self.objects[Key])}
 
 
-class ScriptedEmr:
-    """emr-serverless as the API answers: GetJobRun from `runs` (each run's states in turn, the last
-    one kept), CancelJobRun moves a live run to CANCELLING then CANCELLED, an unknown id is
-    ResourceNotFoundException."""
-
-    def __init__(self):
-        self.runs: dict[str, list[dict]] = {}
-        self.cancelled: list[str] = []
-
-    def add(self, run_id: str, *states: str, **fields) -> None:
-        self.runs[run_id] = [{"jobRunId": run_id, "applicationId": APP, "state": st, **fields} for st in states]
-
-    def get_job_run(self, applicationId, jobRunId):
-        from botocore.exceptions import ClientError
-
-        if jobRunId not in self.runs:
-            raise ClientError({"Error": {"Code": "ResourceNotFoundException",
-                                         "Message": f"Job run {jobRunId} does not exist"},
-                               "ResponseMetadata": {"HTTPStatusCode": 404}}, "GetJobRun")
-        states = self.runs[jobRunId]
-        return {"jobRun": states.pop(0) if len(states) > 1 else states[0]}
-
-    def cancel_job_run(self, applicationId, jobRunId):
-        self.cancelled.append(jobRunId)
-        self.runs[jobRunId] = [{**self.runs[jobRunId][0], "state": "CANCELLING"},
-                               {**self.runs[jobRunId][0], "state": "CANCELLED"}]
-        return {}
-
-    def get_dashboard_for_job_run(self, applicationId, jobRunId):
-        return {"url": None}
-
-    def get_application(self, applicationId):
-        return {"application": {"applicationId": APP, "name": "deplat", "state": "STARTED",
-                                "releaseLabel": "emr-7.2.0"}}
-
-
 @pytest.fixture
 def emr(project, monkeypatch):
     """The CLI's engine for the local env: EmrServerlessEngine (its logs through LogReader) over the
@@ -148,7 +113,7 @@ def emr(project, monkeypatch):
     from deplat.engines.emr_serverless import EmrServerlessEngine
     from deplat.logs import LogReader
 
-    client, bucket, sleeps = ScriptedEmr(), LogBucket(), []
+    client, bucket, sleeps = FakeEmrServerless(dashboard=False), LogBucket(), []
     engine = EmrServerlessEngine(client, APP, "arn:aws:iam::123456789012:role/job", BUCKET,
                                  log_reader=LogReader(bucket, wait_seconds=0), sleep=sleeps.append,
                                  poll_policy=PollPolicy(initial=0.01, factor=1.0, maximum=0.01))
