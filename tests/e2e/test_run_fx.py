@@ -43,8 +43,9 @@ def test_deploy_then_run_fx(local_stack, tmp_path, monkeypatch):
 
     deployed = runner.invoke(app, ["deploy"])  # with the dependency archive, as in the cloud
     assert deployed.exit_code == 0, deployed.output
-    result = runner.invoke(app, ["run", "fx", "--wait"], terminal_width=200)
+    result = runner.invoke(app, ["-o", "json", "run", "fx", "--wait"], terminal_width=200)
     assert result.exit_code == 0, result.output
+    run = json.loads(result.stdout)
     # Each step ran on the shipped job package and archive, on the EMR runtime's Python when found.
     from deplat.local.emr_runtime import find_emr_python
     from deplat.local.jars import cache_dir
@@ -57,8 +58,10 @@ def test_deploy_then_run_fx(local_stack, tmp_path, monkeypatch):
         assert "/deplat_job-" in banner and ".zip/deplat_job/__init__.py" in banner
         if emr_python:
             assert "Python 3.9." in banner and f"({emr_python})" in banner
-    assert len(re.findall(r"│ SUCCESS │", result.stdout)) == 2
-    assert re.search(r"fx_bronze_to_silver\s+│\s+\d+\s+│\s+[1-9]\d*\s+│", result.stdout)  # metrics row
+    assert [(s["step"], s["state"]) for s in run["steps"]] == [("fx_to_bronze", "SUCCESS"),
+                                                               ("fx_bronze_to_silver", "SUCCESS")]
+    silver_metrics = next(m for m in run["metrics"] if m["step"] == "fx_bronze_to_silver")
+    assert silver_metrics["written"] > 0  # counted by the job
 
     silver = DeltaTable(str(tmp_path / "lake" / "silver" / "fx_rates")).to_pyarrow_table()
     assert silver.num_rows > 1000

@@ -49,12 +49,13 @@ def test_run_succeeds_follows_logs_reports_metrics_and_status(project):
     from deltalake import DeltaTable
 
     root, bucket, lake = project
-    result = cli("run", "smoke", "--wait", "--follow")
+    result = cli("-o", "json", "run", "smoke", "--wait", "--follow")
     assert result.exit_code == 0, result.output
-    assert re.search(r"hello from smoke \d{8}T\d{6}Z-", result.output)  # streamed while running
-    run_id = re.search(RUN_ID, result.output).group(1)
-    assert re.search(rf"smoke_ok\s+│\s+{run_id}\s+│\s+SUCCESS", result.stdout)
-    assert re.search(r"smoke_ok\s+│\s+5\s+│\s+5\s+│\s+0", result.stdout)  # the metrics table
+    assert re.search(r"hello from smoke \d{8}T\d{6}Z-", result.stderr)  # streamed while running
+    run_id = re.search(RUN_ID, result.stderr).group(1)
+    run = json.loads(result.stdout)
+    assert [(s["step"], s["run_id"], s["state"]) for s in run["steps"]] == [("smoke_ok", run_id, "SUCCESS")]
+    assert [(m["step"], m["read"], m["written"], m["rejected"]) for m in run["metrics"]] == [("smoke_ok", 5, 5, 0)]
     assert DeltaTable(str(lake / "silver" / "smoke")).to_pyarrow_table().num_rows == 5
     assert f"logs/applications/{_app_id()}/jobs/{run_id}/SPARK_DRIVER/stdout.gz" in keys(bucket, "logs/")
 
