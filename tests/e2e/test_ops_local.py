@@ -24,20 +24,14 @@ from deplat_project import ROLE, emr_application  # noqa: E402
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
 
-def test_optimize_then_restore_through_the_engine(local_stack, tmp_path, monkeypatch):
+def test_optimize_then_restore_through_the_engine(local_stack, deplat_env):
     from deltalake import DeltaTable, write_deltalake
 
     bucket = f"deplat-ops-{uuid.uuid4().hex[:8]}"
     boto3.client("s3", endpoint_url="http://127.0.0.1:5050", region_name="us-east-1").create_bucket(Bucket=bucket)
-    home = tmp_path / "home"
-    (home / "local").mkdir(parents=True)
-    (home / "local" / "outputs.json").write_text(json.dumps(
-        {"artifacts_bucket": bucket, "emr_application_id": emr_application(), "emr_job_role_arn": ROLE}))
-    monkeypatch.setenv("DEPLAT_CONFIG", str(ROOT / "config" / "deplat.yaml"))
-    monkeypatch.setenv("DEPLAT_HOME", str(home))
-    monkeypatch.setenv("DEPLAT_LAKE_URI", str(tmp_path / "lake"))
-    monkeypatch.delenv("DEPLAT_ENV", raising=False)
-    path = str(tmp_path / "lake" / "silver" / "t")
+    env = deplat_env(outputs={"artifacts_bucket": bucket, "emr_application_id": emr_application(),
+                              "emr_job_role_arn": ROLE})
+    path = str(env.lake / "silver" / "t")
     for i in range(3):  # v0..v2: three small files
         write_deltalake(path, pa.table({"id": [i, i + 10], "v": [f"a{i}", f"b{i}"]}), mode="append")
     good = sorted(DeltaTable(path).to_pyarrow_table().to_pylist(), key=lambda r: r["id"])

@@ -6,7 +6,6 @@ A fresh moto bucket, DEPLAT_HOME and lake in tmp: nothing touches the repo's .de
 """
 
 import json
-import re
 import sys
 import uuid
 from pathlib import Path
@@ -24,21 +23,14 @@ from deplat_project import ROLE, emr_application, standin_runs  # noqa: E402
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
 
-def test_deploy_then_run_fx(local_stack, tmp_path, monkeypatch):
+def test_deploy_then_run_fx(local_stack, deplat_env):
     from deltalake import DeltaTable
 
     bucket = f"deplat-e2e-{uuid.uuid4().hex[:8]}"
     s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:5050", region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
-    home = tmp_path / "home"
-    (home / "local").mkdir(parents=True)
     app_id = emr_application()
-    (home / "local" / "outputs.json").write_text(json.dumps(
-        {"artifacts_bucket": bucket, "emr_application_id": app_id, "emr_job_role_arn": ROLE}))
-    monkeypatch.setenv("DEPLAT_CONFIG", str(ROOT / "config" / "deplat.yaml"))
-    monkeypatch.setenv("DEPLAT_HOME", str(home))
-    monkeypatch.setenv("DEPLAT_LAKE_URI", str(tmp_path / "lake"))
-    monkeypatch.delenv("DEPLAT_ENV", raising=False)
+    env = deplat_env(outputs={"artifacts_bucket": bucket, "emr_application_id": app_id, "emr_job_role_arn": ROLE})
     runner = CliRunner()
 
     deployed = runner.invoke(app, ["deploy"])  # with the dependency archive, as in the cloud
@@ -63,5 +55,5 @@ def test_deploy_then_run_fx(local_stack, tmp_path, monkeypatch):
     silver_metrics = next(m for m in run["metrics"] if m["step"] == "fx_bronze_to_silver")
     assert silver_metrics["written"] > 0  # counted by the job
 
-    silver = DeltaTable(str(tmp_path / "lake" / "silver" / "fx_rates")).to_pyarrow_table()
+    silver = DeltaTable(str(env.lake / "silver" / "fx_rates")).to_pyarrow_table()
     assert silver.num_rows > 1000

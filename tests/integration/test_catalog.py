@@ -21,7 +21,7 @@ def _write(path, data: dict, mode: str = "error", partition_by=None, schema_mode
 
 
 @pytest.fixture
-def env(local_stack, tmp_path, monkeypatch):
+def env(local_stack, deplat_env):
     """A local Context whose lake is a temp folder and whose Glue databases are fresh on moto."""
     import datetime as dt
 
@@ -30,13 +30,7 @@ def env(local_stack, tmp_path, monkeypatch):
 
     suffix = uuid.uuid4().hex[:8]
     dbs = {"silver": f"it_cat_silver_{suffix}", "gold": f"it_cat_gold_{suffix}"}
-    home = tmp_path / "home"
-    (home / "local").mkdir(parents=True)
-    (home / "local" / "outputs.json").write_text(json.dumps(
-        {f"glue_database_{k}": v for k, v in dbs.items()}))
-    lake = tmp_path / "lake"
-    monkeypatch.setenv("DEPLAT_HOME", str(home))
-    monkeypatch.setenv("DEPLAT_LAKE_URI", str(lake))
+    lake = deplat_env(outputs={f"glue_database_{k}": v for k, v in dbs.items()}).lake
     ctx = Context(settings=load_settings(ROOT / "config" / "deplat.yaml"))
     glue = ctx.aws.client("glue")
     for name in dbs.values():

@@ -3,7 +3,6 @@ delta-rs (catalog register), and lineage events written to and read back from th
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 
@@ -14,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def s3_ctx(local_stack, tmp_path, monkeypatch):
+def s3_ctx(local_stack, deplat_env):
     import pyarrow as pa
     from deltalake import write_deltalake
 
@@ -23,11 +22,7 @@ def s3_ctx(local_stack, tmp_path, monkeypatch):
 
     suffix = uuid.uuid4().hex[:8]
     bucket, db = f"it-s3lake-{suffix}", f"it_s3_silver_{suffix}"
-    home = tmp_path / "home"
-    (home / "local").mkdir(parents=True)
-    (home / "local" / "outputs.json").write_text(json.dumps({"glue_database_silver": db,
-                                                              "glue_database_gold": f"{db}_g"}))
-    monkeypatch.setenv("DEPLAT_HOME", str(home))
+    deplat_env(lake=False, outputs={"glue_database_silver": db, "glue_database_gold": f"{db}_g"})
 
     class S3LakeContext(Context):
         """The local env (moto endpoint) with the lake in a bucket, as in the cloud."""

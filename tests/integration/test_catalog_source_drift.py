@@ -4,7 +4,6 @@ DMS silver step keeps can tell; diff exits 1 until the state is clear again."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 
@@ -26,7 +25,7 @@ def _drift_state(lake: Path, rows: list[dict]) -> None:
 
 
 @pytest.fixture
-def env(local_stack, tmp_path, monkeypatch):
+def env(local_stack, deplat_env):
     from decimal import Decimal
 
     import pyarrow as pa
@@ -37,12 +36,7 @@ def env(local_stack, tmp_path, monkeypatch):
 
     suffix = uuid.uuid4().hex[:8]
     dbs = {"silver": f"it_drift_silver_{suffix}", "gold": f"it_drift_gold_{suffix}"}
-    home = tmp_path / "home"
-    (home / "local").mkdir(parents=True)
-    (home / "local" / "outputs.json").write_text(json.dumps({f"glue_database_{k}": v for k, v in dbs.items()}))
-    lake = tmp_path / "lake"
-    monkeypatch.setenv("DEPLAT_HOME", str(home))
-    monkeypatch.setenv("DEPLAT_LAKE_URI", str(lake))
+    lake = deplat_env(outputs={f"glue_database_{k}": v for k, v in dbs.items()}).lake
     ctx = Context(settings=load_settings(ROOT / "config" / "deplat.yaml"))
     glue = ctx.aws.client("glue")
     for name in dbs.values():

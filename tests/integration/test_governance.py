@@ -19,7 +19,7 @@ def _write(path, data: dict):
 
 
 @pytest.fixture
-def gov(local_stack, tmp_path, monkeypatch):
+def gov(local_stack, deplat_env):
     """Fresh Glue databases, LF-tag keys and registered tables on moto, unique to this test."""
     from deplat.catalog import reconcile
     from deplat.config import load_settings
@@ -29,13 +29,7 @@ def gov(local_stack, tmp_path, monkeypatch):
     prefix = f"it_lf_{suffix}"
     dbs = {"silver": f"{prefix}_silver", "gold": f"{prefix}_gold"}
     keys = {"classification": f"{prefix}_classification", "layer": f"{prefix}_layer"}
-    home = tmp_path / "home"
-    (home / "local").mkdir(parents=True)
-    (home / "local" / "outputs.json").write_text(json.dumps(
-        {**{f"glue_database_{k}": v for k, v in dbs.items()}, "lf_tags": keys}))
-    lake = tmp_path / "lake"
-    monkeypatch.setenv("DEPLAT_HOME", str(home))
-    monkeypatch.setenv("DEPLAT_LAKE_URI", str(lake))
+    lake = deplat_env(outputs={**{f"glue_database_{k}": v for k, v in dbs.items()}, "lf_tags": keys}).lake
     ctx = Context(settings=load_settings(ROOT / "config" / "deplat.yaml"))
     glue, lf = ctx.aws.client("glue"), ctx.aws.client("lakeformation")
     for name in dbs.values():

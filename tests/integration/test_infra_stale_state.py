@@ -11,25 +11,25 @@ from deplat.infra import Infra
 pytestmark = pytest.mark.integration
 
 
-def _infra(tmp_path, monkeypatch, bucket: str) -> Infra:
-    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / "home"))
+def _infra(deplat_env, bucket: str) -> Infra:
+    deplat_env(lake=False)
     ctx = Context("local")
     ctx.outputs_file.write_text(json.dumps({"artifacts_bucket": bucket}))
     Infra(ctx).state_file.write_text('{"version": 4}')
     return Infra(ctx)
 
 
-def test_state_of_a_restarted_moto_is_set_aside(local_stack, tmp_path, monkeypatch):
-    infra = _infra(tmp_path, monkeypatch, f"gone-{uuid.uuid4().hex[:8]}")
+def test_state_of_a_restarted_moto_is_set_aside(local_stack, deplat_env):
+    infra = _infra(deplat_env, f"gone-{uuid.uuid4().hex[:8]}")
     infra._require_api()
     assert not infra.state_file.exists() and not infra.ctx.outputs_file.exists()
     [stale] = infra.state_file.parent.glob("terraform.tfstate.stale-*")
     assert stale.read_text() == '{"version": 4}'
 
 
-def test_state_whose_bucket_exists_is_kept(local_stack, tmp_path, monkeypatch):
+def test_state_whose_bucket_exists_is_kept(local_stack, deplat_env):
     bucket = f"kept-{uuid.uuid4().hex[:8]}"
-    infra = _infra(tmp_path, monkeypatch, bucket)
+    infra = _infra(deplat_env, bucket)
     infra.ctx.aws.client("s3").create_bucket(Bucket=bucket)
     infra._require_api()
     assert infra.state_file.read_text() == '{"version": 4}' and infra.ctx.outputs_file.exists()
@@ -43,11 +43,10 @@ def _state_with_bucket(bucket: str) -> str:
          "instances": [{"attributes": {"bucket": bucket}}]}]})
 
 
-def test_state_of_an_apply_that_failed_before_outputs_is_set_aside_after_a_restart(local_stack, tmp_path,
-                                                                                    monkeypatch):
+def test_state_of_an_apply_that_failed_before_outputs_is_set_aside_after_a_restart(local_stack, deplat_env):
     """A first apply that fails midway writes no outputs but leaves a state (LF-tags, buckets); after
     moto restarts, refreshing that state would update LF-tags moto no longer has (a 500 from moto)."""
-    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / "home"))
+    deplat_env(lake=False)
     infra = Infra(Context("local"))
     state = _state_with_bucket(f"gone-{uuid.uuid4().hex[:8]}")
     infra.state_file.write_text(state)
@@ -57,8 +56,8 @@ def test_state_of_an_apply_that_failed_before_outputs_is_set_aside_after_a_resta
     assert stale.read_text() == state
 
 
-def test_state_without_outputs_whose_buckets_exist_is_kept(local_stack, tmp_path, monkeypatch):
-    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / "home"))
+def test_state_without_outputs_whose_buckets_exist_is_kept(local_stack, deplat_env):
+    deplat_env(lake=False)
     infra = Infra(Context("local"))
     bucket = f"kept-{uuid.uuid4().hex[:8]}"
     infra.ctx.aws.client("s3").create_bucket(Bucket=bucket)

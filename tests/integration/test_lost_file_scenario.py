@@ -33,24 +33,17 @@ def _fx(days: list[int]):
 
 
 @pytest.fixture
-def lake(local_stack, tmp_path, monkeypatch):
+def lake(local_stack, deplat_env):
     from deplat.config import load_settings
     from deplat.context import Context
 
     suffix = uuid.uuid4().hex[:8]
     dbs = {"silver": f"it_lost_silver_{suffix}", "gold": f"it_lost_gold_{suffix}"}
-    home = tmp_path / "home"
-    (home / "local").mkdir(parents=True)
-    (home / "local" / "outputs.json").write_text(json.dumps({f"glue_database_{k}": v for k, v in dbs.items()}))
-    monkeypatch.setenv("DEPLAT_CONFIG", str(ROOT / "config" / "deplat.yaml"))
-    monkeypatch.setenv("DEPLAT_HOME", str(home))
-    monkeypatch.setenv("DEPLAT_LAKE_URI", str(tmp_path / "lake"))
-    for var in ("DEPLAT_ENV", "DEPLAT_OUTPUT", "DEPLAT_ENDPOINT_URL"):
-        monkeypatch.delenv(var, raising=False)
+    env = deplat_env(outputs={f"glue_database_{k}": v for k, v in dbs.items()})
     glue = Context(settings=load_settings(ROOT / "config" / "deplat.yaml")).aws.client("glue")
     for name in dbs.values():
         glue.create_database(DatabaseInput={"Name": name})
-    yield tmp_path / "lake"
+    yield env.lake
     for name in dbs.values():
         glue.delete_database(Name=name)
 

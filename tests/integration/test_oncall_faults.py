@@ -28,27 +28,20 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def dead_postgres(local_stack, tmp_path, monkeypatch):
+def dead_postgres(local_stack, deplat_env):
     """The repo's config with local_stack.postgres_port on a closed port; outputs name a bucket moto has
     and an EMR Serverless application of its own (CREATED: it auto-starts on the next run)."""
     from deplat_project import ROLE, emr_application
 
     config = yaml.safe_load((ROOT / "config" / "deplat.yaml").read_text())
     config["local_stack"]["postgres_port"] = _closed_port()
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "deplat.yaml").write_text(yaml.safe_dump(config))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / ".deplat"))
-    for var in ("DEPLAT_CONFIG", "DEPLAT_ENV", "DEPLAT_ENDPOINT_URL", "DEPLAT_OUTPUT"):
-        monkeypatch.delenv(var, raising=False)
     bucket = f"deplat-faults-{uuid.uuid4().hex[:8]}"
-    state = tmp_path / ".deplat" / "local"
-    state.mkdir(parents=True)
-    (state / "outputs.json").write_text(json.dumps(
-        {"artifacts_bucket": bucket, "emr_application_id": emr_application(), "emr_job_role_arn": ROLE}))
+    env = deplat_env(config=yaml.safe_dump(config), lake=False,
+                     outputs={"artifacts_bucket": bucket, "emr_application_id": emr_application(),
+                              "emr_job_role_arn": ROLE})
     s3 = boto3.client("s3", endpoint_url=MOTO, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
-    yield tmp_path
+    yield env.root
     s3.delete_bucket(Bucket=bucket)
 
 

@@ -5,7 +5,6 @@ DEPLAT_HOME is a temp dir; the shared secrets are only read (a rejected put must
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from pathlib import Path
 
@@ -24,21 +23,13 @@ MOTO = "http://127.0.0.1:5050"
 
 
 @pytest.fixture
-def home(local_stack, tmp_path, monkeypatch):
+def home(local_stack, deplat_env):
     """The repo's config (local env on the shared moto), state in tmp; the outputs name a bucket
     moto does not have, as after `local down && local up` without `infra apply`."""
-    (tmp_path / "config").mkdir()
-    shutil.copy2(ROOT / "config" / "deplat.yaml", tmp_path / "config" / "deplat.yaml")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DEPLAT_HOME", str(tmp_path / ".deplat"))
-    for var in ("DEPLAT_CONFIG", "DEPLAT_ENV", "DEPLAT_ENDPOINT_URL"):
-        monkeypatch.delenv(var, raising=False)
-    state = tmp_path / ".deplat" / "local"
-    state.mkdir(parents=True)
-    (state / "outputs.json").write_text(json.dumps({"artifacts_bucket": f"deplat-gone-{uuid.uuid4().hex[:8]}",
-                                                    "emr_application_id": f"gone{uuid.uuid4().hex[:12]}",
-                                                    "emr_job_role_arn": ROLE}))
-    return state
+    env = deplat_env(config=(ROOT / "config" / "deplat.yaml").read_text(), lake=False,
+                     outputs={"artifacts_bucket": f"deplat-gone-{uuid.uuid4().hex[:8]}",
+                              "emr_application_id": f"gone{uuid.uuid4().hex[:12]}", "emr_job_role_arn": ROLE})
+    return env.home / "local"
 
 
 def cli(*args, **kwargs):
