@@ -46,7 +46,7 @@ def main() -> None:
     os.environ.pop("DEPLAT_ENV", None)
 
     from deplat.artifacts import deploy
-    from deplat.context import Context
+    from deplat.core.context import Context
 
     ctx = Context()
     s3 = ctx.aws.client("s3")

@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--no-rerun", action="store_true", help="only the first load")
     opts = parser.parse_args()
 
-    from deplat.context import Context
+    from deplat.core.context import Context
     from deplat.local.emr_serverless_standin import record
     from deplat.local.emr_serverless_standin.supervisor import stop_warm_drivers
 

@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("args", nargs="*", help="extra `deplat runbook` arguments with --execute")
     opts = parser.parse_args()
 
-    from deplat.context import Context
+    from deplat.core.context import Context
     from deplat.report.data import job_runs, runbooks
 
     ctx = Context()

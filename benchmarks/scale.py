@@ -263,7 +263,7 @@ def main() -> None:
         return
     scales = [0.01, 0.1] if opts.quick else sorted(opts.scales)
 
-    from deplat.context import Context
+    from deplat.core.context import Context
     from deplat.local.emr_serverless_standin import record
 
     ctx = Context()

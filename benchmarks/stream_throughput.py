@@ -41,8 +41,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from deplat import kafka
-    from deplat.config import load_settings
-    from deplat.context import Context
+    from deplat.core.config import load_settings
+    from deplat.core.context import Context
     from deplat.local.jars import ensure_jars
     from deplat_job.pipelines.session import get_spark
 

@@ -102,7 +102,7 @@ def lake(deplat_env):
 @pytest.fixture(scope="session")
 def local_stack():
     """The real local stack (moto, PostgreSQL), started if needed; `up` is idempotent."""
-    from deplat.config import load_settings
+    from deplat.core.config import load_settings
     from deplat.local.stack import LocalStack
 
     settings = load_settings(ROOT / "config" / "deplat.yaml", environ={})

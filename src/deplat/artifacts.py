@@ -209,7 +209,7 @@ def _hash_tree(root: Path, paths: Iterable[Path]) -> str:
 # --- building ---------------------------------------------------------------------------------
 
 def _run(cmd: list[str], what: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
-    from deplat.proc import run
+    from deplat.core.proc import run
 
     # A wheel build or a `pip download` of the job dependencies: minutes at most, never hours.
     run(cmd, timeout=900, what=what, env=env, cwd=cwd,
@@ -484,7 +484,7 @@ def plan(artifacts: list[Artifact], previous: Manifest | None, keys: set[str]) -
 
 
 def _git(root: Path, *args: str) -> str | None:
-    from deplat.proc import ProcessError, run
+    from deplat.core.proc import ProcessError, run
 
     try:
         proc = run(["git", *args], cwd=root, timeout=10, check=False)

@@ -110,7 +110,7 @@ class _DateReporter:
         self._parent.warn(f"{self._label}: {message}")
 
     def status(self, message: str):
-        from deplat.console import NullReporter
+        from deplat.core.console import NullReporter
 
         return NullReporter().status(message)
 

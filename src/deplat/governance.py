@@ -351,7 +351,7 @@ def _lf_client(ctx: Any) -> Any:
         return ctx.aws.client("lakeformation")
     from botocore.config import Config
 
-    from deplat.aws import client_config
+    from deplat.core.aws import client_config
 
     # moto's HTTP 500 for a never-tagged resource is an answer, not a transient fault: retry once.
     config = client_config().merge(Config(retries={"mode": "standard", "max_attempts": 1}))

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from deplat.aws import check_local_safety, local_credentials
-from deplat.terraform import Message, PlanSummary, Terraform, cli_config, find_mirror, summarize_plan
+from deplat.core.aws import check_local_safety, local_credentials
+from deplat.core.terraform import Message, PlanSummary, Terraform, cli_config, find_mirror, summarize_plan
 from deplat_job.errors import ConfigError, InfraError, SafetyError
 
 # The outputs every deplat command may rely on (.deplat/<env>/outputs.json).
@@ -473,7 +473,7 @@ def _write_if_changed(path: Path, data: bytes) -> None:
 
 def _require_reachable(env) -> None:
     """Before Terraform (whose provider retries for minutes): the same error every command gives."""
-    from deplat.aws import unreachable_error
+    from deplat.core.aws import unreachable_error
 
     parsed = urlparse(env.endpoint_url or "")
     try:

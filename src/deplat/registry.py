@@ -142,6 +142,6 @@ def datasets(step: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def config_args(settings: object, step: Step) -> tuple[str, ...]:
     """The arguments a step takes from its config section (Step.config), () for none.
     Settings without the section (a caller's partial settings) give the section's defaults."""
-    from deplat.config import section_job_args
+    from deplat.core.config import section_job_args
 
     return section_job_args(settings, step.config) if step.config else ()

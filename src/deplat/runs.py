@@ -68,7 +68,7 @@ class StepRun:
     duration_s: float | None = None
     metrics: list[dict[str, Any]] = field(default_factory=list)
     dashboard_url: str | None = None
-    # billed vCPU-hours, memory GB-hours, storage GB-hours and price_usd (deplat.cost.run_cost)
+    # billed vCPU-hours, memory GB-hours, storage GB-hours and price_usd (deplat.core.cost.run_cost)
     cost: dict[str, Any] | None = None
 
 
@@ -393,7 +393,7 @@ class RunService:
         raise JobFailedError(f"{label} cancelled by the operator (run {ref.run_id}: {state.state})")
 
     def _fail(self, ref: RunRef, state: RunState) -> None:
-        from deplat.logs import LogsNotFoundError, driver_error
+        from deplat.core.logs import LogsNotFoundError, driver_error
 
         logs: dict[str, str] = {}
         missing = ""
@@ -416,7 +416,7 @@ class RunService:
         )
 
     def _metrics(self, ref: RunRef) -> list[dict[str, Any]]:
-        from deplat.logs import LogsNotFoundError
+        from deplat.core.logs import LogsNotFoundError
         from deplat_job.pipelines.common import parse_metrics
 
         try:
@@ -433,9 +433,9 @@ class RunService:
                                 for k, v in fields.items()}})
 
     def _cost(self, state: RunState) -> dict[str, Any] | None:
-        """The run's billed utilization and its price in this env's region (deplat.cost), once the
+        """The run's billed utilization and its price in this env's region (deplat.core.cost), once the
         engine reports `billedResourceUtilization` (EMR Serverless and its local stand-in, at the end)."""
-        from deplat.cost import prices_for, run_cost
+        from deplat.core.cost import prices_for, run_cost
 
         billed = state.extra.get("billedResourceUtilization")
         if not billed:

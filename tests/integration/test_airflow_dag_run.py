@@ -87,7 +87,7 @@ def _airflow_env(tmp_path: Path, endpoint: str, dags: Path) -> dict[str, str]:
 
 def _render(tmp_path: Path, pipeline: str, **timing) -> Path:
     from deplat.airflow_dag import dag_spec, render
-    from deplat.context import Context
+    from deplat.core.context import Context
 
     dags = tmp_path / "dags"
     dags.mkdir(exist_ok=True)

@@ -25,8 +25,8 @@ def env(local_stack, deplat_env):
     """A local Context whose lake is a temp folder and whose Glue databases are fresh on moto."""
     import datetime as dt
 
-    from deplat.config import load_settings
-    from deplat.context import Context
+    from deplat.core.config import load_settings
+    from deplat.core.context import Context
 
     suffix = uuid.uuid4().hex[:8]
     dbs = {"silver": f"it_cat_silver_{suffix}", "gold": f"it_cat_gold_{suffix}"}
@@ -147,8 +147,8 @@ def test_a_moved_lake_is_one_location_change_per_table(env, monkeypatch):
     moved = lake.parent / "moved"
     shutil.copytree(lake, moved)
     monkeypatch.setenv("DEPLAT_LAKE_URI", str(moved))
-    from deplat.config import load_settings
-    from deplat.context import Context
+    from deplat.core.config import load_settings
+    from deplat.core.context import Context
 
     plan = reconcile(Context(settings=load_settings(ROOT / "config" / "deplat.yaml")), ["silver"],
                      table="orders", apply=False)

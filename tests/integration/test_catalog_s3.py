@@ -17,8 +17,8 @@ def s3_ctx(local_stack, deplat_env):
     import pyarrow as pa
     from deltalake import write_deltalake
 
-    from deplat.config import load_settings
-    from deplat.context import Context
+    from deplat.core.config import load_settings
+    from deplat.core.context import Context
 
     suffix = uuid.uuid4().hex[:8]
     bucket, db = f"it-s3lake-{suffix}", f"it_s3_silver_{suffix}"
@@ -59,7 +59,7 @@ def test_register_from_a_bucket(s3_ctx):
 
 
 def test_lineage_events_in_the_bucket(s3_ctx):
-    from deplat.console import NullReporter
+    from deplat.core.console import NullReporter
     from deplat.lineage import emitter_for, read_events, tree
 
     ctx, bucket, db = s3_ctx

@@ -31,8 +31,8 @@ def env(local_stack, deplat_env):
     import pyarrow as pa
     from deltalake import write_deltalake
 
-    from deplat.config import load_settings
-    from deplat.context import Context
+    from deplat.core.config import load_settings
+    from deplat.core.context import Context
 
     suffix = uuid.uuid4().hex[:8]
     dbs = {"silver": f"it_drift_silver_{suffix}", "gold": f"it_drift_gold_{suffix}"}

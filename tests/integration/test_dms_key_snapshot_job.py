@@ -69,7 +69,7 @@ def _land_case(lake: str, schema: str, settings) -> None:
 def test_snapshot_job_on_the_local_engine_lands_keys_and_the_ghost_goes(source, spark, tmp_path, monkeypatch):
     import boto3
 
-    from deplat.context import Context
+    from deplat.core.context import Context
     from deplat.local.rds import rds_secret
     from deplat.runs import RunService
     from deplat_job.sources.secret_store import write_secret

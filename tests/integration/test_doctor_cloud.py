@@ -28,8 +28,8 @@ def outputs(local_stack):
 
 
 def _ctx(outputs):
-    from deplat.aws import Aws
-    from deplat.config import load_settings
+    from deplat.core.aws import Aws
+    from deplat.core.config import load_settings
 
     env = load_settings(ROOT / "config" / "deplat.yaml", environ={}).env("local")
     return SimpleNamespace(env=env, aws=Aws(env), outputs=lambda required=True: outputs)

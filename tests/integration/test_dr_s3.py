@@ -14,8 +14,8 @@ MOTO = "http://127.0.0.1:5050"
 
 
 def _ctx(bucket):
-    from deplat.aws import Aws
-    from deplat.config import load_settings
+    from deplat.core.aws import Aws
+    from deplat.core.config import load_settings
 
     env = load_settings().env("local")
     return SimpleNamespace(env=env, aws=Aws(env), lake_uri=f"s3://{bucket}", output=lambda key: bucket)

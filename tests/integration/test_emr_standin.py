@@ -202,7 +202,7 @@ def test_run_goes_through_the_emr_api_runs_spark_and_writes_driver_logs_to_s3(st
 
 def test_driver_env_and_the_local_endpoint_reach_the_job(standin, project):
     bucket, app_id = project
-    from deplat.context import Context
+    from deplat.core.context import Context
     from deplat.engines.base import JobSpec
     from deplat.runs import RunService
 
@@ -246,7 +246,7 @@ def test_cancel_while_running_goes_cancelling_then_cancelled_and_keeps_the_logs(
            if (run_dir / "stdout").is_file() else False, 60, "the job printed")
     pid = int((run_dir / "supervisor.pid").read_text())
 
-    from deplat.context import Context
+    from deplat.core.context import Context
     from deplat.runs import RunService
 
     service = RunService(Context())
@@ -389,7 +389,7 @@ def test_application_auto_stops_when_idle_and_auto_starts_on_the_next_run(standi
 
 
 def test_logs_stream_from_cloudwatch_while_the_job_runs(standin, project):
-    from deplat.context import Context
+    from deplat.core.context import Context
     from deplat.runs import RunService
 
     bucket, _ = project

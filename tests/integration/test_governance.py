@@ -22,8 +22,8 @@ def _write(path, data: dict):
 def gov(local_stack, deplat_env):
     """Fresh Glue databases, LF-tag keys and registered tables on moto, unique to this test."""
     from deplat.catalog import reconcile
-    from deplat.config import load_settings
-    from deplat.context import Context
+    from deplat.core.config import load_settings
+    from deplat.core.context import Context
 
     suffix = uuid.uuid4().hex[:8]
     prefix = f"it_lf_{suffix}"
@@ -188,7 +188,7 @@ def _stubbed():
     import boto3
     from botocore.stub import Stubber
 
-    from deplat.config import load_settings
+    from deplat.core.config import load_settings
     from deplat.governance import LakeFormation
 
     lf, glue = boto3.client("lakeformation", region_name="eu-west-1"), boto3.client("glue", region_name="eu-west-1")

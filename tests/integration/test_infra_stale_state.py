@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from deplat.context import Context
+from deplat.core.context import Context
 from deplat.infra import Infra
 
 pytestmark = pytest.mark.integration

@@ -27,8 +27,8 @@ JOB = ROOT / "jobs" / "kafka_orders_stream.py"
 
 
 def _ctx():
-    from deplat.config import load_settings
-    from deplat.context import Context
+    from deplat.core.config import load_settings
+    from deplat.core.context import Context
 
     return Context(settings=load_settings(ROOT / "config" / "deplat.yaml", environ={}))
 

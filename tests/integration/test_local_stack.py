@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from deplat.cli import app
-from deplat.config import LocalStackSettings
+from deplat.core.config import LocalStackSettings
 from deplat.local.services import port_open
 from deplat.local.stack import LocalStack
 

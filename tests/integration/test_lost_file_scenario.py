@@ -34,8 +34,8 @@ def _fx(days: list[int]):
 
 @pytest.fixture
 def lake(local_stack, deplat_env):
-    from deplat.config import load_settings
-    from deplat.context import Context
+    from deplat.core.config import load_settings
+    from deplat.core.context import Context
 
     suffix = uuid.uuid4().hex[:8]
     dbs = {"silver": f"it_lost_silver_{suffix}", "gold": f"it_lost_gold_{suffix}"}
@@ -67,7 +67,7 @@ def test_a_lost_data_file_is_named_everywhere_and_repaired(lake):
         assert named in result.output and str(lost) in result.output, (args, result.output)
         assert "dr fsck" in result.output and "unexpected error" not in result.output
 
-    from deplat.context import Context
+    from deplat.core.context import Context
     from deplat.dq.service import DqService
     from deplat.recovery import LostDataFilesError
 
@@ -120,8 +120,8 @@ def test_an_s3_lake_lost_file_is_listed_and_the_preview_survives_it(local_stack)
     import pyarrow as pa
     from deltalake import DeltaTable, write_deltalake
 
-    from deplat.aws import Aws
-    from deplat.config import load_settings
+    from deplat.core.aws import Aws
+    from deplat.core.config import load_settings
     from deplat.recovery import lake_tables, lost_data_files, preview_restore, storage_options
 
     bucket = f"deplat-lost-{uuid.uuid4().hex[:8]}"

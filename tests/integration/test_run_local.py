@@ -40,7 +40,7 @@ RUN_ID = r"submitted run ([0-9a-z]{16})\b"  # an EMR Serverless job run id
 
 
 def _app_id() -> str:
-    from deplat.context import Context
+    from deplat.core.context import Context
 
     return Context().output("emr_application_id")
 
@@ -91,7 +91,7 @@ def test_failed_step_exits_4_with_the_exception_and_logs_show_the_traceback(proj
 
 
 def test_no_wait_then_wait_attaches_to_the_live_run_and_cancel_stops_it(project):
-    from deplat.context import Context
+    from deplat.core.context import Context
     from deplat.engines.emr_serverless import EmrServerlessEngine
     from deplat.runs import RunService
 

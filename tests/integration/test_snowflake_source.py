@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from deplat.config import LocalStackSettings
+from deplat.core.config import LocalStackSettings
 from deplat.local import snowflake_server
 from deplat.local.seed_snowflake import load_tpch, tpch_duckdb
 from deplat.local.stack import LocalStack
@@ -170,7 +170,7 @@ def test_seed_loads_the_local_service_and_publishes_its_connection_secret(local_
     """`seed_snowflake(ctx)`: the stack's fakesnow gets TPC-H; the secret the jobs read works."""
     import boto3
 
-    from deplat.context import Context
+    from deplat.core.context import Context
     from deplat.local.seed_snowflake import seed_snowflake
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5050")

@@ -23,8 +23,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from deplat.core.terraform import Terraform, cli_config, find_mirror, terraform_bin
 from deplat.infra import local_backend, local_override
-from deplat.terraform import Terraform, cli_config, find_mirror, terraform_bin
 from deplat_job.errors import InfraError
 
 ROOT = Path(__file__).resolve().parents[2]

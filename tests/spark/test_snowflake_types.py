@@ -177,7 +177,7 @@ def test_change_watermark_is_the_change_columns_max_minus_the_lookback(spark, tm
 def test_config_declares_tracking_per_table_and_the_jobs_parse_it():
     from pydantic import ValidationError
 
-    from deplat.config import SnowflakeSettings, load_settings
+    from deplat.core.config import SnowflakeSettings, load_settings
     from deplat.registry import STEPS, config_args
     from deplat_job.pipelines.source_specs import parse_snowflake_tables
 

@@ -15,7 +15,7 @@ from test_runs import ScriptedEngine
 
 from deplat.airflow_dag import BATCH_TEMPLATE, client_token, dag_spec, render, run_token
 from deplat.artifacts import Manifest
-from deplat.console import NullReporter
+from deplat.core.console import NullReporter
 from deplat.engines.emr_serverless import EmrServerlessEngine
 from deplat.registry import resolve
 from deplat.runs import RunService
@@ -37,7 +37,7 @@ def _manifest() -> Manifest:
 
 
 def _ctx(tmp_path):
-    from deplat.config import load_settings
+    from deplat.core.config import load_settings
 
     cloudwatch = SimpleNamespace(put_metric_data=lambda **kw: None)
     return SimpleNamespace(

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from deplat.backfill import BackfillService, date_range, progress_line, raise_for_failures
-from deplat.console import NullReporter
+from deplat.core.console import NullReporter
 from deplat_job.errors import ConfigError, DataQualityError, ExitCode, JobFailedError
 
 ROOT = Path(__file__).resolve().parents[2]

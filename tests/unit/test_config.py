@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from deplat.config import load_settings
+from deplat.core.config import load_settings
 from deplat_job.errors import ConfigError, ExitCode
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,8 +3,8 @@ status and report."""
 
 from pathlib import Path
 
-from deplat.config import load_settings
-from deplat.cost import DEFAULT_PRICES, PRICING_SOURCE, cost_cell, prices_for, run_cost
+from deplat.core.config import load_settings
+from deplat.core.cost import DEFAULT_PRICES, PRICING_SOURCE, cost_cell, prices_for, run_cost
 from deplat.engines.base import RunState
 from deplat.report.data import ReportData, StepRow, _from_batch
 from deplat.report.html import render

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from deplat.artifacts import Manifest
-from deplat.console import NullReporter
+from deplat.core.console import NullReporter
 from deplat.key_reconcile import KeyReconcileResult, SnapshotMetricsMissingError, reconcile
 from deplat.runs import RunService
 from deplat_job.errors import ConfigError

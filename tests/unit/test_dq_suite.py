@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from deplat import registry
-from deplat.console import NullReporter
+from deplat.core.console import NullReporter
 from deplat.dq.service import DqReport, DqService
 from deplat_job.dq.suite import SuiteError, decode_suites, encode_suites, load_suite, parse_suite
 from deplat_job.errors import ConfigError, DataQualityError, ExitCode

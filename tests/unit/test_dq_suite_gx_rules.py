@@ -110,7 +110,7 @@ def test_type_problems_exit_2_from_the_delta_schema_before_any_job(tmp_path):
     import pyarrow as pa
     from deltalake import write_deltalake
 
-    from deplat.console import NullReporter
+    from deplat.core.console import NullReporter
     from deplat.dq.service import DqService
     from deplat_job.errors import ConfigError, ExitCode
 

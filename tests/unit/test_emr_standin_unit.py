@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from deplat.config import load_settings
+from deplat.core.config import load_settings
 from deplat.engines.base import JobSpec
 from deplat.engines.emr_serverless import spark_submit_parameters
 from deplat.local.emr_serverless_standin import runner, serving

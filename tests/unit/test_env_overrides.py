@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from deplat.cli import app
-from deplat.config import load_settings
+from deplat.core.config import load_settings
 from deplat_job.errors import ConfigError, ExitCode
 
 CONFIG = """
@@ -77,8 +77,8 @@ def test_a_local_endpoint_variable_does_not_reach_prod(config, monkeypatch):
     monkeypatch.setenv("DEPLAT_ENDPOINT_URL", "http://127.0.0.1:5050")
     import boto3
 
-    from deplat.aws import Aws
-    from deplat.context import Context
+    from deplat.core.aws import Aws
+    from deplat.core.context import Context
 
     ctx = Context(env_name="prod", settings=load_settings(config))
     assert ctx.env.endpoint_url is None

@@ -1,7 +1,7 @@
 """The job side is its own package: pyproject's import-linter contract `job-side` says deplat_job imports
 nothing of deplat, and the job zip is deplat_job exactly (artifacts.build_job_package). Checked here: the
 contract's shape, every module under src in one of the two packages, every job module linted as Python
-3.9, the contract kept and able to fail (a job module that imports deplat.context breaks it), and no
+3.9, the contract kept and able to fail (a job module that imports deplat.core.context breaks it), and no
 import cycle between deplat's packages."""
 
 from __future__ import annotations
@@ -61,10 +61,37 @@ def test_the_contract_is_kept_and_breaks_when_a_job_imports_the_cli_side(tmp_pat
                         ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     common = tmp_path / "src" / JOB_PACKAGE / "pipelines" / "common.py"
-    common.write_text(common.read_text() + "\nfrom deplat.context import Context  # noqa: E402,F401\n")
+    common.write_text(common.read_text() + "\nfrom deplat.core.context import Context  # noqa: E402,F401\n")
     broken = _lint(tmp_path)
     assert broken.returncode == 1, broken.stdout + broken.stderr
-    assert "BROKEN" in broken.stdout and "deplat_job.pipelines.common -> deplat.context" in broken.stdout
+    assert "BROKEN" in broken.stdout and "deplat_job.pipelines.common -> deplat.core.context" in broken.stdout
+
+
+def _contract(contract_id: str) -> dict:
+    (contract,) = [c for c in _pyproject()["tool"]["importlinter"]["contracts"] if c.get("id") == contract_id]
+    return contract
+
+
+def test_every_top_level_module_of_the_cli_package_sits_in_a_layer():
+    placed = {m.strip() for layer in _contract("layers")["layers"] for m in layer.replace("|", ":").split(":")}
+    src = ROOT / "src" / "deplat"
+    tops = {f"deplat.{p.stem if p.suffix == '.py' else p.name}" for p in src.iterdir()
+            if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
+    assert tops - placed == set(), "place these in pyproject's `layers` contract"
+    assert placed - tops == set()
+
+
+def test_plumbing_that_imports_a_service_breaks_the_layers(tmp_path):
+    for package in ("deplat", JOB_PACKAGE):
+        shutil.copytree(ROOT / "src" / package, tmp_path / "src" / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    config = tmp_path / "src" / "deplat" / "core" / "config.py"
+    config.write_text(config.read_text() + "\nfrom deplat.runs import RunService  # noqa: E402,F401\n")
+    broken = _lint(tmp_path)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "cli -> services -> core plumbing BROKEN" in broken.stdout
+    assert "deplat.core.config -> deplat.runs" in broken.stdout
 
 
 def _cycles(graph, level: int) -> list[list[str]]:

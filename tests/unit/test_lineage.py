@@ -11,8 +11,8 @@ import pytest
 from test_runs import ScriptedEngine
 
 from deplat.artifacts import Manifest
-from deplat.config import LineageSettings
-from deplat.console import NullReporter
+from deplat.core.config import LineageSettings
+from deplat.core.console import NullReporter
 from deplat.lineage import LINEAGE_DIR, HttpTransport, LakeNames, run_uuid, tree
 from deplat.registry import PIPELINES, STEPS, datasets, resolve
 from deplat.runs import RunService

@@ -59,7 +59,7 @@ def test_shared_table_title_and_cells_are_literal(capsys):
 
 
 def test_reporter_messages_are_literal(capsys):
-    from deplat.console import RichReporter
+    from deplat.core.console import RichReporter
 
     reporter = RichReporter()
     for v in NASTY:
@@ -72,7 +72,7 @@ def test_reporter_messages_are_literal(capsys):
 
 def test_a_styled_cell_keeps_its_style_and_shows_no_markup(capsys):
     from deplat.cli._common import table
-    from deplat.console import literal
+    from deplat.core.console import literal
 
     table("checks", ["check", "result"], [["python", literal("pass", "green")], ["[red]", literal("FAIL", "red")]])
     out = capsys.readouterr().out

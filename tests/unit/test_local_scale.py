@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from deplat.config import LocalStackSettings
+from deplat.core.config import LocalStackSettings
 from deplat.local.scale import DEFAULT_SCALE, record_scale, recorded_scale, source_sizes
 from deplat.local.services import SALESFORCE, Paths
 

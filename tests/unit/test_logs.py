@@ -4,8 +4,8 @@ import gzip
 
 import pytest
 
+from deplat.core.logs import LogReader, LogsNotFoundError, error_excerpt, s3_location
 from deplat.engines.base import RunRef
-from deplat.logs import LogReader, LogsNotFoundError, error_excerpt, s3_location
 
 REF = RunRef("jr1", "app1", "emr-serverless", log_uri="s3://art/logs/")
 
@@ -105,7 +105,7 @@ def test_tail_returns_only_new_text():
 
 def test_driver_error_finds_a_python_traceback_merged_into_stdout():
     """On EMR, Spark's PythonRunner merges the Python driver's stderr into stdout."""
-    from deplat.logs import driver_error
+    from deplat.core.logs import driver_error
 
     excerpt, stream = driver_error(stdout="hi\n" + PY_STDERR, stderr=JVM_STDERR)
     assert stream == "stdout" and excerpt.endswith("RuntimeError: boom: bad input")

@@ -87,8 +87,8 @@ class LogBucket:
     def put(self, run_id: str, stream: str, text: str) -> None:
         import gzip
 
+        from deplat.core.logs import s3_location
         from deplat.engines.base import RunRef
-        from deplat.logs import s3_location
 
         _, key = s3_location(RunRef(run_id, APP, "emr-serverless", log_uri=f"s3://{BUCKET}/logs/"), stream)
         self.objects[key] = gzip.compress(text.encode())
@@ -109,9 +109,9 @@ def emr(project, monkeypatch):
     scripted API and log bucket above, instead of the stand-in the closed port cannot serve."""
     from types import SimpleNamespace
 
+    from deplat.core.logs import LogReader
     from deplat.engines.base import PollPolicy
     from deplat.engines.emr_serverless import EmrServerlessEngine
-    from deplat.logs import LogReader
 
     client, bucket, sleeps = FakeEmrServerless(dashboard=False), LogBucket(), []
     engine = EmrServerlessEngine(client, APP, "arn:aws:iam::123456789012:role/job", BUCKET,
@@ -167,8 +167,8 @@ def test_unreachable_cloud_endpoint_hint_names_the_endpoint_and_profile():
     standard-mode retries here, so the mapping is checked directly)."""
     from botocore.exceptions import EndpointConnectionError
 
-    from deplat.aws import unreachable_error
-    from deplat.config import Environment
+    from deplat.core.aws import unreachable_error
+    from deplat.core.config import Environment
 
     env = Environment(name="dev", kind="aws", region="eu-west-1", profile="ops")
     err = unreachable_error(env, EndpointConnectionError(endpoint_url="https://sts.eu-west-1.amazonaws.com"))
@@ -301,7 +301,7 @@ def test_cancel_leaves_a_finished_run_as_it_is(emr):
 
 
 def test_local_down_with_a_live_run_refuses_without_yes(project):
-    from deplat.config import LocalStackSettings
+    from deplat.core.config import LocalStackSettings
     from deplat.local.services import EMR_STANDIN_DIR
     from deplat.local.stack import LocalStack
     from deplat_job.errors import SafetyError
@@ -369,7 +369,7 @@ class _NeverSubmit:
 def _service(tmp_path, root=ROOT):
     from types import SimpleNamespace
 
-    from deplat.console import NullReporter
+    from deplat.core.console import NullReporter
     from deplat.runs import RunService
 
     ctx = SimpleNamespace(state_dir=tmp_path, root=root, env=SimpleNamespace(name="local", is_local=True),
@@ -462,7 +462,7 @@ def test_secret_names_are_built_in_one_place():
 # --- the process helper ----------------------------------------------------------------------
 
 def test_process_helper_times_out_and_carries_stderr():
-    from deplat.proc import ProcessError, ProcessTimeoutError, run
+    from deplat.core.proc import ProcessError, ProcessTimeoutError, run
 
     with pytest.raises(ProcessTimeoutError, match="within 1s"):
         run([sys.executable, "-c", "import time; time.sleep(30)"], timeout=1)
@@ -487,7 +487,7 @@ def test_no_subprocess_call_outside_the_helper_and_the_streaming_exceptions():
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the postgres-user path only runs as root")
 def test_postgres_prepare_never_changes_permissions_outside_the_state_folder(tmp_path):
-    from deplat.config import LocalStackSettings
+    from deplat.core.config import LocalStackSettings
     from deplat.local.services import Paths, _pg_prepare
     from deplat_job.errors import LocalStackError
 
@@ -508,8 +508,8 @@ def test_apply_with_changes_needs_confirmation_in_the_service_not_only_the_cli(t
     before Terraform is touched; the CLI only asks."""
     from types import SimpleNamespace
 
+    from deplat.core.terraform import PlanSummary, ResourceChange
     from deplat.infra import Infra, PlanResult
-    from deplat.terraform import PlanSummary, ResourceChange
     from deplat_job.errors import SafetyError
 
     ctx = SimpleNamespace(env=SimpleNamespace(name="dev", is_local=False))
@@ -525,8 +525,8 @@ def test_apply_refused_off_a_terminal_still_shows_the_plan(project, monkeypatch,
     """Without --yes and without a terminal to ask on, apply refuses (exit 7) after showing what --yes
     would apply, not before."""
     from deplat.cli import infra as cli_infra
+    from deplat.core.terraform import PlanSummary, ResourceChange
     from deplat.infra import Infra, PlanResult
-    from deplat.terraform import PlanSummary, ResourceChange
 
     changes = PlanSummary([ResourceChange("aws_s3_bucket.lake", "aws_s3_bucket", ("create",))])
 

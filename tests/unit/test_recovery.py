@@ -21,7 +21,7 @@ def _three_versions(path: Path) -> None:
 
 
 def _ctx():
-    from deplat.context import Context
+    from deplat.core.context import Context
 
     return Context()
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from deplat.console import NullReporter
+from deplat.core.console import NullReporter
 from deplat.report.data import DEFAULT_RULE, collect
 from deplat.runbook import Runbook, RunbookStep, StepOutcome
 from deplat_job.errors import JobFailedError

@@ -8,7 +8,7 @@ import io
 from rich.console import Console
 from test_runs import ScriptedEngine, service  # same folder (rootdir-relative import mode)
 
-from deplat.console import RichReporter
+from deplat.core.console import RichReporter
 
 
 def test_wait_reports_step_position_state_and_elapsed(tmp_path, monkeypatch):

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from deplat.console import NullReporter
+from deplat.core.console import NullReporter
 from deplat.runbook import (
     RUNBOOK_STEPS,
     Runbook,

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from deplat.artifacts import Manifest
-from deplat.console import NullReporter
+from deplat.core.console import NullReporter
 from deplat.engines.base import PollPolicy, RunRef, RunState
 from deplat.runs import RunHistory, RunService, idempotency_key
 from deplat_job.errors import ConfigError, JobFailedError

@@ -1,7 +1,7 @@
 import pytest
 
-from deplat.aws import Aws, check_local_safety, is_loopback, looks_real
-from deplat.config import Environment
+from deplat.core.aws import Aws, check_local_safety, is_loopback, looks_real
+from deplat.core.config import Environment
 from deplat_job.errors import ExitCode, SafetyError
 
 

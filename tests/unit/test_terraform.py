@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from deplat.infra import MOTO_SERVICES, local_backend, local_override
-from deplat.terraform import (
+from deplat.core.terraform import (
     Terraform,
     cli_config,
     diagnostics,
@@ -22,6 +21,7 @@ from deplat.terraform import (
     summarize_plan,
     terraform_bin,
 )
+from deplat.infra import MOTO_SERVICES, local_backend, local_override
 from deplat_job.errors import ExitCode, InfraError
 
 DATA = Path(__file__).parent / "data" / "terraform"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from deplat.core.terraform import summarize_plan
 from deplat.infra import _refuse_removing_retained, destroy_targets
-from deplat.terraform import summarize_plan
 from deplat_job.errors import SafetyError
 
 ROOT = Path(__file__).resolve().parents[2]

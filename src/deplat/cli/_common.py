@@ -38,8 +38,8 @@ DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would chan
 
 def context(tctx: typer.Context, output: Output | None = None):
     """The deplat Context for this invocation (built once, lazily)."""
-    from deplat.console import RichReporter
-    from deplat.context import Context
+    from deplat.core.console import RichReporter
+    from deplat.core.context import Context
 
     root = tctx.find_root()
     state = root.obj if isinstance(root.obj, dict) else {}
@@ -78,7 +78,7 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]], null: st
     from rich.table import Table
     from rich.text import Text
 
-    from deplat.console import literal
+    from deplat.core.console import literal
 
     # Titles, headers and cells are literal text, never Rich markup (console.literal); a styled cell
     # is a Text the command built with console.literal(value, style).

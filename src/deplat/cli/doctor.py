@@ -18,7 +18,7 @@ def command(tctx: typer.Context, output: OutputOpt = None) -> None:
 
     ctx = context(tctx, output)
     checks = run_checks(ctx)
-    from deplat.console import literal
+    from deplat.core.console import literal
 
     rows = [[c.name, literal("pass", "green") if c.ok else (literal("FAIL", "red") if c.required else
                                                             literal("warn", "yellow")),

@@ -30,7 +30,7 @@ def _cell(value: Any, width: int = 40) -> str:
 
 def render_report(report: Any) -> None:
     """A Rich table per suite: one row per expectation."""
-    from deplat.console import literal
+    from deplat.core.console import literal
 
     for s in report.suites:
         rows = []

@@ -22,7 +22,7 @@ def command(
 ) -> None:
     """Copy exactly the manifest whose last `deplat run <pipeline>` in --from was green (every step
     SUCCESS, every DQ gate passed) to --to; exit 7 naming the failed step or gate, or without --yes."""
-    from deplat.context import Context
+    from deplat.core.context import Context
     from deplat.promote import promote
 
     ctx = context(tctx, output)

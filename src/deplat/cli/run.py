@@ -56,7 +56,7 @@ def command(
         skip_gates=skip_dq)
 
     def render() -> None:
-        from deplat.cost import cost_cell
+        from deplat.core.cost import cost_cell
 
         table(f"run {result.pipeline} ({result.env}, batch {result.batch_id})",
               ["step", "run id", "state", "duration", "cost", "note"],

@@ -87,7 +87,7 @@ def _render(ctx, result) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from deplat.console import literal
+    from deplat.core.console import literal
 
     # A log file gets the whole table on one line per step, not wrapped at Rich's 80-column default.
     console = Console(highlight=False)

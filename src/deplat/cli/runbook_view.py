@@ -11,7 +11,7 @@ import time
 from contextlib import contextmanager
 from typing import Any
 
-from deplat.console import literal
+from deplat.core.console import literal
 
 STYLE = {"running": "bold cyan", "ok": "green", "ok (earlier)": "green", "failed": "bold red",
          "not built": "yellow", "skipped": "dim"}

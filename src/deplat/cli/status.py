@@ -33,7 +33,7 @@ def command(
         if not result.runs:
             typer.echo("recent runs: none yet")
         else:
-            from deplat.cost import cost_cell
+            from deplat.core.cost import cost_cell
 
             table("recent runs", ["run id", "pipeline", "step", "state", "started", "ended", "duration", "cost"],
                   [[r["run_id"], r.get("pipeline"), r.get("step"), r.get("state"),

@@ -7,8 +7,8 @@ import re
 import shutil
 import sys
 
+from deplat.core.proc import ProcessError, run
 from deplat.doctor.check import Check
-from deplat.proc import ProcessError, run
 from deplat_job.errors import DeplatError, SafetyError
 
 JAVA_VERSION_TIMEOUT_S = 20  # a JVM start on a loaded 2-core machine takes ~1 s; 20 s means stuck
@@ -60,7 +60,7 @@ def _java() -> Check:
 
 
 def _terraform() -> list[Check]:
-    from deplat.terraform import find_mirror, terraform_bin
+    from deplat.core.terraform import find_mirror, terraform_bin
 
     tf = terraform_bin()
     checks = [Check("terraform", bool(tf), tf or "not found",

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from deplat.logs import STREAMS as STREAMS  # re-exported for the engines and the run service
-from deplat.logs import LogTail
+from deplat.core.logs import STREAMS as STREAMS  # re-exported for the engines and the run service
+from deplat.core.logs import LogTail
 from deplat_job.errors import DeplatError, ExitCode
 
 # EMR Serverless job run states. QUEUED appears when the application's job concurrency is capped.

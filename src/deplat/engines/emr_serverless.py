@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from deplat.core.logs import LogReader
+from deplat.core.logs import follow as follow_tail
 from deplat.engines.base import (
     LIVE_STATES,
     EngineError,
@@ -24,8 +26,6 @@ from deplat.engines.base import (
     RunRef,
     RunState,
 )
-from deplat.logs import LogReader
-from deplat.logs import follow as follow_tail
 from deplat_job.errors import ApplicationNotFoundError, ConfigError
 from deplat_job.shared import DELTA_CONF
 

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from deplat.config import LocalStackSettings
+from deplat.core.config import LocalStackSettings
 from deplat.local.rds import SLOT, connect, conninfo
 from deplat_job.errors import LocalStackError
 from deplat_job.pipelines.source_specs import DMS_OP, DMS_SEQ, DMS_TABLES, DMS_TS

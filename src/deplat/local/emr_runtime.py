@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from deplat.proc import ProcessError, run
+from deplat.core.proc import ProcessError, run
 
 EMR_PYTHON = (3, 9)
 # What the runtime has of its own that the jobs import; a pin older than the dependency

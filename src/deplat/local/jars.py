@@ -13,7 +13,7 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-from deplat.proc import run
+from deplat.core.proc import run
 
 HADOOP_VERSION = "3.3.4"  # the Hadoop that pyspark 3.5 bundles; hadoop-aws must match it
 # Maven Central has no spark-sql-kafka 3.5.8/3.5.9 (404 on 2026-11-26); 3.5.7 is the newest of the line.

@@ -19,8 +19,8 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from deplat.config import LocalStackSettings
-from deplat.proc import ProcessError, run
+from deplat.core.config import LocalStackSettings
+from deplat.core.proc import ProcessError, run
 from deplat_job.errors import LocalStackError
 
 KAFKA_VERSION = "4.1.1"

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from deplat.config import LocalStackSettings
+from deplat.core.config import LocalStackSettings
 from deplat_job.errors import LocalStackError
 
 DATABASE = "rds"

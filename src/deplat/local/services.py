@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deplat.config import LocalStackSettings
-from deplat.proc import run
+from deplat.core.config import LocalStackSettings
+from deplat.core.proc import run
 from deplat_job.errors import LocalStackError
 
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from deplat.config import LocalStackSettings
+from deplat.core.config import LocalStackSettings
 from deplat.local.services import SERVICES, Paths, Service, port_open
 from deplat_job.errors import ConfigError, LocalStackError, SafetyError
 

@@ -43,7 +43,7 @@ class StepRow:
     dq: str | None
     note: str
     attempts: int = 1
-    cost: dict[str, Any] | None = None  # its runs' billed utilization and price summed (deplat.cost)
+    cost: dict[str, Any] | None = None  # its runs' billed utilization and price summed (deplat.core.cost)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from deplat.cost import cost_cell
+from deplat.core.cost import cost_cell
 from deplat.report.data import ReportData, TimelineEntry
 
 COLOURS = {"ok": "#2e7d32", "pass": "#2e7d32", "fail": "#c62828", "warn": "#ef6c00", "warning": "#ef6c00",

@@ -485,7 +485,7 @@ def _cancel_details(run: JobRun) -> str:
 
 def _failure_details(run: JobRun, state: dict[str, Any]) -> str:
     """EMR's wording: the exit code and the driver's last exception."""
-    from deplat.logs import driver_error
+    from deplat.core.logs import driver_error
 
     text = {s: (run.run_dir / s).read_text(errors="replace") if (run.run_dir / s).is_file() else ""
             for s in ("stdout", "stderr")}
@@ -529,8 +529,8 @@ def _send_logs(run: JobRun) -> None:
     uri = run.log_uri()
     if not uri or run.run_dir is None:
         return
+    from deplat.core.logs import s3_location
     from deplat.engines.base import RunRef
-    from deplat.logs import s3_location
 
     ref = RunRef(run.id, run.application_id, "emr-serverless", log_uri=uri)
     s3 = None
@@ -555,8 +555,8 @@ def _send_cloudwatch(run: JobRun) -> None:
     config = run.cloudwatch()
     if not config or run.run_dir is None:
         return
+    from deplat.core.logs import log_stream_name
     from deplat.engines.base import RunRef
-    from deplat.logs import log_stream_name
 
     group = config.get("logGroupName") or DEFAULT_LOG_GROUP
     wanted = [t.upper() for t in (config.get("logTypes") or {"SPARK_DRIVER": ["STDOUT", "STDERR"]})

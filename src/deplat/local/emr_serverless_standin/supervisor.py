@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from deplat.core.logs import driver_error, s3_location
 from deplat.engines.base import TERMINAL_STATES, JobSpec, RunRef
-from deplat.logs import driver_error, s3_location
 
 STATE_FILE = "state.json"
 META_FILE = "meta.json"
@@ -491,7 +491,7 @@ def killed_by_signal(number: int) -> str:
 def _upload_logs(run_dir: Path, ref: RunRef) -> None:
     import boto3
 
-    from deplat.aws import client_config
+    from deplat.core.aws import client_config
 
     # The supervisor is a detached child: the engine handed it the env's endpoint and credentials
     # (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...) after the local safety guard had passed.

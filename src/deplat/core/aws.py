@@ -10,7 +10,7 @@ import re
 from functools import cached_property
 from typing import Any
 
-from deplat.config import Environment
+from deplat.core.config import Environment
 from deplat_job.errors import ConfigError, EndpointUnreachableError, SafetyError
 from deplat_job.shared import client_config, is_loopback
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from deplat.cost import DEFAULT_PRICES
+from deplat.core.cost import DEFAULT_PRICES
 from deplat_job.errors import ConfigError
 
 CONFIG_RELPATH = Path("config") / "deplat.yaml"
@@ -160,7 +160,7 @@ PriceUnit = Literal["vcpu_hour", "memory_gb_hour", "storage_gb_hour"]
 
 
 def _default_prices() -> dict[str, dict[PriceUnit, float]]:
-    """A fresh copy of deplat.cost.DEFAULT_PRICES (per region: USD per vCPU-hour, GB-hour, GB-hour)."""
+    """A fresh copy of deplat.core.cost.DEFAULT_PRICES (per region: USD per vCPU-hour, GB-hour, GB-hour)."""
     units: tuple[PriceUnit, ...] = ("vcpu_hour", "memory_gb_hour", "storage_gb_hour")
     return {region: {u: prices[u] for u in units} for region, prices in DEFAULT_PRICES.items()}
 

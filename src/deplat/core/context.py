@@ -7,8 +7,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from deplat.config import Environment, Settings, load_settings
-from deplat.console import NullReporter, Reporter
+from deplat.core.config import Environment, Settings, load_settings
+from deplat.core.console import NullReporter, Reporter
 from deplat_job.errors import ConfigError
 
 
@@ -36,7 +36,7 @@ class Context:
 
     @cached_property
     def env(self) -> Environment:
-        from deplat.aws import check_local_safety
+        from deplat.core.aws import check_local_safety
 
         env = self.settings.env(self._env_name)
         check_local_safety(env)  # before any command touches it: local never real, cloud never loopback
@@ -60,7 +60,7 @@ class Context:
 
     @cached_property
     def aws(self):
-        from deplat.aws import Aws
+        from deplat.core.aws import Aws
 
         return Aws(self.env)
 
