@@ -52,8 +52,8 @@ def main() -> None:
     opts = parser.parse_args()
 
     from deplat.core.context import Context
-    from deplat.local.emr_serverless_standin import record
-    from deplat.local.emr_serverless_standin.supervisor import stop_warm_drivers
+    from deplat.local.standins.emr_serverless import record
+    from deplat.local.standins.emr_serverless.supervisor import stop_warm_drivers
 
     ctx = Context()
     deplat = str(Path(sys.executable).with_name("deplat"))

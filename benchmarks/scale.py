@@ -264,7 +264,7 @@ def main() -> None:
     scales = [0.01, 0.1] if opts.quick else sorted(opts.scales)
 
     from deplat.core.context import Context
-    from deplat.local.emr_serverless_standin import record
+    from deplat.local.standins.emr_serverless import record
 
     ctx = Context()
     found = record(ctx.env.endpoint_url or "")

@@ -115,7 +115,7 @@ def local_stack():
 def salesforce_stand_in():
     """Start a private Salesforce stand-in on its own port: `start(seed, ...)` -> (org, connected client).
     Stopped when the test ends."""
-    from deplat.local.salesforce_server import LOCAL_CREDENTIALS, Org, serve_in_thread
+    from deplat.local.standins.salesforce_server import LOCAL_CREDENTIALS, Org, serve_in_thread
     from deplat_job.sources import salesforce as source
 
     servers = []
@@ -152,7 +152,7 @@ def pytest_sessionfinish(session, exitstatus):
     global _EXIT_STATUS
     _EXIT_STATUS = int(exitstatus)
     # The warm Spark drivers the tests' stand-in runs started would otherwise idle on for their timeout.
-    from deplat.local.emr_serverless_standin.supervisor import WARM_DIR, stop_warm_drivers
+    from deplat.local.standins.emr_serverless.supervisor import WARM_DIR, stop_warm_drivers
 
     factory = getattr(session.config, "_tmp_path_factory", None)
     roots = [ROOT / ".deplat"] + ([factory.getbasetemp()] if factory else [])

@@ -696,7 +696,7 @@ def engine_for(ctx: Any) -> JobEngine:
     if not ctx.env.is_local:
         return EmrServerlessEngine.from_context(ctx)
     from deplat.engines.base import PollPolicy
-    from deplat.local.emr_serverless_standin import serving
+    from deplat.local.standins.emr_serverless import serving
     from deplat_job.errors import ConfigError, EndpointUnreachableError
 
     if not serving(ctx.env.endpoint_url or ""):

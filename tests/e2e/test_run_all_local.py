@@ -110,7 +110,7 @@ def test_dms_silver_equals_postgres(lake, local_stack):
 
 
 def test_salesforce_silver_matches_the_source(lake, local_stack):
-    from deplat.local.salesforce_server import salesforce_connection
+    from deplat.local.standins.salesforce_server import salesforce_connection
     from deplat_job.sources.salesforce import SalesforceConfig, connect
 
     sf = connect(SalesforceConfig.from_json(json.dumps(salesforce_connection(local_stack.settings))))

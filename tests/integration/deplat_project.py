@@ -76,7 +76,7 @@ def s3():
 
 def standin_runs(application_id: str) -> Path:
     """The stand-in's run folders of an application on the local moto (what its workers wrote)."""
-    from deplat.local.emr_serverless_standin import record
+    from deplat.local.standins.emr_serverless import record
 
     found = record(MOTO)
     assert found, f"no EMR Serverless stand-in serves {MOTO}"

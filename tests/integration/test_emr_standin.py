@@ -77,7 +77,7 @@ def standin(tmp_path_factory):
     home = tmp_path_factory.mktemp("standin-home")
     root = home / "local" / "emr-serverless"
     log = (home / "moto.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "deplat.local.moto_launcher", str(port), "--emr-standin",
+    proc = subprocess.Popen([sys.executable, "-m", "deplat.local.standins.moto_launcher", str(port), "--emr-standin",
                              str(root), "--minute-seconds", "1"],
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     endpoint = f"http://127.0.0.1:{port}"
@@ -91,7 +91,7 @@ def standin(tmp_path_factory):
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=30)
     log.close()
-    from deplat.local.emr_serverless_standin.supervisor import _alive, _read_pid, stop_warm_drivers
+    from deplat.local.standins.emr_serverless.supervisor import _alive, _read_pid, stop_warm_drivers
 
     for runs in root.glob("applications/*/runs"):
         stop_warm_drivers(runs)
@@ -253,7 +253,7 @@ def test_cancel_while_running_goes_cancelling_then_cancelled_and_keeps_the_logs(
     service.engine.cancel(service.ref(run_id))  # CancelJobRun, without `deplat cancel`'s wait
     seen = _states_until_terminal(standin, app_id, run_id, timeout=60)
     assert seen[0] == "CANCELLING" and seen[-1] == "CANCELLED", seen
-    from deplat.local.emr_serverless_standin.supervisor import _alive
+    from deplat.local.standins.emr_serverless.supervisor import _alive
 
     assert not _alive(pid)
     _until(lambda: not [p for p in Path("/proc").glob("[0-9]*") if _in_group(p, pid)], 10,
@@ -435,7 +435,7 @@ def test_pre_initialized_driver_capacity_serves_runs_from_one_warm_driver(standi
     standin.emr.stop_application(applicationId=app_id)  # releases the pre-initialized capacity
     _until(lambda: standin.emr.get_application(applicationId=app_id)["application"]["state"] == "STOPPED", 30,
            "STOPPED")
-    from deplat.local.emr_serverless_standin.supervisor import _alive
+    from deplat.local.standins.emr_serverless.supervisor import _alive
 
     assert not _alive(int(pids.pop()))
 

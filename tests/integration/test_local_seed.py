@@ -19,8 +19,8 @@ def test_seed_is_idempotent_and_never_shows_secret_values(local_stack):
     assert doc["snowflake"]["loaded"] is False and doc["snowflake"]["tables"]["orders"] == 15000
     assert set(doc["rds"]["rows"].values()) == {0}
     assert doc["dms"]["full_load_rows"] == {}
-    from deplat.local.salesforce_server import LOCAL_CREDENTIALS
-    from deplat.local.snowflake_server import PASSWORD
+    from deplat.local.standins.salesforce_server import LOCAL_CREDENTIALS
+    from deplat.local.standins.snowflake_server import PASSWORD
 
     # The secrets' own values (what a leak would show), not the word "password".
     for value in (PASSWORD, LOCAL_CREDENTIALS["password"], LOCAL_CREDENTIALS["client_secret"],

@@ -69,7 +69,7 @@ def test_down_never_stops_what_it_did_not_start(private_stack):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         private_stack.paths.root.mkdir(parents=True, exist_ok=True)
-        recorded = [sys.executable, "-m", "deplat.local.moto_launcher", str(port)]
+        recorded = [sys.executable, "-m", "deplat.local.standins.moto_launcher", str(port)]
         private_stack.paths.pid("moto").write_text(json.dumps({"pid": stranger.pid, "cmd": recorded}))
         [moto] = private_stack.down(["moto"])
         assert moto.action == "not started by deplat"

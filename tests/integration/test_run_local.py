@@ -128,7 +128,7 @@ def test_no_wait_then_wait_attaches_to_the_live_run_and_cancel_stops_it(project)
 
 
 def test_batch_steps_run_in_one_warm_driver_each_with_its_own_logs_and_a_clean_session(project):
-    from deplat.local.emr_serverless_standin.supervisor import _alive
+    from deplat.local.standins.emr_serverless.supervisor import _alive
 
     failed = cli("run", "smokefail", "--wait")
     assert failed.exit_code == 4, failed.output

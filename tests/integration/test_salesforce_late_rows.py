@@ -75,7 +75,7 @@ def test_the_job_reports_late_rows_in_its_metrics_line(spark, local_stack, tmp_p
                                                        salesforce_stand_in):
     import boto3
 
-    from deplat.local.salesforce_server import LOCAL_CREDENTIALS
+    from deplat.local.standins.salesforce_server import LOCAL_CREDENTIALS
 
     org, sf = salesforce_stand_in(seed=12, accounts=4)
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{local_stack.settings.moto_port}")

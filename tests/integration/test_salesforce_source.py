@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from deplat.local.salesforce_server import LOCAL_CREDENTIALS, Org, parse_datetime, serve_in_thread
+from deplat.local.standins.salesforce_server import LOCAL_CREDENTIALS, Org, parse_datetime, serve_in_thread
 from deplat_job.pipelines import salesforce as sfp
 from deplat_job.pipelines.common import table_path
 from deplat_job.sources import salesforce as source
@@ -111,7 +111,7 @@ def test_stack_service_with_secret_from_moto(local_stack):
 
     import boto3
 
-    from deplat.local.salesforce_server import put_secret, salesforce_connection
+    from deplat.local.standins.salesforce_server import put_secret, salesforce_connection
     from deplat_job.sources.secret_store import secret_name
 
     local_stack.up(["salesforce"])

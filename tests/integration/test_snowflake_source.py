@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from deplat.core.config import LocalStackSettings
-from deplat.local import snowflake_server
 from deplat.local.seed_snowflake import load_tpch, tpch_duckdb
 from deplat.local.stack import LocalStack
+from deplat.local.standins import snowflake_server
 from deplat_job.pipelines.common import parse_metrics
 from deplat_job.sources import snowflake as source
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from deplat.local import snowflake_server
+from deplat.local.standins import snowflake_server
 from deplat_job.pipelines.common import parse_metrics
 from deplat_job.sources import snowflake as source
 

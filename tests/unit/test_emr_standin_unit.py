@@ -13,7 +13,7 @@ import pytest
 from deplat.core.config import load_settings
 from deplat.engines.base import JobSpec
 from deplat.engines.emr_serverless import spark_submit_parameters
-from deplat.local.emr_serverless_standin import runner, serving
+from deplat.local.standins.emr_serverless import runner, serving
 from deplat_job.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,14 +92,14 @@ def test_the_removed_local_spark_engine_is_refused_naming_what_replaced_it(tmp_p
 
 
 def test_no_cli_side_module_starts_spark_submit():
-    """Issue 19's must-show: only the stand-in (deplat.local.emr_serverless_standin) builds a
+    """Issue 19's must-show: only the stand-in (deplat.local.standins.emr_serverless) builds a
     spark-submit command line or starts a supervisor; no other module of src/deplat names either.
     The one exception resolves the jar cache (`deplat local up`): a no-op script with --packages,
     Ivy's resolver, never a job."""
     src = ROOT / "src" / "deplat"
-    standin = src / "local" / "emr_serverless_standin"
+    standin = src / "local" / "standins" / "emr_serverless"
     resolver = src / "local" / "jars.py"
-    markers = ('"spark-submit"', "spark_submit_command", "emr_serverless_standin.supervisor\"")
+    markers = ('"spark-submit"', "spark_submit_command", "emr_serverless.supervisor\"")
     offenders = sorted(str(p.relative_to(src)) for p in src.rglob("*.py")
                        if standin not in p.parents and p != resolver
                        and any(m in p.read_text() for m in markers))
@@ -110,7 +110,7 @@ def test_no_cli_side_module_starts_spark_submit():
 def test_engine_selection_refuses_a_moto_without_the_stand_in(tmp_path, monkeypatch):
     import socket
 
-    from deplat.local.emr_serverless_standin import record_path
+    from deplat.local.standins.emr_serverless import record_path
     from deplat.runs import engine_for
 
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
@@ -133,7 +133,7 @@ def test_engine_selection_refuses_a_moto_without_the_stand_in(tmp_path, monkeypa
 
 
 def test_the_warm_driver_serves_a_stand_in_run_folder_and_nothing_beside_it(tmp_path):
-    from deplat.local.emr_serverless_standin import warm_driver
+    from deplat.local.standins.emr_serverless import warm_driver
 
     runs = tmp_path / "runs"
     for run in ("k2x9q0c7d1m4z8ab", "_archives"):  # an EMR job run id (moto's: 16 of [0-9a-z])
@@ -157,7 +157,7 @@ def test_the_warm_driver_serves_a_stand_in_run_folder_and_nothing_beside_it(tmp_
 def test_start_job_run_is_refused_where_the_api_refuses_it(change, message):
     from moto.emrserverless.exceptions import ValidationException
 
-    from deplat.local.emr_serverless_standin.backend import _validate
+    from deplat.local.standins.emr_serverless.backend import _validate
 
     args = {"token": "ok-token", "name": "n", "driver": {"sparkSubmit": {"entryPoint": "s3://b/e.py"}},
             "tags": {}, "timeout": None, **change}
@@ -169,13 +169,13 @@ def test_start_job_run_is_refused_where_the_api_refuses_it(change, message):
 @pytest.mark.parametrize("label,ok", [("emr-7.1.0", True), ("emr-7.5.0", True), ("emr-7.0.0", False),
                                       ("emr-6.15.0", False)])
 def test_streaming_job_mode_needs_emr_7_1_or_later(label, ok):
-    from deplat.local.emr_serverless_standin.backend import STREAMING_SINCE, _release
+    from deplat.local.standins.emr_serverless.backend import STREAMING_SINCE, _release
 
     assert (_release(label) >= STREAMING_SINCE) is ok
 
 
 def test_capacity_binds_only_on_the_limits_the_application_sets():
-    from deplat.local.emr_serverless_standin.backend import _fits, _total
+    from deplat.local.standins.emr_serverless.backend import _fits, _total
 
     limit = runner.Worker(8, 32, float("nan"))  # maximumCapacity without disk
     two = _total([runner.driver_worker({}), runner.driver_worker({})])
@@ -183,7 +183,7 @@ def test_capacity_binds_only_on_the_limits_the_application_sets():
 
 
 def test_local_status_and_doctor_describe_the_stand_in_from_its_files(tmp_path, monkeypatch):
-    from deplat.local.emr_serverless_standin import describe, record_path, summary
+    from deplat.local.standins.emr_serverless import describe, record_path, summary
 
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     tmp_path.chmod(0o700)

@@ -327,7 +327,7 @@ def test_local_down_with_a_live_run_refuses_without_yes(project):
 # --- killed jobs -----------------------------------------------------------------------------
 
 def test_a_job_killed_by_a_signal_names_it_and_leaves_no_spark_scratch(tmp_path, monkeypatch):
-    from deplat.local.emr_serverless_standin import supervisor
+    from deplat.local.standins.emr_serverless import supervisor
 
     run_dir = tmp_path / "000000000000kill"
     run_dir.mkdir()
@@ -477,8 +477,8 @@ def test_process_helper_times_out_and_carries_stderr():
 
 def test_no_subprocess_call_outside_the_helper_and_the_streaming_exceptions():
     allowed = {"proc.py", "terraform.py", "stack.py",  # streaming / detached
-               "emr_serverless_standin/runner.py",  # the EMR stand-in's detached supervisors
-               "emr_serverless_standin/supervisor.py"}  # its spark-submit and warm drivers
+               "emr_serverless/runner.py",  # the EMR stand-in's detached supervisors
+               "emr_serverless/supervisor.py"}  # its spark-submit and warm drivers
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "src" / "deplat").rglob("*.py")
                  if not {p.name, f"{p.parent.name}/{p.name}"} & allowed
                  and re.search(r"subprocess\.(run|Popen|check_output|call)\(", p.read_text())]

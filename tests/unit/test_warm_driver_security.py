@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from deplat.local.emr_serverless_standin import runner, supervisor, warm_driver
+from deplat.local.standins.emr_serverless import runner, supervisor, warm_driver
 
 RUN = "0123456789abcdef"
 

@@ -25,7 +25,7 @@ def _render(ctx, title: str, statuses) -> None:
 
     def text() -> None:
         table(title, ["service", "state", "healthy", "pid", "port", "action", "log"], rows)
-        from deplat.local.emr_serverless_standin import summary
+        from deplat.local.standins.emr_serverless import summary
 
         for s in statuses:
             if s.emr_serverless_standin is not None and s.healthy:

@@ -81,7 +81,7 @@ def _jars() -> Check:
 
 
 def _kafka_broker() -> Check:
-    from deplat.local.kafka_broker import KAFKA_VERSION, cached_libs, libs_dir
+    from deplat.local.standins.kafka_broker import KAFKA_VERSION, cached_libs, libs_dir
 
     libs = cached_libs()
     return Check("kafka broker jars", bool(libs), f"Kafka {KAFKA_VERSION}: {len(libs or [])} jars in {libs_dir()}",
@@ -97,7 +97,7 @@ def _local_services(ctx) -> list[Check]:
         checks.append(Check(f"local service {s.name}", s.healthy, f"{s.state} on port {s.port}",
                             "run `deplat local up`"))
         if s.emr_serverless_standin is not None and s.healthy:
-            from deplat.local.emr_serverless_standin import summary
+            from deplat.local.standins.emr_serverless import summary
 
             checks.append(Check("emr serverless stand-in", s.emr_serverless_standin["serving"],
                                 summary(s.emr_serverless_standin).split(": ", 1)[1],

@@ -41,9 +41,9 @@ def seed_all(ctx, scale_factor: float = 0.01) -> LocalSeedResult:
 
     from deplat.local.rds import seed_rds
     from deplat.local.rds import seed_secret as seed_rds_secret
-    from deplat.local.salesforce_server import seed_secret
     from deplat.local.scale import record_scale, source_sizes
     from deplat.local.seed_snowflake import seed_snowflake
+    from deplat.local.standins.salesforce_server import seed_secret
 
     _require_local(ctx)
     sizes = source_sizes(scale_factor)

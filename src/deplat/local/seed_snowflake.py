@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deplat.local import snowflake_server
+from deplat.local.standins import snowflake_server
 from deplat_job.errors import LocalStackError
 from deplat_job.sources.secret_store import secret_name, write_secret
 from deplat_job.sources.snowflake import connect

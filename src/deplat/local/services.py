@@ -68,7 +68,7 @@ EMR_STANDIN_DIR = "emr-serverless"  # the EMR Serverless stand-in's runs, under 
 def _moto_cmd(paths: Paths, s: LocalStackSettings) -> list[str]:
     """moto with the EMR Serverless stand-in (real Spark behind the EMR API), always: local jobs
     run through EmrServerlessEngine against it."""
-    return [sys.executable, "-m", "deplat.local.moto_launcher", str(s.moto_port),
+    return [sys.executable, "-m", "deplat.local.standins.moto_launcher", str(s.moto_port),
             "--emr-standin", str(paths.data(EMR_STANDIN_DIR))]
 
 
@@ -161,7 +161,7 @@ def _snowflake_port(s: LocalStackSettings) -> int:
 
 
 def _snowflake_cmd(paths: Paths, s: LocalStackSettings) -> list[str]:
-    return [sys.executable, "-m", "deplat.local.snowflake_server", "--port", str(_snowflake_port(s)),
+    return [sys.executable, "-m", "deplat.local.standins.snowflake_server", "--port", str(_snowflake_port(s)),
             "--db-path", str(paths.data("snowflake"))]
 
 
@@ -185,7 +185,7 @@ def _salesforce_cmd(paths: Paths, s: LocalStackSettings) -> list[str]:
     from deplat.local.scale import recorded_scale, source_sizes
 
     sizes = source_sizes(recorded_scale(paths.root))  # the org `deplat local seed --scale` asked for
-    return [sys.executable, "-m", "deplat.local.salesforce_server", "--port", str(_salesforce_port(s)),
+    return [sys.executable, "-m", "deplat.local.standins.salesforce_server", "--port", str(_salesforce_port(s)),
             "--accounts", str(sizes.sf_accounts), "--opportunities", str(sizes.sf_opportunities)]
 
 
@@ -201,19 +201,19 @@ SALESFORCE = Service(
 # --- Kafka (Apache Kafka 4.x, KRaft combined node, from its Maven Central jars) -----------------
 
 def _kafka_healthy(p: Paths, s: LocalStackSettings) -> bool:
-    from deplat.local.kafka_broker import metadata_ok
+    from deplat.local.standins.kafka_broker import metadata_ok
 
     return port_open(s.kafka_port) and metadata_ok(f"127.0.0.1:{s.kafka_port}")
 
 
 def _kafka_prepare(p: Paths, s: LocalStackSettings) -> None:
-    from deplat.local.kafka_broker import prepare
+    from deplat.local.standins.kafka_broker import prepare
 
     prepare(p.data("kafka"), s)
 
 
 def _kafka_cmd(p: Paths, s: LocalStackSettings) -> list[str]:
-    from deplat.local.kafka_broker import command
+    from deplat.local.standins.kafka_broker import command
 
     return command(p.data("kafka"), s)
 

@@ -29,7 +29,7 @@ class ServiceStatus:
     log: str
     description: str
     action: str = ""
-    # moto only: its EMR Serverless stand-in (deplat.local.emr_serverless_standin.describe)
+    # moto only: its EMR Serverless stand-in (deplat.local.standins.emr_serverless.describe)
     emr_serverless_standin: dict | None = None
 
     def to_dict(self) -> dict:
@@ -86,7 +86,7 @@ class LocalStack:
             status = ServiceStatus(svc.name, state, healthy, pid, svc.port(self.settings),
                                    str(self.paths.log(svc.name)), svc.description)
             if svc.name == "moto":
-                from deplat.local.emr_serverless_standin import describe
+                from deplat.local.standins.emr_serverless import describe
 
                 status.emr_serverless_standin = describe(f"http://127.0.0.1:{status.port}")
             out.append(status)
@@ -136,7 +136,7 @@ class LocalStack:
     def live_runs(self) -> list[str]:
         """The EMR Serverless stand-in's job runs still going (its run folders, one folder per
         application, under this stack's folder)."""
-        from deplat.local.emr_serverless_standin.supervisor import live_run_ids
+        from deplat.local.standins.emr_serverless.supervisor import live_run_ids
 
         live = []
         for runs in self._standin_runs_dirs():
@@ -157,7 +157,7 @@ class LocalStack:
                               "cancel them (`deplat cancel <run-id>`) or wait, or pass --yes to stop "
                               "the stack anyway (those runs will then fail)")
         if not names:  # the whole stack: the stand-in's idle warm Spark drivers go with it
-            from deplat.local.emr_serverless_standin.supervisor import stop_warm_drivers
+            from deplat.local.standins.emr_serverless.supervisor import stop_warm_drivers
 
             for runs in self._standin_runs_dirs():
                 stop_warm_drivers(runs)

@@ -4,7 +4,7 @@ Why inside moto rather than a server of its own: moto is the one local AWS. Terr
 application there, boto3 and the provider reach it at the one endpoint, and S3 (code, logs) is the
 same server; a second endpoint for `emr-serverless` would split the application from its API.
 
-It runs in the moto server's process (`python -m deplat.local.moto_launcher <port> --emr-standin
+It runs in the moto server's process (`python -m deplat.local.standins.moto_launcher <port> --emr-standin
 <dir>`, which `deplat local up` always starts; every local env's jobs run on it):
 `backend.install()` replaces moto's EMR Serverless backend with the stand-in's, whose scheduler
 thread runs each job run through the supervisor (`supervisor.py`: run folders, spark-submit) and
@@ -27,7 +27,7 @@ MARKER = "standin.json"
 
 def record_path(endpoint_url: str) -> Path:
     """`<private runtime dir>/emr-standin-<port>.json`: where the stand-in serving that port says so."""
-    from deplat.local.emr_serverless_standin.supervisor import private_runtime_dir
+    from deplat.local.standins.emr_serverless.supervisor import private_runtime_dir
 
     return private_runtime_dir() / f"emr-standin-{urlparse(endpoint_url).port}.json"
 
@@ -54,7 +54,7 @@ def describe(endpoint_url: str) -> dict[str, Any]:
     """What `deplat local status` and `doctor` show: serving or not, its pid and folder, and per
     application its run folders (how many, which are live) and its warm drivers (the pre-initialized
     driver capacity: how many are up). Reads only files; never calls the API."""
-    from deplat.local.emr_serverless_standin.supervisor import WARM_DIR, _alive, _read_pid, live_run_ids
+    from deplat.local.standins.emr_serverless.supervisor import WARM_DIR, _alive, _read_pid, live_run_ids
 
     found = record(endpoint_url)
     if found is None:

@@ -17,7 +17,7 @@ No Salesforce emulator exists, so this is the one hand-written stand-in of the l
 
 The org is generated from a seed (same seed, same records) and lives in memory.
 
-Usage: python -m deplat.local.salesforce_server [--port 5058] [--page-size 50] [--seed 7]
+Usage: python -m deplat.local.standins.salesforce_server [--port 5058] [--page-size 50] [--seed 7]
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Start moto's server with EMR Serverless applications created in state CREATED, as AWS does.
 
-Usage: python -m deplat.local.moto_launcher <port> [--emr-standin <dir> [--minute-seconds <s>]]
+Usage: python -m deplat.local.standins.moto_launcher <port> [--emr-standin <dir> [--minute-seconds <s>]]
 
 With --emr-standin, EMR Serverless is the stand-in that runs real Spark
-(`deplat.local.emr_serverless_standin`), its run folders under <dir>.
+(`deplat.local.standins.emr_serverless`), its run folders under <dir>.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     # moto's default is STARTED; real AWS creates applications CREATED and starts them on demand.
     emr_models.APPLICATION_STATUS = "CREATED"
     if args.emr_standin:
-        from deplat.local.emr_serverless_standin.backend import install
+        from deplat.local.standins.emr_serverless.backend import install
 
         install(args.emr_standin, f"http://127.0.0.1:{args.port}", minute_seconds=args.minute_seconds)
     moto_main(["-H", "127.0.0.1", "-p", str(args.port)])

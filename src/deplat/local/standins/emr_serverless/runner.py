@@ -8,7 +8,7 @@ from the local jar cache); `spark.emr-serverless.driverEnv.*` becomes the driver
 relative paths resolved against the run's working directory as in an EMR container.
 
 The run itself is supervisor.py's: a detached supervisor (`python -m
-deplat.local.emr_serverless_standin.supervisor <run-dir>`) that runs spark-submit or hands the run
+deplat.local.standins.emr_serverless.supervisor <run-dir>`) that runs spark-submit or hands the run
 to a warm driver, records the final state and uploads the driver logs. This module only prepares
 its folder.
 """
@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from deplat.engines.base import JobSpec, RunRef
-from deplat.local.emr_serverless_standin import supervisor as ls
+from deplat.local.standins.emr_serverless import supervisor as ls
 
 EMR_IMAGE_DELTA_DIR = "/usr/share/aws/delta/lib/"
 DRIVER_ENV = "spark.emr-serverless.driverEnv."
@@ -285,7 +285,7 @@ def start_supervisor(run_dir: Path, env: dict[str, str]) -> subprocess.Popen:
     a cancel signals its whole process group)."""
     with (run_dir / "supervisor.log").open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "deplat.local.emr_serverless_standin.supervisor", str(run_dir)],
+            [sys.executable, "-m", "deplat.local.standins.emr_serverless.supervisor", str(run_dir)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, env={**os.environ, **env}, cwd=run_dir,
         )

@@ -1,5 +1,5 @@
 """The EMR Serverless stand-in's job runner: a run folder per job run, a detached supervisor per
-run (`python -m deplat.local.emr_serverless_standin.supervisor <run-dir>`, its own session: it
+run (`python -m deplat.local.standins.emr_serverless.supervisor <run-dir>`, its own session: it
 survives the moto server's restart and whoever started it), spark-submit local[N] with EMR's
 contract (code fetched from the local S3, the job package and Delta's jar on --py-files, the
 dependency archive on PYTHONPATH), the application's pre-initialized capacity as warm drivers

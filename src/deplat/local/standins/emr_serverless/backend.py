@@ -43,8 +43,8 @@ from typing import Any
 from moto.emrserverless import models as moto_models
 from moto.emrserverless.exceptions import ResourceNotFoundException, ValidationException
 
-from deplat.local.emr_serverless_standin import runner
-from deplat.local.emr_serverless_standin import supervisor as ls
+from deplat.local.standins.emr_serverless import runner
+from deplat.local.standins.emr_serverless import supervisor as ls
 
 LIVE = ("SUBMITTED", "PENDING", "QUEUED", "SCHEDULED", "RUNNING", "CANCELLING")
 TERMINAL = ("SUCCESS", "FAILED", "CANCELLED")
@@ -683,7 +683,7 @@ def install(root: Path, endpoint_url: str, minute_seconds: float = 60.0, master:
     _patch_responses()
     signal.signal(signal.SIGTERM, _shutdown)
     Path(root).mkdir(parents=True, exist_ok=True)
-    from deplat.local.emr_serverless_standin import MARKER, record_path
+    from deplat.local.standins.emr_serverless import MARKER, record_path
 
     marker = {"pid": os.getpid(), "endpoint_url": endpoint_url, "minute_seconds": _MINUTE,
               "root": str(Path(root).resolve())}
