@@ -57,7 +57,6 @@ DEPS_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 DEPS_EXTRA = "sources"  # the pyproject extra listing what the jobs import beyond the EMR runtime
 DEPS_SITE = "site"  # the archive's packages live under site/; its sitecustomize.py appends them
 JOB_PACKAGE = "deplat_job"  # the job side: what ships to EMR, all of it and nothing else
-JOB_SIDE_CONTRACT = "job-side"  # pyproject's import-linter contract: deplat_job imports nothing of deplat
 SOURCE_DATE_EPOCH = "315532800"  # 1980-01-01, the zip format's epoch: reproducible wheels
 _BUILD_FORMAT = "2"  # bump to invalidate cached builds when the build recipe changes
 _SKIP_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}

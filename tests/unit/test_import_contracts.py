@@ -14,7 +14,7 @@ from pathlib import Path
 
 import tomllib
 
-from deplat.artifacts import JOB_PACKAGE, JOB_SIDE_CONTRACT
+from deplat.artifacts import JOB_PACKAGE
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
@@ -24,9 +24,14 @@ def _pyproject() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
+def _contract(contract_id: str) -> dict:
+    (contract,) = [c for c in _pyproject()["tool"]["importlinter"]["contracts"] if c.get("id") == contract_id]
+    return contract
+
+
 def test_the_contract_forbids_the_cli_package_to_the_job_package():
     config = _pyproject()["tool"]["importlinter"]
-    (contract,) = [c for c in config["contracts"] if c.get("id") == JOB_SIDE_CONTRACT]
+    contract = _contract("job-side")
     assert contract["type"] == "forbidden" and contract.get("as_packages", True)
     assert contract["source_modules"] == [JOB_PACKAGE] and contract["forbidden_modules"] == ["deplat"]
     assert sorted(config["root_packages"]) == ["deplat", JOB_PACKAGE]
@@ -65,11 +70,6 @@ def test_the_contract_is_kept_and_breaks_when_a_job_imports_the_cli_side(tmp_pat
     broken = _lint(tmp_path)
     assert broken.returncode == 1, broken.stdout + broken.stderr
     assert "BROKEN" in broken.stdout and "deplat_job.pipelines.common -> deplat.core.context" in broken.stdout
-
-
-def _contract(contract_id: str) -> dict:
-    (contract,) = [c for c in _pyproject()["tool"]["importlinter"]["contracts"] if c.get("id") == contract_id]
-    return contract
 
 
 def test_every_top_level_module_of_the_cli_package_sits_in_a_layer():
