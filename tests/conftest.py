@@ -50,7 +50,8 @@ def _fake_aws(monkeypatch):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 
 
-_ENV_VARS = ("DEPLAT_CONFIG", "DEPLAT_ENV", "DEPLAT_HOME", "DEPLAT_LAKE_URI", "DEPLAT_ENDPOINT_URL", "DEPLAT_OUTPUT")
+_ENV_VARS = ("DEPLAT_CONFIG", "DEPLAT_ENV", "DEPLAT_HOME", "DEPLAT_STACK_DIR", "DEPLAT_LAKE_URI", "DEPLAT_ENDPOINT_URL",
+             "DEPLAT_OUTPUT")
 
 
 @pytest.fixture
@@ -106,7 +107,7 @@ def local_stack():
     from deplat.local.stack import LocalStack
 
     settings = load_settings(ROOT / "config" / "deplat.yaml", environ={})
-    stack = LocalStack(settings.state_dir / "local", settings.local_stack)
+    stack = LocalStack(settings.stack_dir, settings.local_stack)
     stack.up()
     return stack
 

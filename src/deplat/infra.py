@@ -1,6 +1,7 @@
 """`deplat infra`: the platform's Terraform, per environment, idempotent.
 
-Each environment runs Terraform from its own copy of terraform/ under .deplat/<env>/terraform/,
+Each environment runs Terraform from its own copy of terraform/ under .deplat/<env>/terraform/ (a
+local env's under the local stack's folder, .deplat/stack/infra/<env>/terraform/, beside its state),
 with its own data dir, plan file and (local) state. Terraform reads every *.tf file of its working
 directory, and the local environment adds override files (moto endpoints, a local backend) that
 must never be seen by a cloud environment: a per-environment copy makes that impossible.
@@ -150,20 +151,35 @@ class Infra:
         return path
 
     @property
+    def home(self) -> Path:
+        """Terraform's folder for this env: the staged module, plan, variables and, locally, the state.
+
+        A local env's Terraform state describes the local stack's moto server, so it lives with the
+        stack (`<stack_dir>/infra/<env>/`), not with the env's other state: every DEPLAT_HOME sharing a
+        running stack (DEPLAT_STACK_DIR) shares its state too, and a second apply changes nothing.
+        A cloud env keeps its working files in `.deplat/<env>/` (its state is in the S3 backend)."""
+        if not self.env.is_local:
+            return self.ctx.state_dir
+        home = self.ctx.stack_dir / "infra" / self.env.name
+        home.mkdir(parents=True, exist_ok=True)
+        _adopt_legacy_local_state(self.ctx.state_dir, home)
+        return home
+
+    @property
     def workdir(self) -> Path:
-        return self.ctx.state_dir / "terraform"
+        return self.home / "terraform"
 
     @property
     def plan_file(self) -> Path:
-        return self.ctx.state_dir / "plan.tfplan"
+        return self.home / "plan.tfplan"
 
     @property
     def state_file(self) -> Path:
-        return self.ctx.state_dir / "terraform.tfstate"
+        return self.home / "terraform.tfstate"
 
     @property
     def var_file(self) -> Path:
-        return self.ctx.state_dir / "deplat.tfvars.json"
+        return self.home / "deplat.tfvars.json"
 
     # -- preparation -----------------------------------------------------------------------
 
@@ -199,7 +215,7 @@ class Infra:
         }
 
     def _stage(self) -> None:
-        """Sync .deplat/<env>/terraform/ with terraform/ (+ the local env's override files).
+        """Sync the working copy (`workdir`) with terraform/ (+ the local env's override files).
 
         Only changed files are written, so a run that changes nothing never rewrites files
         another Terraform process of the same environment may be reading.
@@ -233,7 +249,7 @@ class Infra:
         """The environment's Terraform, staged and initialised (init only when the config changed)."""
         if self._tf is None:
             self._stage()
-            rc_file = self.ctx.state_dir / "terraformrc"
+            rc_file = self.home / "terraformrc"
             _write_if_changed(rc_file, cli_config(find_mirror()).encode())
             self._tf = Terraform(self.workdir, rc_file, env=self._environment(), binary=self._terraform_bin,
                                  on_message=self._progress)
@@ -528,6 +544,16 @@ def _refuse_removing_retained(summary: PlanSummary) -> None:
             "deplat never schedules KMS key deletion (it would make encrypted data unreadable); "
             "change the configuration so the key is kept",
         )
+
+
+def _adopt_legacy_local_state(env_dir: Path, home: Path) -> None:
+    """deplat until 2026-12 kept a local env's Terraform state in `.deplat/<env>/`: move the state (and its
+    backup and set-aside stale copies) into `home` once, so an upgrade neither loses track of what moto
+    holds nor applies everything twice. Nothing happens when `home` already has a state."""
+    if (home / "terraform.tfstate").exists() or not (env_dir / "terraform.tfstate").is_file():
+        return
+    for old in sorted(env_dir.glob("terraform.tfstate*")):
+        old.replace(home / old.name)
 
 
 def _state_buckets(state_file: Path) -> list[str]:

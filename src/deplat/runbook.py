@@ -430,13 +430,13 @@ def _local_up(ctx, rb: Runbook) -> StepOutcome:
         with ctx.reporter.status("Resolving Spark jars from Maven Central (once)..."):
             ensure_jars()
     with ctx.reporter.status("Starting local services..."):
-        statuses = LocalStack(ctx.local_dir, ctx.settings.local_stack).up()
+        statuses = LocalStack(ctx.stack_dir, ctx.settings.local_stack).up()
     unhealthy = [s.name for s in statuses if not s.healthy]
     if unhealthy:
         from deplat_job.errors import LocalStackError
 
         raise LocalStackError(f"local services not healthy: {', '.join(unhealthy)}",
-                              "see `deplat local status` and the log files under .deplat/local/")
+                              "see `deplat local status` and the log files under .deplat/stack/")
     started = [s.name for s in statuses if s.action and s.action != "already running"]
     return StepOutcome(figures={"services": len(statuses), "started": len(started)},
                        note=f"{len(statuses)} services healthy")

@@ -152,7 +152,7 @@ def _with_local_services(ctx: Any, app: dict[str, Any]) -> dict[str, Any]:
     reached."""
     from deplat.local.stack import LocalStack
 
-    down = [s.name for s in LocalStack(ctx.local_dir, ctx.settings.local_stack).status() if not s.healthy]
+    down = [s.name for s in LocalStack(ctx.stack_dir, ctx.settings.local_stack).status() if not s.healthy]
     if not down:
         return app
     return {**app, "state": "DEGRADED", "error": f"local services not answering: {', '.join(down)}",

@@ -6,6 +6,8 @@ test_run_all_local): ~4-6 min on 2 cores, the second bringing no new source data
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark, pytest.mark.terraform]
@@ -45,3 +47,18 @@ def test_report_of_the_runbook(runs):
     rep = runs["report"]
     assert rep["kind"] == "runbook" and rep["id"] == runs["second"]["runbook_id"]
     assert rep["failures"] == 0 and rep["tables"] == len(runs["after"])
+
+
+def test_the_runbook_keeps_its_state_in_its_own_home_and_shares_the_running_stack(runs):
+    state = runs["home"] / "local"
+    books = (state / "runbooks.jsonl").read_text().splitlines()
+    assert [json.loads(b)["runbook_id"] for b in books] == [runs["first"]["runbook_id"], runs["second"]["runbook_id"]]
+    assert json.loads((state / "runbook.json").read_text())["runbook_id"] == runs["second"]["runbook_id"]
+    assert (state / "runs.jsonl").is_file() and (state / "outputs.json").is_file()
+    before, after = runs["developer_state"]
+    assert after == before  # the developer's own runbook, run history and outputs, untouched
+    # One Terraform state for the stack, in its folder: the second runbook's apply changes nothing.
+    assert (runs["stack"] / "infra" / "local" / "terraform.tfstate").is_file()
+    infra = next(s for s in runs["second"]["steps"] if s["name"] == "infra")
+    assert (infra["figures"]["add"], infra["figures"]["change"], infra["figures"]["destroy"]) == (0, 0, 0)
+    assert infra["note"] == "no changes"

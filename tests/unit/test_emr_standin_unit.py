@@ -121,7 +121,7 @@ def test_engine_selection_refuses_a_moto_without_the_stand_in(tmp_path, monkeypa
         port = listener.getsockname()[1]
         env = SimpleNamespace(name="local", is_local=True, job_engine="emr-serverless",
                               endpoint_url=f"http://127.0.0.1:{port}")
-        ctx = SimpleNamespace(env=env, local_dir=tmp_path)
+        ctx = SimpleNamespace(env=env, stack_dir=tmp_path)
         with pytest.raises(ConfigError, match="without the EMR Serverless stand-in"):
             engine_for(ctx)
     marker = record_path(env.endpoint_url)

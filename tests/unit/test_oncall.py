@@ -306,7 +306,7 @@ def test_local_down_with_a_live_run_refuses_without_yes(project):
     from deplat.local.stack import LocalStack
     from deplat_job.errors import SafetyError
 
-    state = project / ".deplat" / "local"
+    state = project / ".deplat" / "stack"
     supervisor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
     try:  # a job run of the stand-in, as its supervisor writes the run folder
         run_dir = state / EMR_STANDIN_DIR / "applications" / APP / "runs" / "00000000000000d1"
@@ -492,7 +492,7 @@ def test_postgres_prepare_never_changes_permissions_outside_the_state_folder(tmp
     from deplat_job.errors import LocalStackError
 
     private = tmp_path / "private"
-    root = private / "project" / ".deplat" / "local"
+    root = private / "project" / ".deplat" / "stack"
     root.mkdir(parents=True)
     private.chmod(0o700)
     with pytest.raises(LocalStackError, match=str(private)) as err:

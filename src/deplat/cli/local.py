@@ -17,7 +17,13 @@ ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services (default
 def _stack(ctx):
     from deplat.local.stack import LocalStack
 
-    return LocalStack(ctx.local_dir, ctx.settings.local_stack)
+    legacy = sorted((ctx.settings.state_dir / "local").glob("*.pid"))
+    if legacy and not any(ctx.stack_dir.glob("*.pid")):
+        pids = " ".join(p.read_text().strip() for p in legacy)
+        ctx.reporter.warn(f"services started by an older deplat keep their pid files in {legacy[0].parent} "
+                          f"(the stack's folder is now {ctx.stack_dir}): `kill {pids}` stops them, then "
+                          "`deplat local up` starts the stack in its new folder")
+    return LocalStack(ctx.stack_dir, ctx.settings.local_stack)
 
 
 def _render(ctx, title: str, statuses) -> None:

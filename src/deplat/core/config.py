@@ -15,7 +15,7 @@ from deplat_job.errors import ConfigError
 CONFIG_RELPATH = Path("config") / "deplat.yaml"
 ENV_PREFIX = "DEPLAT_"
 # Variables that select or locate things rather than override an environment field.
-_RESERVED_VARS = {"DEPLAT_ENV", "DEPLAT_CONFIG", "DEPLAT_HOME", "DEPLAT_CACHE", "DEPLAT_OUTPUT"}
+_RESERVED_VARS = {"DEPLAT_ENV", "DEPLAT_CONFIG", "DEPLAT_HOME", "DEPLAT_STACK_DIR", "DEPLAT_CACHE", "DEPLAT_OUTPUT"}
 
 
 class _Strict(BaseModel):
@@ -200,7 +200,17 @@ class Settings(_Strict):
 
     @property
     def state_dir(self) -> Path:
+        """Each environment's own state, `<state_dir>/<env>/`: DEPLAT_HOME, else `<root>/.deplat`."""
         return Path(os.environ.get("DEPLAT_HOME") or self.root / ".deplat")
+
+    @property
+    def stack_dir(self) -> Path:
+        """The local stack's folder: its services' pid, log and data files, the EMR Serverless stand-in's
+        runs, and the Terraform state of the local envs (it describes the stack's moto server, so it
+        lives and dies with it). DEPLAT_STACK_DIR, else `<state_dir>/stack`. One stack serves every
+        state folder on the machine (its ports are fixed), so a second DEPLAT_HOME can share a running
+        stack by pointing DEPLAT_STACK_DIR at it."""
+        return Path(os.environ.get("DEPLAT_STACK_DIR") or self.state_dir / "stack")
 
 
 _BUILTIN = {

@@ -54,9 +54,9 @@ class Context:
         return path
 
     @property
-    def local_dir(self) -> Path:
-        """`.deplat/local/`: pid, log and data files of the local stack."""
-        return self.settings.state_dir / "local"
+    def stack_dir(self) -> Path:
+        """`.deplat/stack/` (DEPLAT_STACK_DIR): the local stack's files, see Settings.stack_dir."""
+        return self.settings.stack_dir
 
     @cached_property
     def aws(self):

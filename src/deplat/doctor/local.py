@@ -91,7 +91,7 @@ def _kafka_broker() -> Check:
 def _local_services(ctx) -> list[Check]:
     from deplat.local.stack import LocalStack
 
-    stack = LocalStack(ctx.local_dir, ctx.settings.local_stack)
+    stack = LocalStack(ctx.stack_dir, ctx.settings.local_stack)
     checks = []
     for s in stack.status():
         checks.append(Check(f"local service {s.name}", s.healthy, f"{s.state} on port {s.port}",
@@ -131,10 +131,10 @@ def _postgres_reachable(ctx) -> Check:
 
     if os.geteuid() != 0:
         return Check("postgres data folder", True, "runs as the current user", required=False)
-    blocked = postgres_blocked_dirs(ctx.local_dir)
+    blocked = postgres_blocked_dirs(ctx.stack_dir)
     dirs = " ".join(str(p) for p in blocked)
     return Check("postgres data folder", not blocked,
-                 f"the postgres user cannot traverse {dirs}" if blocked else f"reachable: {ctx.local_dir}",
+                 f"the postgres user cannot traverse {dirs}" if blocked else f"reachable: {ctx.stack_dir}",
                  f"`chmod o+x {dirs}`, or set DEPLAT_HOME to a folder postgres can reach")
 
 

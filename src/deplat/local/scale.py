@@ -3,7 +3,7 @@
 SF follows TPC-H's scale factor (sf 1 = 1,500,000 orders, dbgen's definition); the other sources
 grow in the same proportion from their sample sizes at the default sf 0.01, so a run at sf 1 reads
 100x the sample's data from every source. The scale last seeded is recorded in
-`.deplat/local/seed-scale.json`, so a restarted Salesforce stand-in (its org is generated in memory
+`.deplat/stack/seed-scale.json`, so a restarted Salesforce stand-in (its org is generated in memory
 at start) comes back at that size.
 """
 
@@ -44,7 +44,7 @@ def source_sizes(scale: float) -> SourceSizes:
 
 
 def recorded_scale(root: Path) -> float:
-    """The scale last seeded under the local stack's folder `root` (.deplat/local); the default if none."""
+    """The scale last seeded under the local stack's folder `root` (.deplat/stack); the default if none."""
     try:
         return float(json.loads((Path(root) / SCALE_FILE).read_text())["scale"])
     except (OSError, ValueError, KeyError, TypeError):

@@ -53,7 +53,7 @@ def seed_all(ctx, scale_factor: float = 0.01) -> LocalSeedResult:
                              f"{sizes.rds_orders:,} orders)..."):
         rds = seed_rds(ctx.settings.local_stack, customers=sizes.rds_customers, orders=sizes.rds_orders)
         rds_secret = seed_rds_secret(ctx)
-    if record_scale(ctx.local_dir, scale_factor):
+    if record_scale(ctx.stack_dir, scale_factor):
         _restart_salesforce(ctx, sizes)
     salesforce = {**seed_secret(ctx), "accounts": sizes.sf_accounts, "opportunities": sizes.sf_opportunities}
     dms = capture(ctx, full=True, reload=rds.replaced)
@@ -65,7 +65,7 @@ def _restart_salesforce(ctx, sizes) -> None:
     """Restart the Salesforce stand-in (if this stack runs it) so it generates the org at `sizes`."""
     from deplat.local.stack import LocalStack
 
-    stack = LocalStack(ctx.local_dir, ctx.settings.local_stack)
+    stack = LocalStack(ctx.stack_dir, ctx.settings.local_stack)
     [status] = stack.status(["salesforce"])
     if not status.healthy:
         return  # `deplat local up` starts it at the recorded scale

@@ -90,7 +90,7 @@ def load_tpch(params: dict[str, Any], scale_factor: float = DEFAULT_SCALE_FACTOR
         tables = _counts(cur)
     if tables != expected:
         raise LocalStackError("TPC-H row counts in fakesnow differ from dbgen's",
-                              "rerun with force, or delete .deplat/local/snowflake and restart it",
+                              "rerun with force, or delete .deplat/stack/snowflake and restart it",
                               detail=json.dumps({"fakesnow": tables, "dbgen": expected}))
     return tables, loaded
 

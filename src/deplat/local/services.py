@@ -17,7 +17,7 @@ from deplat_job.errors import LocalStackError
 
 @dataclass(frozen=True)
 class Paths:
-    root: Path  # .deplat/local
+    root: Path  # .deplat/stack (Settings.stack_dir)
 
     def data(self, name: str) -> Path:
         return self.root / name
@@ -62,7 +62,7 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
 
 # --- moto (AWS APIs) ---------------------------------------------------------------------------
 
-EMR_STANDIN_DIR = "emr-serverless"  # the EMR Serverless stand-in's runs, under .deplat/local/
+EMR_STANDIN_DIR = "emr-serverless"  # the EMR Serverless stand-in's runs, under .deplat/stack/
 
 
 def _moto_cmd(paths: Paths, s: LocalStackSettings) -> list[str]:
@@ -104,7 +104,7 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 
 def postgres_blocked_dirs(root: Path) -> list[Path]:
-    """Directories above the state folder (`root` = <state>/local) that other users, so `postgres`
+    """Directories above the state folder (`root` = the stack folder) that other users, so `postgres`
     (the server's user when deplat runs as root), cannot traverse: no o+x. deplat never changes them."""
     return [p for p in root.resolve().parent.parents if not p.stat().st_mode & 0o001]
 
@@ -122,8 +122,8 @@ def _pg_prepare(paths: Paths, s: LocalStackSettings) -> None:
             raise LocalStackError(
                 f"PostgreSQL runs as the 'postgres' user, which cannot reach {data}: no search (x) "
                 f"permission for others on {dirs}",
-                f"allow traversal (`chmod o+x {dirs}`), or set DEPLAT_HOME to a folder postgres can "
-                "reach; deplat changes permissions only inside its own state folder")
+                f"allow traversal (`chmod o+x {dirs}`), or set DEPLAT_STACK_DIR (or DEPLAT_HOME) to a folder "
+                "postgres can reach; deplat changes permissions only inside its own state folder")
     data.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         # Inside the state folder only: the data directory belongs to postgres, its parent is traversable.
@@ -154,7 +154,7 @@ POSTGRES = Service(
 )
 
 
-# --- fakesnow (the Snowflake stand-in, persistent under .deplat/local/snowflake) ---------------
+# --- fakesnow (the Snowflake stand-in, persistent under .deplat/stack/snowflake) ---------------
 
 def _snowflake_port(s: LocalStackSettings) -> int:
     return s.snowflake_port

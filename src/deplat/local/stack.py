@@ -1,4 +1,4 @@
-"""Start, stop and inspect the local services: pid and log files under .deplat/local/.
+"""Start, stop and inspect the local services: pid and log files under .deplat/stack/ (Settings.stack_dir).
 
 Idempotent: `up` on a healthy service is a no-op; `down` stops only processes this stack started
 (the pid file records the command line, so a recycled pid is never killed).

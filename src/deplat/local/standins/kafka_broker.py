@@ -6,7 +6,7 @@ never on Spark's classpath (Spark's connector brings kafka-clients 3.4.1 and Sca
 is Scala 2.13 with clients 4.x). Facts checked on this machine kind:
 ../shared/notes/facts-streaming-dq-catalog-lineage.md, section A.
 
-Data, config and the cluster id live under `.deplat/local/kafka/`; both listeners bind 127.0.0.1.
+Data, config and the cluster id live under `.deplat/stack/kafka/`; both listeners bind 127.0.0.1.
 Formatting uses a static voter set and `--ignore-formatted`, so it is idempotent.
 """
 

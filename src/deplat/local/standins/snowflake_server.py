@@ -4,7 +4,7 @@ fakesnow's own `-s` mode keeps everything in memory; here every session shares o
 databases are DuckDB files under `--db-path`, so a restart keeps the seeded TPC-H data.
 The real `snowflake-connector-python` talks to it with host/port and protocol=http.
 
-    python -m deplat.local.standins.snowflake_server --port 5060 --db-path .deplat/local/snowflake
+    python -m deplat.local.standins.snowflake_server --port 5060 --db-path .deplat/stack/snowflake
 """
 
 from __future__ import annotations
