@@ -1,7 +1,7 @@
 """`deplat runbook` end to end on the local env, twice, into a fresh lake: every step succeeds, and the
 second runbook changes no row count anywhere (every Delta table counted before and after). Then
 `deplat report` renders that runbook. The two runbooks are conftest's `runbook_twice` (shared with
-test_run_all_local): ~4-6 min on 2 cores, the second bringing no new source data.
+test_runbook_run_all): ~4-6 min on 2 cores, the second bringing no new source data.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ source.
 The runs are the first of conftest's two runbooks (`runbook_twice`: a fresh lake in tmp, so the counts
 are the runs' own), read from the runbook's JSON, which carries each pipeline's job runs and their
 counted metrics as `deplat run -o json` gives them. The lake is read after the second runbook, which
-changes no row count (test_runbook_local). Before, this module ran its own `run all` into a second
+changes no row count (test_runbook). Before, this module ran its own `run all` into a second
 lake: the same jobs on the same sources, ~290 s more CI.
 """
 

@@ -6,7 +6,6 @@ A fresh moto bucket, DEPLAT_HOME and lake in tmp: nothing touches the repo's .de
 """
 
 import json
-import sys
 import uuid
 from pathlib import Path
 
@@ -15,10 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from deplat.cli import app
+from tests.integration.deplat_project import ROLE, emr_application, standin_runs
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from deplat_project import ROLE, emr_application, standin_runs  # noqa: E402
+ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

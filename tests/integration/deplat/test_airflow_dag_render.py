@@ -12,15 +12,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from airflow_venv import PINS, ensure_airflow_venv
-from deplat_project import keys, make_project, s3
 from typer.testing import CliRunner
 
 from deplat.cli import app
 from deplat.registry import resolve
+from tests.integration.airflow_venv import PINS, ensure_airflow_venv
+from tests.integration.deplat_project import keys, make_project, s3
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_render_uploads_the_dag_of_the_deployed_manifest(local_stack, tmp_path, monkeypatch):

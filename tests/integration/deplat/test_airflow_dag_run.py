@@ -1,5 +1,5 @@
 """The rendered DAG run by a real Airflow 2.10.3 (the cached venv, airflow_venv.py) with `airflow dags test`
-against a private moto with the EMR Serverless stand-in (test_emr_standin's fixtures): the Amazon
+against a private moto with the EMR Serverless stand-in (local/standins/test_emr_serverless.py's fixtures): the Amazon
 provider's EmrServerlessStartJobOperator really calls StartJobRun/GetJobRun and the stand-in really
 runs the jobs.
 
@@ -21,19 +21,19 @@ import subprocess
 import uuid
 from pathlib import Path
 
-import deplat_project
 import pytest
 import yaml
-from airflow_venv import ensure_airflow_venv
-from test_emr_standin import ROLE, project, standin  # noqa: F401 - fixtures: a private moto with the stand-in
 from typer.testing import CliRunner
 
 from deplat.cli import app
 from deplat.registry import resolve
+from tests.integration import deplat_project
+from tests.integration.airflow_venv import ensure_airflow_venv
+from tests.integration.deplat.local.standins.test_emr_serverless import ROLE, project, standin  # noqa: F401 - fixtures: a private moto with the stand-in
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 LOGICAL_DATE = "2026-12-03"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # One pre-initialized driver (a warm driver serves the steps, as the local engine's does), never auto-stopped.
 CAPACITY = {"maximumCapacity": {"cpu": "8 vCPU", "memory": "32 GB", "disk": "100 GB"},
             "initialCapacity": {"DRIVER": {"workerCount": 1, "workerConfiguration": {"cpu": "4 vCPU",

@@ -21,14 +21,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from deplat_project import CAPACITY, make_project, standin_runs
 from typer.testing import CliRunner
 
 from deplat.cli import app
+from tests.integration.deplat_project import CAPACITY, make_project, standin_runs
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIRST, LAST = "2024-01-02", "2024-01-11"  # a weekend inside: the ECB publishes nothing on 6-7 January
 
 

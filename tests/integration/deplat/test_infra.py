@@ -21,7 +21,7 @@ from deplat.infra import CONTRACT_KEYS
 
 pytestmark = [pytest.mark.integration, pytest.mark.terraform]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEPLAT = str(Path(sys.executable).with_name("deplat"))
 MOTO = "http://127.0.0.1:5050"
 

@@ -11,12 +11,12 @@ import json
 
 import pytest
 import yaml
-from deplat_project import ROLE, SMOKE_OK, emr_application, keys, make_project, s3
 from typer.testing import CliRunner
 
 from deplat import registry
 from deplat.cli import app
 from deplat.registry import Pipeline, Step
+from tests.integration.deplat_project import ROLE, SMOKE_OK, emr_application, keys, make_project, s3
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -32,7 +32,7 @@ def cli(*args):
 def project(local_stack, tmp_path, monkeypatch):
     from pathlib import Path
 
-    dq_check = (Path(__file__).resolve().parents[2] / "jobs" / "dq_check.py").read_text()
+    dq_check = (Path(__file__).resolve().parents[3] / "jobs" / "dq_check.py").read_text()
     root, bucket = make_project(tmp_path, monkeypatch, {"smoke_ok": SMOKE_OK, "dq_check": dq_check})
     config = root / "config" / "deplat.yaml"
     doc = yaml.safe_load(config.read_text())

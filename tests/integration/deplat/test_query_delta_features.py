@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from delta_feature_tables import build
+
+from tests.integration.delta_feature_tables import build
 
 pytestmark = pytest.mark.spark
 

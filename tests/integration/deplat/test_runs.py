@@ -10,12 +10,12 @@ import re
 import time
 
 import pytest
-from deplat_project import SMOKE_BOOM, SMOKE_OK, SMOKE_SLEEP, keys, make_project, standin_runs
 from typer.testing import CliRunner
 
 from deplat import registry
 from deplat.cli import app
 from deplat.registry import Pipeline, Step
+from tests.integration.deplat_project import SMOKE_BOOM, SMOKE_OK, SMOKE_SLEEP, keys, make_project, standin_runs
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

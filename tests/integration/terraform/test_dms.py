@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_terraform_vars import _plan, _planned, platform  # noqa: F401 - the staged root fixture
 
 from deplat_job.pipelines.source_specs import DMS_TS
 from deplat_job.sources.dms import DMS_NULL
+from tests.integration.terraform.test_variables import _plan, _planned, platform  # noqa: F401 - the staged root fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.terraform]
 ENDPOINT = "aws_dms_s3_endpoint.lake[0]"

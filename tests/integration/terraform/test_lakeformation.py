@@ -3,7 +3,7 @@ does with a cloud tfvars (dev, prod): Lake Formation governs the lake, service r
 assumed on behalf of this account, and each source's secret is readable by that source's role only.
 
 Where a value is known only after apply (ARNs), the plan's configuration says what it is built from;
-tests/integration/test_infra.py reads the applied result back from moto.
+tests/integration/deplat/test_infra.py reads the applied result back from moto.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_terraform_vars import _plan, _planned, platform  # noqa: F401 - the staged root fixture
+
+from tests.integration.terraform.test_variables import _plan, _planned, platform  # noqa: F401 - the staged root fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.terraform]
 
@@ -66,7 +67,7 @@ def test_lake_formation_settings_admins_and_no_iam_allowed_principals_defaults(d
 
 
 def test_lf_admins_must_be_iam_arns(platform):  # noqa: F811
-    from test_terraform_vars import _plan_error
+    from tests.integration.terraform.test_variables import _plan_error
 
     assert "lf_admins must be IAM role or user ARNs" in _plan_error(
         platform, "dev", SETTINGS, lf_admins='["arn:aws:sts::123456789012:assumed-role/Admin/me"]')

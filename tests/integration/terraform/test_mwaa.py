@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_terraform_vars import _plan, _plan_error, _planned, platform  # noqa: F401 - the staged root fixture
+
+from tests.integration.terraform.test_variables import _plan, _plan_error, _planned, platform  # noqa: F401 - the staged root fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.terraform]
 ENV = "aws_mwaa_environment.platform[0]"

@@ -27,7 +27,7 @@ from deplat.core.terraform import Terraform, cli_config, find_mirror, terraform_
 from deplat.infra import local_backend, local_override
 from deplat_job.errors import InfraError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MOTO = "http://127.0.0.1:5050"
 APP = "module.emr.aws_emrserverless_application.this"
 POLICY = "module.lake_bucket.aws_s3_bucket_policy.this[0]"

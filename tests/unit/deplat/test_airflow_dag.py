@@ -11,8 +11,6 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-from test_runs import ScriptedEngine
-
 from deplat.airflow_dag import BATCH_TEMPLATE, client_token, dag_spec, render, run_token
 from deplat.artifacts import Manifest
 from deplat.core.console import NullReporter
@@ -20,8 +18,9 @@ from deplat.engines.emr_serverless import EmrServerlessEngine
 from deplat.registry import resolve
 from deplat.runs import RunService
 from deplat.services import run_service
+from tests.unit.deplat.test_runs import ScriptedEngine
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 OUTPUTS = {"artifacts_bucket": "art", "emr_application_id": "00app", "log_group_name": "/deplat/emr",
            "emr_job_role_arn": "arn:aws:iam::123456789012:role/deplat-dev-emr-job",
            "emr_source_role_arns": {s: f"arn:aws:iam::123456789012:role/deplat-dev-{s}"

@@ -126,7 +126,7 @@ def test_deps_archive_is_built_from_downloaded_wheels_and_cached_by_requirements
 
 
 def test_job_requirements_come_from_the_sources_extra():
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     reqs = artifacts.job_requirements(root)
     assert any(r.startswith("simple-salesforce") for r in reqs)
     assert not any(r.startswith("pyspark") for r in reqs)  # EMR provides Spark

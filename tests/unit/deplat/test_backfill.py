@@ -1,6 +1,6 @@
 """`deplat backfill`'s scheduling: one run per date, at most N at once, the state file, --resume,
 --fail-fast, exit codes. The runs here are scripted (the real engine path is in
-tests/integration/test_backfill_local.py); the dates' order, bounds and bookkeeping are what is tested."""
+tests/integration/deplat/test_backfill.py); the dates' order, bounds and bookkeeping are what is tested."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from deplat.backfill import BackfillService, date_range, progress_line, raise_fo
 from deplat.core.console import NullReporter
 from deplat_job.errors import ConfigError, DataQualityError, ExitCode, JobFailedError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class Runs:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from deplat.cli import app
 from deplat_job.errors import ExitCode
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def cli(*args: str):

@@ -15,8 +15,8 @@ from deplat.core.terraform import summarize_plan
 from deplat.infra import _refuse_removing_retained, destroy_targets
 from deplat_job.errors import SafetyError
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(__file__).parent / "data" / "terraform"
+ROOT = Path(__file__).resolve().parents[3]
+DATA = Path(__file__).parents[1] / "data" / "terraform"
 
 # API names (boto3 snake_case, CLI kebab-case, IAM action / API CamelCase) and the Terraform
 # argument whose only purpose is the deletion window.

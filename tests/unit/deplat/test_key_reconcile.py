@@ -120,7 +120,7 @@ def test_the_job_reads_the_secret_by_name_and_never_takes_credentials_as_argumen
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "jobs" / "dms_key_snapshot.py"
+    path = Path(__file__).resolve().parents[3] / "jobs" / "dms_key_snapshot.py"
     spec = importlib.util.spec_from_file_location("dms_key_snapshot_job", path)
     job = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(job)

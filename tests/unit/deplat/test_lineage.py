@@ -8,7 +8,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from test_runs import ScriptedEngine
 
 from deplat.artifacts import Manifest
 from deplat.core.config import LineageSettings
@@ -17,6 +16,7 @@ from deplat.lineage import LINEAGE_DIR, HttpTransport, LakeNames, run_uuid, tree
 from deplat.registry import PIPELINES, STEPS, datasets, resolve
 from deplat.runs import RunService
 from deplat_job.errors import ConfigError, JobFailedError
+from tests.unit.deplat.test_runs import ScriptedEngine
 
 
 def _manifest(steps):

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from deplat.cli import app
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture()

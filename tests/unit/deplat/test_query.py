@@ -454,7 +454,7 @@ def test_lake_queries_still_work_under_the_lock(engine):
 
 def test_a_table_neither_reader_reads_is_refused_naming_table_and_feature(tmp_path):
     """Every feature Delta Spark 3.3 writes is read by one of the two readers
-    (tests/integration/test_query_delta_features.py), so the refusal is shown on a table whose newest
+    (tests/integration/deplat/test_query_delta_features.py), so the refusal is shown on a table whose newest
     commit declares a reader feature from the future, as a newer writer would."""
     import pyarrow as pa
     from deltalake import write_deltalake

@@ -24,7 +24,7 @@ from deplat.runbook import (
 )
 from deplat_job.errors import ConfigError, DataQualityError, ExitCode
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _ctx(tmp_path, local=True):

@@ -11,7 +11,7 @@ from deplat.engines.base import PollPolicy, RunRef, RunState
 from deplat.runs import RunHistory, RunService, idempotency_key
 from deplat_job.errors import ConfigError, JobFailedError
 
-ROOT = Path(__file__).resolve().parents[2]  # the project: its jobs/ decide what is built
+ROOT = Path(__file__).resolve().parents[3]  # the project: its jobs/ decide what is built
 TRACEBACK = 'Traceback (most recent call last):\n  File "j.py", line 3, in <module>\nValueError: bad row\n'
 
 

@@ -9,9 +9,9 @@ import subprocess
 import sys
 
 import pytest
-from test_oncall import applied, cli, project  # noqa: F401 - project is a fixture
 
 from deplat_job.errors import ConfigError, ExitCode
+from tests.unit.deplat.cli.test_cli_oncall import applied, cli, project  # noqa: F401 - project is a fixture
 
 BAD_IDS = ["../../x", "../runs/lr-000000000001", "/etc", "lr-00000000000/", "lr-0000000000.1", "x y",
            "LR-000000000001", "", "a" * 65, "lr-000000000001\n", "lr-0123456789ab"]

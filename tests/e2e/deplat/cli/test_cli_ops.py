@@ -6,7 +6,6 @@ A fresh moto bucket, DEPLAT_HOME and lake in tmp (nothing touches the repo's .de
 is written with delta-rs so only the two jobs start a JVM (~1 min)."""
 
 import json
-import sys
 import uuid
 from pathlib import Path
 
@@ -16,10 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 from deplat.cli import app
+from tests.integration.deplat_project import ROLE, emr_application
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from deplat_project import ROLE, emr_application  # noqa: E402
+ROOT = Path(__file__).resolve().parents[4]
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

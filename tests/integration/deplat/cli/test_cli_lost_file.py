@@ -17,7 +17,7 @@ from deplat.cli import app
 from deplat_job.errors import ExitCode
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def cli(*args: str):

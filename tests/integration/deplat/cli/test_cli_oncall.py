@@ -10,15 +10,15 @@ from pathlib import Path
 
 import boto3
 import pytest
-from deplat_project import ROLE, emr_application
 from typer.testing import CliRunner
 
 from deplat.cli import app
 from deplat_job.errors import ExitCode
+from tests.integration.deplat_project import ROLE, emr_application
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 MOTO = "http://127.0.0.1:5050"
 
 

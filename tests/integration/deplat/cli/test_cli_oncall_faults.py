@@ -17,7 +17,7 @@ from deplat.cli import app
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 MOTO = "http://127.0.0.1:5050"
 
 
@@ -31,7 +31,7 @@ def _closed_port() -> int:
 def dead_postgres(local_stack, deplat_env):
     """The repo's config with local_stack.postgres_port on a closed port; outputs name a bucket moto has
     and an EMR Serverless application of its own (CREATED: it auto-starts on the next run)."""
-    from deplat_project import ROLE, emr_application
+    from tests.integration.deplat_project import ROLE, emr_application
 
     config = yaml.safe_load((ROOT / "config" / "deplat.yaml").read_text())
     config["local_stack"]["postgres_port"] = _closed_port()

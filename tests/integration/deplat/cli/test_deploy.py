@@ -3,10 +3,10 @@
 import json
 
 import pytest
-from deplat_project import SMOKE_BOOM, SMOKE_OK, keys, make_project, s3
 from typer.testing import CliRunner
 
 from deplat.cli import app
+from tests.integration.deplat_project import SMOKE_BOOM, SMOKE_OK, keys, make_project, s3
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.terraform]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 @pytest.fixture(scope="module")

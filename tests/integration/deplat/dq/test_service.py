@@ -15,16 +15,16 @@ from pathlib import Path
 
 import boto3
 import pytest
-from deplat_project import MOTO, make_project
 from typer.testing import CliRunner
 
 from deplat import registry
 from deplat.cli import app
 from deplat.registry import Pipeline, Step
+from tests.integration.deplat_project import MOTO, make_project
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 GOLD_SMOKE = '''
 from deplat_job.pipelines.common import emit_metrics, job_parser, parse_args, table_path

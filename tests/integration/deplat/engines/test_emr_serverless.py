@@ -2,7 +2,7 @@
 
 moto runs with the EMR Serverless stand-in (`deplat local up`), which creates applications CREATED
 and runs what StartJobRun names; the scripted state sequences (throttling, 5xx) live in
-tests/unit/test_emr_engine.py.
+tests/unit/deplat/engines/test_emr_serverless.py.
 """
 
 import time

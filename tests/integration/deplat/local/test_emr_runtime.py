@@ -27,7 +27,7 @@ from deplat.local.emr_runtime import ensure_runtime, runtime_dir
 from deplat.local.jars import cache_dir, ensure_jars
 from deplat.local.standins.emr_serverless.supervisor import _delta_python_jar, job_python_env, spark_submit_command
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 VENV = Path(os.environ.get("VIRTUAL_ENV") or ROOT / ".venv")
 
 pytestmark = [pytest.mark.spark]

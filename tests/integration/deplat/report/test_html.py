@@ -20,7 +20,7 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 DEPLAT = str(Path(sys.executable).with_name("deplat"))
 
 

@@ -10,17 +10,17 @@ import uuid
 from pathlib import Path
 
 import pytest
-from deplat_project import ROOT, make_project
 from typer.testing import CliRunner
 
 from deplat.cli import app
 from deplat_job.pipelines import dms
 from deplat_job.pipelines.common import SilverItem, bronze_to_silver, table_path
 from deplat_job.pipelines.source_specs import DMS_TABLES
+from tests.integration.deplat_project import ROOT, make_project
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
-CASE = Path(__file__).resolve().parents[1] / "data" / "cases" / "dms-pk-update-no-delete" / "landing"
+CASE = Path(__file__).resolve().parents[3] / "data" / "cases" / "dms-pk-update-no-delete" / "landing"
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from deplat_job.pipelines.common import METRICS_PREFIX
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def _job(name: str):

@@ -16,7 +16,7 @@ from deplat_job.pipelines import salesforce as sfp
 from deplat_job.pipelines.common import parse_metrics, table_path
 from deplat_job.sources import salesforce as source
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

@@ -21,7 +21,7 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 DEPLAT = str(Path(sys.executable).with_name("deplat"))
 JOB = ROOT / "jobs" / "kafka_orders_stream.py"
 

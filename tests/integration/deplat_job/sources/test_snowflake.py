@@ -18,7 +18,7 @@ from deplat.local.standins import snowflake_server
 from deplat_job.pipelines.common import parse_metrics
 from deplat_job.sources import snowflake as source
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 pytestmark = pytest.mark.integration
 
 

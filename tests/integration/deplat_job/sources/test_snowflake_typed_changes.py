@@ -4,7 +4,7 @@ snowflake-connector-python from the local fakesnow stand-in, through both snowfl
 an updated row and a row committed late with a key below the maximum both land; a rerun lands nothing.
 
 fakesnow stores TIMESTAMP_LTZ and TIMESTAMP_TZ alike (reported as TIMESTAMP_TZ, values in UTC), so
-the per-row offset of TIMESTAMP_TZ is covered by tests/spark/test_snowflake_types.py instead."""
+the per-row offset of TIMESTAMP_TZ is covered by tests/spark/deplat_job/pipelines/test_snowflake_types.py instead."""
 
 import datetime as dt
 import importlib.util
@@ -19,7 +19,7 @@ from deplat.local.standins import snowflake_server
 from deplat_job.pipelines.common import parse_metrics
 from deplat_job.sources import snowflake as source
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
 T0 = dt.datetime(2025, 6, 1, 12, 0, 0)

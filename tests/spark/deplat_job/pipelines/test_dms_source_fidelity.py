@@ -11,7 +11,7 @@ from deplat_job.pipelines import dms
 from deplat_job.pipelines.common import SilverItem, bronze_to_silver, table_path
 from deplat_job.pipelines.source_specs import DMS_TABLES
 
-CASES = Path(__file__).parents[1] / "data" / "cases"  # a copy of ../shared/cases (inputs + READMEs)
+CASES = Path(__file__).parents[3] / "data" / "cases"  # a copy of ../shared/cases (inputs + READMEs)
 ORDERS = DMS_TABLES["app.orders"]
 HEADER = "Op,_dms_ts,_dms_seq,order_id,customer_id,status,amount,order_date,updated_at"
 

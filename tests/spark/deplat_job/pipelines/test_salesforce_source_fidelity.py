@@ -13,7 +13,7 @@ import pytest
 from deplat_job.pipelines import salesforce as sfp
 from deplat_job.sources.salesforce import parse_json
 
-CASE = Path(__file__).parents[1] / "data" / "cases" / "sf-currency-float" / "query_response.json"
+CASE = Path(__file__).parents[3] / "data" / "cases" / "sf-currency-float" / "query_response.json"
 ACCOUNT = sfp.spec("Account")
 OPPORTUNITY = sfp.spec("Opportunity")
 # As describe reports them on a real org: Account.AnnualRevenue is Currency(18, 0).

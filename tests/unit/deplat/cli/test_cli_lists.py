@@ -13,7 +13,7 @@ from pathlib import Path
 from deplat.registry import PIPELINES, pipeline_names
 from deplat.runbook import RUNBOOK_STEPS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 DEPLAT = str(Path(sys.executable).with_name("deplat"))
 
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from deplat.cli import app
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 NASTY = ["[/]", "[link=https://example.com]x[/link]", ":x:", "[bold]b[/bold]", "[red]"]
 
 

@@ -20,13 +20,13 @@ import time
 from pathlib import Path
 
 import pytest
-from emr_api import FakeEmrServerless
 from typer.testing import CliRunner
 
 from deplat.cli import app
 from deplat_job.errors import ExitCode
+from tests.unit.emr_api import FakeEmrServerless
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def _closed_port() -> int:

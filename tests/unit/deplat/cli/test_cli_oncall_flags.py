@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from deplat.cli import app
 from deplat_job.errors import ExitCode
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def _closed_port() -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from deplat.cli.status import application_line
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 DEPLAT = str(Path(sys.executable).with_name("deplat"))
 
 

@@ -5,7 +5,7 @@ import pytest
 from deplat.core.config import load_settings
 from deplat_job.errors import ConfigError, ExitCode
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import io
 
 from rich.console import Console
-from test_runs import ScriptedEngine, service  # same folder (rootdir-relative import mode)
 
 from deplat.core.console import RichReporter
+from tests.unit.deplat.test_runs import ScriptedEngine, service
 
 
 def test_wait_reports_step_position_state_and_elapsed(tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ from deplat.engines.base import RunState
 from deplat.report.data import ReportData, StepRow, _from_batch
 from deplat.report.html import render
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 BILLED = {"vCPUHour": 0.066667, "memoryGBHour": 0.266667, "storageGBHour": 0.0}  # 4 vCPU/16 GB, 60 s
 
 
@@ -35,7 +35,7 @@ def test_prices_come_from_config_per_region_with_their_source(tmp_path):
 
 
 def test_run_and_status_record_the_cost_the_engine_reports(tmp_path, monkeypatch):
-    from test_runs import ScriptedEngine, service
+    from tests.unit.deplat.test_runs import ScriptedEngine, service
 
     class Billed(ScriptedEngine):
         def get(self, run):

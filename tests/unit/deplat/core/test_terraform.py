@@ -1,6 +1,6 @@
 """The terraform wrapper: plan summaries, error mapping, argv and environment. No AWS, no JVM.
 
-The samples under data/terraform/ were recorded from Terraform 1.11.4 + hashicorp/aws 5.100 against
+The samples under tests/unit/data/terraform/ were recorded from Terraform 1.11.4 + hashicorp/aws 5.100 against
 moto (`show -json` of a plan and a destroy plan, trimmed to the fields deplat reads; `plan -json`
 lines of a failed variable validation; the stderr of a failed `state rm`).
 """
@@ -24,8 +24,8 @@ from deplat.core.terraform import (
 from deplat.infra import MOTO_SERVICES, local_backend, local_override
 from deplat_job.errors import ExitCode, InfraError
 
-DATA = Path(__file__).parent / "data" / "terraform"
-ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).parents[2] / "data" / "terraform"
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def load(name):
@@ -232,4 +232,4 @@ def test_dashboards_are_json_with_known_placeholders_only():
 
 
 # What the tfvars and variables *do* (TLS policy, prod's retention and replication, the EMR VPC) is
-# tested with Terraform itself: tests/integration/test_terraform_vars.py.
+# tested with Terraform itself: tests/integration/terraform/test_variables.py.

@@ -5,12 +5,12 @@ from dataclasses import replace
 
 import pytest
 from botocore.exceptions import ClientError
-from emr_api import FakeEmrServerless
 
 from deplat.engines.base import JobSpec, PollPolicy, RunRef, UnknownRunStateError
 from deplat.engines.emr_serverless import KEY_TAG, EmrServerlessEngine, is_transient
 from deplat.engines.poll import Poller
 from deplat_job.errors import ConfigError
+from tests.unit.emr_api import FakeEmrServerless
 
 APP = "00fabc123"
 ROLE = "arn:aws:iam::123456789012:role/deplat-job"

@@ -14,7 +14,7 @@ from deplat.infra import SECRET_SOURCES
 from deplat.registry import PIPELINES
 from deplat_job.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 JOB_ROLE = "arn:aws:iam::123456789012:role/deplat-dev-spark-job"
 SOURCE_ROLES = {s: f"arn:aws:iam::123456789012:role/deplat-dev-spark-{s}" for s in SECRET_SOURCES}
 # What a job script calls when it reads a source secret (deplat_job.sources.*).

@@ -15,7 +15,7 @@ from deplat.report.data import DEFAULT_RULE, collect
 from deplat.runbook import Runbook, RunbookStep, StepOutcome
 from deplat_job.errors import JobFailedError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 DEPLAT = str(Path(sys.executable).with_name("deplat"))
 
 

@@ -16,7 +16,7 @@ from deplat.dq.service import DqReport, DqService
 from deplat_job.dq.suite import SuiteError, decode_suites, encode_suites, load_suite, parse_suite
 from deplat_job.errors import ConfigError, DataQualityError, ExitCode
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def test_every_shipped_suite_parses_and_gold_inputs_each_have_one():
@@ -121,10 +121,9 @@ def _metrics_line(success: bool) -> str:
 
 @pytest.fixture
 def gated(tmp_path, monkeypatch):
-    from test_runs import MANIFEST, ScriptedEngine, service
-
     from deplat.artifacts import Manifest
     from deplat.registry import Pipeline, Step
+    from tests.unit.deplat.test_runs import MANIFEST, ScriptedEngine, service
 
     files = dict(MANIFEST.files)
     for step in ("dq_check", "gold_aggregates"):

@@ -22,7 +22,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import boto3
-import deplat_project
 import pytest
 import yaml
 from botocore.exceptions import ClientError
@@ -31,6 +30,7 @@ from typer.testing import CliRunner
 from deplat import registry
 from deplat.cli import app
 from deplat.registry import Pipeline, Step
+from tests.integration import deplat_project
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
