@@ -174,7 +174,7 @@ def _record(scale: float, sizes, seed_s: float, capture_s: float, changes: dict,
 
 def _balanced(step: str, m: dict) -> bool:
     """read = written - derived + rejected + skipped (gold: read = converted + rejected); dq_check
-    writes results about rows, not rows: nothing to balance (test_run_all_local's rule)."""
+    writes results about rows, not rows: nothing to balance (tests/e2e/deplat/test_runbook_run_all.py's rule)."""
     if step == "dq_check":
         return True
     if step == "gold_aggregates":

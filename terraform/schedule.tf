@@ -5,7 +5,7 @@
 #   artifacts/current/ (deplat.artifacts.current_aliases), so every deploy updates what runs here;
 # - Delta: the EMR runtime's Delta jars and the Delta session conf (deplat.pipelines.session);
 # - logs: the S3 prefix and CloudWatch stream prefix `deplat logs <run id>` reads.
-# tests/integration/test_maintenance_schedule.py checks all three against the Python side.
+# tests/integration/deplat/test_maintenance.py checks all three against the Python side.
 
 locals {
   emr_logs_uri      = "s3://${module.artifacts_bucket.name}/logs/" # the engine's logUri (RunRef.log_uri)

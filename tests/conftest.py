@@ -11,7 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-# Each folder is a tier; its marker comes from the folder (`make test-fast` deselects all but unit/).
+# Each folder is a tier; its marker comes from the folder (`make test-fast` deselects all but unit/). The tier is the
+# first folder under tests/: below it the tree mirrors src/ (tests/unit/deplat/core/test_config.py is a unit test).
 # unit/: no JVM, no local stack. spark/: the shared SparkSession, no local stack. integration/ and
 # e2e/: the local stack (and often Spark or Terraform too, marked in the module).
 TIER_MARKERS = {"unit": (), "spark": ("spark",), "integration": ("integration",), "e2e": ("integration",)}

@@ -464,7 +464,7 @@ def restore(ctx: Any, name: str, version: int | None = None, timestamp: str | No
 # --- reprocess --------------------------------------------------------------------------------
 
 # The pipelines whose every step is declared `partitioned` (registry.Step; runs._require_partition_support
-# refuses the others); tests/unit/test_oncall_flags.py keeps this list equal to the registry.
+# refuses the others); tests/unit/deplat/cli/test_cli_oncall_flags.py keeps this list equal to the registry.
 REPROCESSABLE = ("fx",)
 
 

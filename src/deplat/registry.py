@@ -20,7 +20,7 @@ class Step:
       sources (`deplat run` emits START/COMPLETE/FAIL with them). Declared, not inferred: the jobs'
       Delta MERGE reads are where the Spark listener drops inputs (OpenLineage#3942).
     partitioned: the job honours --partition-date (`deplat run --partition-date`, backfills and
-      `dr reprocess` refuse a date for a step that is not; tests/unit/test_runs.py checks the flag
+      `dr reprocess` refuse a date for a step that is not; tests/unit/deplat/test_runs.py checks the flag
       against the job's source).
     config: the config section whose `job_args()` the step also takes ("" = none; today "snowflake":
       the tables' change tracking).

@@ -163,7 +163,7 @@ class Gate(Protocol):
     """What RunService calls for a gate step (registry `Step.gate` names the tables it checks). The
     run service knows no DQ: deplat.dq.service.DqGate implements this, and deplat.services.run_service
     wires it in for `deplat run` and the runbook. backfill, dr, optimize, reconcile and dq check build a
-    RunService without it: their pipelines have no gate step (tests/unit/test_runs.py checks that)."""
+    RunService without it: their pipelines have no gate step (tests/unit/deplat/test_runs.py checks that)."""
 
     def check(self, tables: tuple[str, ...]) -> None:
         """Before anything is submitted: ConfigError (exit 2) when a table has no valid suite."""

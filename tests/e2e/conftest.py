@@ -1,5 +1,5 @@
 """The e2e tier's one costly fixture: `deplat runbook` run twice into one fresh lake, shared by the
-runbook's tests and the main job's cross-checks (test_run_all_local), so the session pays for the
+runbook's tests and the main job's cross-checks (deplat/test_runbook_run_all.py), so the session pays for the
 whole platform's jobs once (a separate `run all` into its own lake cost ~290 s of CI).
 
 Both runbooks leave out `optimize`: measured here it took 1,159 s (14 tables) of a 1,325 s runbook,

@@ -5,7 +5,7 @@ How a suite is checked (measured in benchmarks/dq_vs_scan.py; the README has the
 1. The gate: the whole suite compiled into aggregates over the table read at a pinned Delta version
    (`gate_rows`): one `df.agg` without a unique check, else one `groupBy(key)` carrying the other
    aggregates, plus a groupBy per further unique key. Its verdicts and counts are Great
-   Expectations 1.x's (GX is the oracle: tests/integration/test_dq_gx_differential.py): the same
+   Expectations 1.x's (GX is the oracle: tests/integration/deplat_job/dq/test_engine_gx_differential.py): the same
    Spark conditions, a unique key's every duplicated row, GX's NULL handling.
 2. The report: only when checks fail, the table is cached and GX validates the failed expectations
    (result_format SUMMARY, 5 partial unexpected values) for sample bad values; the counts stay the

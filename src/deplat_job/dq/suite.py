@@ -168,7 +168,7 @@ def java_regex_problem(pattern: str) -> str | None:
     Covers Python-only syntax: named groups and backreferences `(?P<x>...)`, `(?P=x)`; conditionals
     `(?(1)a|b)`; comments `(?#...)`; the inline flags a and L; `{,n}` and any other `{` that is not a
     Java quantifier `{n}`, `{n,}`, `{n,m}`; `\\U` escapes; a lone `\\0`. Checked against
-    java.util.regex in tests/integration/test_dq_gx_differential.py.
+    java.util.regex in tests/integration/deplat_job/dq/test_engine_gx_differential.py.
     """
     return _scan(pattern)[0]
 
