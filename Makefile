@@ -34,6 +34,7 @@ test: up chromium
 test-fast: install
 	$(BIN)/pytest -q -m "not integration and not spark and not terraform"
 
+# mypy checks pyproject's [tool.mypy] files: the CLI side (src/deplat) and the job side (src/deplat_job).
 lint: install
 	$(BIN)/ruff check src jobs tests benchmarks
 	$(BIN)/lint-imports

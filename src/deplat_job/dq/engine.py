@@ -151,6 +151,8 @@ def _bad_condition(check: Check, ref_flag: str | None, type_name: str = ""):
         if hi is not None:
             upper = (col < _lit(hi, text)) if p.get("strict_max") else (col <= _lit(hi, text))
             expected = upper if expected is None else expected & upper
+        if expected is None:  # validate_suite requires min and/or max
+            raise SuiteError(f"{check.label}: between needs min and/or max")
     elif check.kind == "in_set":
         expected = col.isin(list(p["values"]))
     elif check.kind == "referential":
@@ -348,6 +350,8 @@ def reference_frames(spark: Any, lake: str, suite: Suite) -> dict[str, Any]:
         for col in c.ref_columns:
             one = ref.select(F.col(quoted(col)).alias(REF_VALUE)).where(F.col(REF_VALUE).isNotNull())
             values = one if values is None else values.unionByName(one)
+        if values is None:  # ref_columns falls back to the check's own (required) column
+            raise SuiteError(f"{c.label}: no referenced column")
         out[c.label] = values.distinct()
     return out
 
@@ -460,7 +464,7 @@ def _merge_gx(results: list[CheckResult], gx_result: Any) -> None:
     by_label = {r.expectation: r for r in results}
     for evr in gx_result.results:
         label = (evr.expectation_config.meta or {}).get("deplat_check")
-        r = by_label.get(label)
+        r = by_label.get(label) if label is not None else None
         if r is None:
             continue
         res = evr.result or {}

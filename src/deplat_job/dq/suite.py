@@ -347,7 +347,9 @@ class Check:
         import great_expectations as gx
 
         e = gx.expectations
-        sev = GX_SEVERITY[self.severity]
+        # A str ("critical"/"warning"): GX's pydantic models coerce it to the FailureSeverity enum their
+        # constructors are annotated with; the str keeps this module free of GX imports at its top.
+        sev: Any = GX_SEVERITY[self.severity]
         p = self.params
         if self.kind == "not_null":
             return e.ExpectColumnValuesToNotBeNull(column=self.columns[0], severity=sev)

@@ -12,6 +12,10 @@ import sys
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, Row
 
 METRICS_PREFIX = "DEPLAT_METRICS "
 
@@ -31,6 +35,15 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -
     args.lake = args.lake.rstrip("/")
     args.batch_id = args.batch_id or uuid.uuid4().hex[:12]
     return args
+
+
+def first_row(df: DataFrame, what: str) -> Row:
+    """`df.first()` of a frame that always has a row (an aggregate, a Delta table's history or
+    DESCRIBE DETAIL): a clear error naming `what` if it has none, not an AttributeError on None."""
+    row = df.first()
+    if row is None:
+        raise RuntimeError(f"{what}: expected a row, got none")
+    return row
 
 
 def table_path(lake: str, layer: str, table: str) -> str:
@@ -115,7 +128,7 @@ def write_silver(df, path: str, partition_column: str, partition_date: str | Non
 
     spark = df.sparkSession
     day = F.lit(partition_date).cast("date") if partition_date else None
-    if partition_date and key and DeltaTable.isDeltaTable(spark, path):
+    if partition_date and key and day is not None and DeltaTable.isDeltaTable(spark, path):
         key = list(key)
         target = DeltaTable.forPath(spark, path)
         before = target.toDF().filter(F.col(partition_column) == day).select(*key)
@@ -123,7 +136,7 @@ def write_silver(df, path: str, partition_column: str, partition_date: str | Non
         source = (touched.join(df.withColumn("_present", F.lit(True)), key, "left")
                   .withColumn("_present", F.coalesce(F.col("_present"), F.lit(False))))
         cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in key)
-        cols = {f"`{c}`": f"s.`{c}`" for c in df.columns}
+        cols: dict[str, str | Column] = {f"`{c}`": f"s.`{c}`" for c in df.columns}
         (target.alias("t").merge(source.alias("s"), cond).withSchemaEvolution()
          .whenMatchedDelete(condition="NOT s._present")
          .whenMatchedUpdate(set=cols)

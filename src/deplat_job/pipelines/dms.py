@@ -366,7 +366,7 @@ def land_key_snapshot(spark, lake: str, snapshot, table: DmsTable | None = None)
     written = text.count("\n") - 1
     ghosts = None
     silver = table_path(lake, "silver", table.silver_table) if table is not None else None
-    if silver is not None:
+    if silver is not None and table is not None:
         from delta.tables import DeltaTable
         from pyspark.sql import functions as F
         from pyspark.sql.types import StringType, StructField, StructType

@@ -137,7 +137,9 @@ def _detail(spark, path: str) -> dict:
 def _version(spark, path: str) -> int:
     from delta.tables import DeltaTable
 
-    return int(DeltaTable.forPath(spark, path).history(1).first()["version"])
+    from deplat_job.pipelines.common import first_row
+
+    return int(first_row(DeltaTable.forPath(spark, path).history(1), f"history of {path}")["version"])
 
 
 def maintain_table(
@@ -180,7 +182,7 @@ def maintain_table(
         else:
             table = DeltaTable.forPath(spark, path)
             optimizer = table.optimize()
-            if result.action.startswith("zorder"):
+            if zorder and result.action.startswith("zorder"):  # the action names zorder only when given
                 optimizer.executeZOrderBy(zorder)
             else:
                 optimizer.executeCompaction()
@@ -211,5 +213,7 @@ def restore_table(spark, path: str, version: int) -> dict:
     """
     from delta.tables import DeltaTable
 
-    metrics = DeltaTable.forPath(spark, path).restoreToVersion(int(version)).first()
+    from deplat_job.pipelines.common import first_row
+
+    metrics = first_row(DeltaTable.forPath(spark, path).restoreToVersion(int(version)), f"RESTORE of {path}")
     return {k: int(v) for k, v in metrics.asDict().items() if v is not None}

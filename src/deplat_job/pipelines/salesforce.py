@@ -395,7 +395,7 @@ def ingest_increment(
     covered = read_deletes_covered(spark, lake, obj.name) if fetch_deleted is not None else None
     start = covered - timedelta(seconds=lookback_seconds) if covered is not None else since
     late_start = None
-    if before is not None and late_window_seconds > 0:
+    if before is not None and since is not None and late_window_seconds > 0:  # since: set with before
         last = read_last_late_check(spark, lake, obj.name)
         if last is None or end - last.checked_at >= timedelta(seconds=late_check_every_seconds):
             base = last.watermark if last is not None and last.watermark is not None else before
@@ -424,7 +424,7 @@ def ingest_increment(
         stamps = [parse_sf_datetime(r["SystemModstamp"]) for r in chunk if _readable(r.get("SystemModstamp"))]
         if stamps:
             newest = max(stamps) if newest is None else max(newest, max(stamps))
-        if late_start is not None:
+        if late_start is not None and since is not None:  # a late check implies since is set
             # What the regular query (SystemModstamp > since, whole seconds) could not have returned,
             # looked up before this chunk is committed (an earlier chunk's versions are held: not late).
             cutoff = since.replace(microsecond=0)
@@ -443,7 +443,7 @@ def ingest_increment(
     if chunk:
         take(chunk)
     chunk = []
-    behind = int(max((before - s).total_seconds() for _, s in late)) if late else None
+    behind = int(max((before - s).total_seconds() for _, s in late)) if late and before is not None else None
 
     def record_check(watermark: datetime | None) -> None:
         # A first load reads everything visible: it counts as a check, and the first real one

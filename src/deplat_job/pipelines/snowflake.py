@@ -22,6 +22,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from deplat_job.pipelines.common import first_row
 from deplat_job.pipelines.snowflake_types import OFFSET_SUFFIX, source_columns, spark_fields, type_rows
 from deplat_job.pipelines.source_specs import parse_snowflake_tables
 from deplat_job.pipelines.table_schemas import INGEST_FIELDS, TPCH_TABLES, SourceTable, conform
@@ -147,11 +148,11 @@ def change_watermark(spark: SparkSession, path: str, column: str):
 
     df = spark.read.format("delta").load(path)
     if isinstance(df.schema[column].dataType, TimestampType):
-        micros = df.agg(F.unix_micros(F.max(column))).first()[0]
+        micros = first_row(df.agg(F.unix_micros(F.max(column))), f"max({column}) of {path}")[0]
         if micros is None:
             return None
         return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=int(micros))
-    return df.agg(F.max(column)).first()[0]
+    return first_row(df.agg(F.max(column)), f"max({column}) of {path}")[0]
 
 
 def lookback_start(watermark, lookback_seconds: int):
@@ -227,7 +228,8 @@ def changes_since(spark: SparkSession, bronze_path: str, merged_version: int | N
     """Bronze rows committed after `merged_version` (Change Data Feed) and the latest version."""
     from delta.tables import DeltaTable
 
-    latest = DeltaTable.forPath(spark, bronze_path).history(1).select("version").first()[0]
+    latest = first_row(DeltaTable.forPath(spark, bronze_path).history(1).select("version"),
+                       f"history of {bronze_path}")[0]
     start = 0 if merged_version is None else merged_version + 1
     if start > latest:
         return None, latest
@@ -258,6 +260,8 @@ def to_silver(spec: SourceTable, changes: DataFrame) -> SilverChanges:
         "_error_reason")
     valid = checked.filter(F.col("_error_reason").isNull())
     if spec.partition_column:
+        if spec.partition_source is None:
+            raise ValueError(f"{spec.name}: partition_column {spec.partition_column} needs a partition_source")
         valid = valid.withColumn(spec.partition_column, F.date_format(spec.partition_source, "yyyy-MM"))
     order = [F.col("_ingest_ts").desc()]
     if "_commit_version" in valid.columns:
@@ -300,11 +304,11 @@ def merge_into(spark: SparkSession, path: str, rows: DataFrame, spec: SourceTabl
         listed = ", ".join(f"'{p}'" for p in partitions)
         condition += f" AND t.{spec.partition_column} IN ({listed})"
     target = DeltaTable.forPath(spark, path)
-    if target.detail().first().numFiles == 0:
+    if first_row(target.detail(), f"detail of {path}").numFiles == 0:
         # First load: nothing to match, so the MERGE's join and rewrite are pure cost; an append
         # inserts exactly what whenNotMatchedInsertAll would.
         rows.select(*target.toDF().columns).write.format("delta").mode("append").save(path)
-        m = target.history(1).select("operationMetrics").first()[0] or {}
+        m = first_row(target.history(1).select("operationMetrics"), f"history of {path}")[0] or {}
         return MergeResult(inserted=int(m.get("numOutputRows", 0)), partitions=partitions,
                            files_added=int(m.get("numFiles", 0)))
     held = target.toDF()
@@ -317,7 +321,7 @@ def merge_into(spark: SparkSession, path: str, rows: DataFrame, spec: SourceTabl
      .whenMatchedUpdateAll(condition="s._ingest_ts > t._ingest_ts")
      .whenNotMatchedInsertAll()
      .execute())
-    metrics = target.history(1).select("operation", "operationMetrics").first()
+    metrics = first_row(target.history(1).select("operation", "operationMetrics"), f"history of {path}")
     m = metrics["operationMetrics"] or {}
     return MergeResult(
         inserted=int(m.get("numTargetRowsInserted", 0)),

@@ -65,7 +65,7 @@ FIELD_ID_TO_NAME = {
     13: "BOOLEAN", 14: "GEOGRAPHY", 15: "GEOMETRY", 16: "VECTOR", 17: "MAP", 18: "FILE",
 }
 JSON_TEXT = ("VARIANT", "OBJECT", "ARRAY")
-_INT_RANGE = {ShortType: 15, IntegerType: 31, LongType: 63}
+_INT_RANGE: dict[type[DataType], int] = {ShortType: 15, IntegerType: 31, LongType: 63}
 _WIDE = Context(prec=80)
 
 
@@ -172,9 +172,10 @@ def offset_minutes(value: Any) -> int | None:
     """A TIMESTAMP_TZ value's own UTC offset in whole minutes (Snowflake keeps minutes)."""
     if value is None:
         return None
-    if not isinstance(value, dt.datetime) or value.utcoffset() is None:
+    offset = value.utcoffset() if isinstance(value, dt.datetime) else None
+    if offset is None:
         raise UntypedValue(f"TIMESTAMP_TZ without an offset: {value!r}")
-    seconds = value.utcoffset().total_seconds()
+    seconds = offset.total_seconds()
     if seconds % 60:
         raise UntypedValue(f"offset of {seconds} s is not whole minutes")
     return int(seconds // 60)

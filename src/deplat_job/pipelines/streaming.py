@@ -130,7 +130,11 @@ def read_or_mint_app_id(checkpoint: str) -> str:
     from pyspark.sql import SparkSession
 
     spark = SparkSession.getActiveSession()
+    if spark is None:
+        raise RuntimeError("read_or_mint_app_id needs an active SparkSession")
     jvm = spark.sparkContext._jvm
+    if jvm is None:
+        raise RuntimeError("read_or_mint_app_id: the SparkContext has no JVM gateway")
     conf = spark.sparkContext._jsc.hadoopConfiguration()
     path = jvm.org.apache.hadoop.fs.Path(f"{checkpoint}/{APP_ID_FILE}")
     fs = path.getFileSystem(conf)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pyspark.sql.types import (
+    DataType,
     DateType,
     DecimalType,
     IntegerType,
@@ -71,7 +72,7 @@ class SourceTable:
     name: str
     chunk_key: str
     primary_key: tuple[str, ...]  # silver column names
-    columns: tuple[tuple[str, str, object], ...]
+    columns: tuple[tuple[str, str, DataType], ...]
     partition_source: str | None = None  # a silver date column; silver partitions by its month
     partition_column: str | None = None
     silver_name: str | None = None  # default <name>_tpch; tables declared only in config: snowflake_<name>

@@ -203,8 +203,10 @@ def fetch_deleted(sf: Any, obj: str, start: datetime, end: datetime) -> list[dic
     try:
         body = getattr(sf, obj).deleted(start, end)
     except SalesforceMalformedRequest as exc:
-        if REPLICATION_DATE_ERROR in str(exc.content):
-            raise DeleteLogUnavailableError(f"getDeleted {obj} from {start.isoformat()}: {exc.content}") from None
+        # simple_salesforce annotates `content` as bytes; it holds the parsed JSON body (or its text)
+        content: object = exc.content
+        if REPLICATION_DATE_ERROR in str(content):
+            raise DeleteLogUnavailableError(f"getDeleted {obj} from {start.isoformat()}: {content}") from None
         raise
     earliest = body.get("earliestDateAvailable")
     if earliest and _parse_sf_datetime(earliest) > start.astimezone(timezone.utc).replace(second=0, microsecond=0):
