@@ -26,7 +26,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 DAG_ID = "deplat_platform"
 SCHEDULE = "@daily"
@@ -84,7 +87,7 @@ def run_token(base: str, failed_runs: int) -> str:
     return f"{base}-{failed_runs}"
 
 
-def dag_spec(ctx: Any, pipeline: str = "all", dag_id: str = DAG_ID, **timing: Any) -> DagSpec:
+def dag_spec(ctx: Context, pipeline: str = "all", dag_id: str = DAG_ID, **timing: Any) -> DagSpec:
     """The DAG's tasks for ctx's environment and its deployed manifest (ConfigError when nothing is
     deployed or an output is missing: run `deplat infra apply` / `deplat deploy`). `timing` sets
     DagSpec's poll_seconds, retries, retry_delay_seconds, wait_seconds (defaults: MWAA's)."""
@@ -121,7 +124,7 @@ def requirements(airflow_version: str = MWAA_AIRFLOW, python: str = "3.11") -> s
     return f'--constraint "{url}"\n' + "".join(f"{name}=={version}\n" for name, version in PROVIDERS.items())
 
 
-def deploy_dag(ctx: Any) -> list[str]:
+def deploy_dag(ctx: Context) -> list[str]:
     """`deplat deploy`'s last step when the environment runs MWAA (Terraform output mwaa_environment_name
     set, i.e. mwaa_enabled): the DAG of the manifest just deployed and requirements.txt, uploaded where
     MWAA reads them; returns their s3:// URIs ([] when MWAA is off)."""
@@ -131,7 +134,7 @@ def deploy_dag(ctx: Any) -> list[str]:
     return upload(ctx, spec, render(spec))
 
 
-def upload(ctx: Any, spec: DagSpec, source: str) -> list[str]:
+def upload(ctx: Context, spec: DagSpec, source: str) -> list[str]:
     """Put the DAG file and requirements.txt where the MWAA environment reads them (the artifacts
     bucket's airflow/ prefix); returns their s3:// URIs."""
     from deplat.artifacts import s3_errors

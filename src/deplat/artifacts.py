@@ -38,9 +38,12 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat_job.errors import ConfigError, DeplatError
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 PREFIX = "artifacts/"
 MANIFEST_KEY = f"{PREFIX}manifest.json"
@@ -566,7 +569,7 @@ def write_aliases(s3: Any, bucket: str, manifest: Manifest) -> int:
     return len(aliases)
 
 
-def deploy(ctx: Any, dry_run: bool = False, deps_archive: bool = True) -> DeployResult:
+def deploy(ctx: Context, dry_run: bool = False, deps_archive: bool = True) -> DeployResult:
     """Build and sync the artifacts for ctx's environment (`deplat deploy`)."""
     from deplat.local.jars import cache_dir
 
@@ -589,7 +592,7 @@ def deploy(ctx: Any, dry_run: bool = False, deps_archive: bool = True) -> Deploy
 
 
 @contextmanager
-def s3_errors(ctx: Any, bucket: str) -> Iterator[None]:
+def s3_errors(ctx: Context, bucket: str) -> Iterator[None]:
     """Turn the usual S3 failures into DeplatErrors that say what to do."""
     from botocore.exceptions import ClientError, EndpointConnectionError
 
@@ -614,7 +617,7 @@ def s3_errors(ctx: Any, bucket: str) -> Iterator[None]:
 PROVENANCE_PREFIX = "artifacts/provenance/"
 
 
-def provenance(ctx: Any) -> dict[str, Any] | None:
+def provenance(ctx: Context) -> dict[str, Any] | None:
     """Where the environment's deployed manifest came from: {manifest_hash, deployed_at, git_sha, and
     source_env/batch_id/promoted_at when promoted}, or None when nothing is deployed or S3 does not
     answer (status must still show the rest)."""

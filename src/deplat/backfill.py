@@ -18,9 +18,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat_job.errors import ConfigError, DeplatError, ExitCode, JobFailedError
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 STATE_DIR = "backfills"
 MAX_DATES = 3660  # ten years of days: a longer range is almost surely a typo
@@ -130,20 +133,10 @@ class _LockedAws:
         return getattr(self._aws, name)
 
 
-class _WorkerContext:
-    """The command's Context as one date's run sees it: its own reporter, thread-safe AWS clients."""
-
-    def __init__(self, ctx: Any, reporter: Any, aws: Any):
-        self._ctx, self.reporter, self.aws = ctx, reporter, aws
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ctx, name)
-
-
 class BackfillService:
     """Runs a backfill. `run_service` builds the RunService of one date (tests inject engines)."""
 
-    def __init__(self, ctx: Any, run_service: Callable[..., Any] | None = None,
+    def __init__(self, ctx: Context, run_service: Callable[..., Any] | None = None,
                  clock: Callable[[], float] = time.monotonic):
         self.ctx = ctx
         self._run_service = run_service
@@ -250,7 +243,7 @@ class BackfillService:
 
     def _one(self, pipeline: str, run: DateRun, manifest_hash: str, aws: Any) -> None:
         reporter = _DateReporter(self.ctx.reporter, f"{pipeline} {run.date}")
-        ctx = _WorkerContext(self.ctx, reporter, aws)
+        ctx = self.ctx.scoped(reporter, aws)  # the date's own reporter, thread-safe AWS clients
 
         def sleep(seconds: float) -> None:
             if self._cancel.wait(seconds):
@@ -338,7 +331,7 @@ def raise_for_failures(result: BackfillResult) -> None:
     raise cls(f"backfill {result.pipeline}: {len(failed)} of {len(result.dates)} dates failed ({listed})", hint)
 
 
-def _default_run_service(ctx: Any, sleep: Callable[[float], None]) -> Any:
+def _default_run_service(ctx: Context, sleep: Callable[[float], None]) -> Any:
     from deplat.runs import RunService
 
     return RunService(ctx, sleep=sleep)

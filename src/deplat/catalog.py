@@ -14,9 +14,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat_job.errors import ConfigError, SafetyError
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 CATALOG_LAYERS = ("silver", "gold")
 MANAGED_PARAMETERS = {"table_type": "DELTA", "spark.sql.sources.provider": "delta", "EXTERNAL": "TRUE"}
@@ -171,7 +174,7 @@ class CatalogResult:
 class Lake:
     """The lake's Delta tables per layer: a folder locally, S3 prefixes in the cloud."""
 
-    def __init__(self, ctx: Any):
+    def __init__(self, ctx: Context):
         self.ctx = ctx
         self.root = ctx.lake_uri.rstrip("/")
 
@@ -218,7 +221,7 @@ class Lake:
         return sorted(names)
 
 
-def _database(ctx: Any, layer: str) -> str:
+def _database(ctx: Context, layer: str) -> str:
     if layer not in CATALOG_LAYERS:
         raise ConfigError(f"layer '{layer}' has no Glue database", f"use one of: {', '.join(CATALOG_LAYERS)}")
     return ctx.output(f"glue_database_{layer}")
@@ -235,7 +238,7 @@ def _glue_tables(glue: Any, database: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def reconcile(ctx: Any, layers: list[str], table: str | None = None, *, apply: bool = True,
+def reconcile(ctx: Context, layers: list[str], table: str | None = None, *, apply: bool = True,
               prune: bool = False, yes: bool = False, count_rows: bool = False) -> CatalogResult:
     """Plan (and with `apply`, carry out) the Glue tables for the layers' Delta tables.
 
@@ -309,7 +312,7 @@ def reconcile(ctx: Any, layers: list[str], table: str | None = None, *, apply: b
     return CatalogResult(not apply, actions)
 
 
-def _lost_files(ctx: Any, table: str) -> list[str]:
+def _lost_files(ctx: Context, table: str) -> list[str]:
     from deplat.recovery import missing_data_files
 
     return missing_data_files(ctx, table)

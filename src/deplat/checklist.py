@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 FREQUENCIES = ("daily", "weekly", "monthly")
 OPTIMIZE_EVERY = timedelta(days=7)
@@ -224,7 +227,7 @@ def dependency_drift(root: Path) -> ChecklistItem:
                          "reinstall the project with pip, then `deplat deploy` so the jobs get the same")
 
 
-def lost_data_files(ctx: Any) -> ChecklistItem:
+def lost_data_files(ctx: Context) -> ChecklistItem:
     """Data files the current version of a lake table references in its Delta log but storage lacks
     (recovery.lost_data_files: the logs and one listing per table), local or S3."""
     from deplat.recovery import LOST_FILE_FIX, lake_tables
@@ -239,7 +242,7 @@ def lost_data_files(ctx: Any) -> ChecklistItem:
     return ChecklistItem(check, "attention", "; ".join(x.describe() for x in lost), LOST_FILE_FIX)
 
 
-def run_checklist(ctx: Any, frequency: str, now: datetime | None = None) -> ChecklistResult:
+def run_checklist(ctx: Context, frequency: str, now: datetime | None = None) -> ChecklistResult:
     """The checks of one frequency (weekly includes daily; monthly includes both)."""
     from deplat.runs import HISTORY_FILE, RunHistory
     from deplat_job.errors import ConfigError

@@ -21,9 +21,12 @@ Only tag keys named in config are managed: other keys on a resource are left alo
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat_job.errors import ConfigError, DeplatError, ExitCode
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 TABLE_PERMISSIONS = ("DESCRIBE", "SELECT")
 DATABASE_PERMISSIONS = ("DESCRIBE",)
@@ -82,7 +85,7 @@ def _canonical(resource: dict[str, Any]) -> tuple:
 class LakeFormation:
     """The reconcile over one environment. `lf` and `glue` are boto3 clients (injectable)."""
 
-    def __init__(self, ctx: Any, lf: Any = None, glue: Any = None, account_id: str | None = None):
+    def __init__(self, ctx: Context, lf: Any = None, glue: Any = None, account_id: str | None = None):
         self.ctx = ctx
         self.cfg = ctx.settings.governance
         self.lf = lf or _lf_client(ctx)
@@ -228,8 +231,8 @@ class LakeFormation:
         for tags in want.values():
             for k, v in tags.items():
                 needed.setdefault(k, set()).add(v)
-        for short, values in self.cfg.analyst_grant.items():
-            needed.setdefault(self.key(short), set()).update(values)
+        for short, granted in self.cfg.analyst_grant.items():
+            needed.setdefault(self.key(short), set()).update(granted)
         existing: dict[str, set[str]] = {}
         token = None
         while True:
@@ -346,7 +349,7 @@ class LakeFormation:
                 "effective": effective, "access": access}
 
 
-def _lf_client(ctx: Any) -> Any:
+def _lf_client(ctx: Context) -> Any:
     if not ctx.env.is_local:
         return ctx.aws.client("lakeformation")
     from botocore.config import Config
@@ -496,7 +499,7 @@ def _database_check(lf: Any, glue: Any, db: str) -> GovernanceCheck:
                            "; ".join(found) or "no IAMAllowedPrincipals grant", fix if found else "")
 
 
-def lake_status(ctx: Any, lf: Any = None, glue: Any = None) -> GovernanceStatus:
+def lake_status(ctx: Context, lf: Any = None, glue: Any = None) -> GovernanceStatus:
     """`governance_status` for the context's environment (names from the Terraform outputs)."""
     out = ctx.outputs()
     databases = [out[k] for k in ("glue_database_silver", "glue_database_gold") if out.get(k)]

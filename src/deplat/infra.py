@@ -18,12 +18,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from deplat.core.aws import check_local_safety, local_credentials
 from deplat.core.terraform import Message, PlanSummary, Terraform, cli_config, find_mirror, summarize_plan
 from deplat_job.errors import ConfigError, InfraError, SafetyError
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 # The outputs every deplat command may rely on (.deplat/<env>/outputs.json).
 CONTRACT_KEYS = (
@@ -133,7 +136,7 @@ def local_backend(state_file: Path) -> str:
 class Infra:
     """Plan, apply, read and destroy one environment's platform."""
 
-    def __init__(self, ctx, terraform_bin: str | None = None):
+    def __init__(self, ctx: Context, terraform_bin: str | None = None):
         self.ctx = ctx
         self.env = ctx.env
         self._terraform_bin = terraform_bin

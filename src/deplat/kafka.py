@@ -17,10 +17,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat_job.errors import ConfigError, DeplatError, InfraError, SafetyError
 from deplat_job.sources.kafka import KafkaConnection, read_connection, secret_name
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 BAD_KINDS = ("not_json", "missing_key", "wrong_type", "negative_amount", "unknown_currency")
 _CURRENCY_WEIGHTS = {"EUR": 40, "USD": 25, "GBP": 15, "CHF": 5, "JPY": 5, "SEK": 5, "PLN": 5}
@@ -33,14 +36,14 @@ class KafkaUnavailableError(InfraError):
 
 # --- connection ----------------------------------------------------------------------------------
 
-def connection(ctx) -> KafkaConnection:
+def connection(ctx: Context) -> KafkaConnection:
     """The local broker for a local env; the `kafka` secret's connection otherwise."""
     if ctx.env.is_local:
         return KafkaConnection(f"127.0.0.1:{ctx.settings.local_stack.kafka_port}")
     return read_connection(secret_name(ctx.env.name), ctx.aws.client("secretsmanager"))
 
 
-def publish_local_connection(ctx) -> str:
+def publish_local_connection(ctx: Context) -> str:
     """Put the local broker's address (no credentials) into the local `kafka` secret, for the job."""
     from deplat_job.sources.secret_store import write_secret
 
@@ -124,7 +127,7 @@ def watermarks(conn: KafkaConnection, topic: str, partitions: list[int], wait_se
         consumer.close()
 
 
-def ensure_topic(ctx, topic: str | None = None) -> TopicInfo:
+def ensure_topic(ctx: Context, topic: str | None = None) -> TopicInfo:
     """Create the topic with the configured partitions/replication if missing; describe it.
 
     Locally it also publishes the broker's address into the `kafka` secret (the job reads it).
@@ -160,7 +163,7 @@ def describe_topic(conn: KafkaConnection, meta, topic: str, created: bool = Fals
         PartitionInfo(p, parts[p].leader, len(parts[p].replicas), *marks[p]) for p in sorted(parts)])
 
 
-def list_topics(ctx) -> list[TopicInfo]:
+def list_topics(ctx: Context) -> list[TopicInfo]:
     """Every non-internal topic with its partitions and offsets (creates the configured one first)."""
     ensure_topic(ctx)
     conn = connection(ctx)
@@ -235,7 +238,7 @@ def make_bad(kind: str, event: dict[str, Any], rng: random.Random) -> bytes:
     return json.dumps(bad).encode()
 
 
-def produce(ctx, num_orders: int, bad_ratio: float = 0.0, topic: str | None = None, duplicates: int = 0,
+def produce(ctx: Context, num_orders: int, bad_ratio: float = 0.0, topic: str | None = None, duplicates: int = 0,
             seed: int | None = None, progress: Callable[[int, int], None] | None = None,
             until: datetime | None = None) -> ProduceResult:
     """Send `num_orders` order events keyed by order_id; round(num_orders * bad_ratio) are malformed.
@@ -319,7 +322,7 @@ def produce(ctx, num_orders: int, bad_ratio: float = 0.0, topic: str | None = No
 
 # --- checkpoint, lag ------------------------------------------------------------------------------------
 
-def _checkpoint(ctx) -> str:
+def _checkpoint(ctx: Context) -> str:
     from deplat_job.pipelines.streaming import checkpoint_path
 
     return checkpoint_path(ctx.lake_uri)
@@ -364,7 +367,7 @@ class CheckpointStore:
                                     Delete={"Objects": [{"Key": k} for k in keys[i:i + 1000]], "Quiet": True})
 
 
-def _store(ctx) -> CheckpointStore:
+def _store(ctx: Context) -> CheckpointStore:
     uri = _checkpoint(ctx)
     return CheckpointStore(uri, ctx.aws.client("s3") if uri.startswith("s3://") else None)
 
@@ -403,7 +406,7 @@ class PartitionLag:
     lag: int
 
 
-def lag(ctx, topic: str | None = None) -> list[PartitionLag]:
+def lag(ctx: Context, topic: str | None = None) -> list[PartitionLag]:
     """Per partition: the stream's committed offset (checkpoint) vs the topic's end offset."""
     topic = topic or ctx.settings.kafka.topic
     conn = connection(ctx)
@@ -434,7 +437,7 @@ class DlqResult:
                 "reasons": [{"reason": r, "count": n} for r, n in self.reasons], "records": self.records}
 
 
-def dlq(ctx, limit: int = 20, reason: str | None = None) -> DlqResult:
+def dlq(ctx: Context, limit: int = 20, reason: str | None = None) -> DlqResult:
     """The stream's rejected events: counts per reason (most first), then up to `limit` records
     (newest first), optionally only reasons starting with `reason`.
 
@@ -480,7 +483,7 @@ class ResetResult:
         return asdict(self)
 
 
-def reset_checkpoint(ctx, yes: bool = False, dry_run: bool = False, topic: str | None = None) -> ResetResult:
+def reset_checkpoint(ctx: Context, yes: bool = False, dry_run: bool = False, topic: str | None = None) -> ResetResult:
     """Delete the stream's checkpoint so the next run replays from the earliest retained offsets.
 
     Bronze is not duplicated by the replay: the stream skips (topic, partition, offset) rows already

@@ -12,9 +12,12 @@ the same snapshot in this process (no deploy, no JVM), in the same format.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat_job.errors import ConfigError, DeplatError
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 PIPELINE = "reconcile"
 STEP = "dms_key_snapshot"
@@ -38,7 +41,7 @@ class KeyReconcileResult:
         return asdict(self)
 
 
-def rds_secret_name(ctx: Any) -> str:
+def rds_secret_name(ctx: Context) -> str:
     """The RDS secret's name: the one Terraform gave it (`secret_names` output), else the default."""
     from deplat_job.sources.secret_store import secret_name
 
@@ -46,7 +49,7 @@ def rds_secret_name(ctx: Any) -> str:
     return applied.get("rds") or secret_name(ctx.env.name, "rds")
 
 
-def reconcile(ctx: Any, qualified: str, direct: bool = False, run_service: Any = None) -> KeyReconcileResult:
+def reconcile(ctx: Context, qualified: str, direct: bool = False, run_service: Any = None) -> KeyReconcileResult:
     """Land a key snapshot of the declared DMS table `qualified` (schema.table).
 
     Runs the `reconcile` pipeline (the dms_key_snapshot job) and returns what its metrics report;

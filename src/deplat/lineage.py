@@ -25,10 +25,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat import __version__
 from deplat_job.errors import ConfigError
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 PRODUCER = f"https://github.com/deplat/deplat/tree/{__version__}"
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
@@ -208,7 +211,7 @@ class _Null:
         pass
 
 
-def emitter_for(ctx: Any, batch_id: str, pipeline: str) -> LineageEmitter | _Null:
+def emitter_for(ctx: Context, batch_id: str, pipeline: str) -> LineageEmitter | _Null:
     """The run's emitter (a no-op when lineage is disabled or unconfigured); never raises."""
     try:
         cfg = getattr(ctx.settings, "lineage", None)
@@ -237,7 +240,7 @@ def emitter_for(ctx: Any, batch_id: str, pipeline: str) -> LineageEmitter | _Nul
 # --- reading: the graph ------------------------------------------------------------------------
 
 
-def read_events(ctx: Any) -> list[dict[str, Any]]:
+def read_events(ctx: Context) -> list[dict[str, Any]]:
     """Every recorded event of the environment's lake (file or S3), oldest first."""
     lake = ctx.lake_uri.rstrip("/")
     events: list[dict[str, Any]] = []
@@ -283,7 +286,7 @@ def latest_runs(events: list[dict[str, Any]], names: LakeNames) -> dict[str, Job
     return latest
 
 
-def tree(ctx: Any, dataset: str, upstream: bool = True, depth: int = 10) -> dict[str, Any]:
+def tree(ctx: Context, dataset: str, upstream: bool = True, depth: int = 10) -> dict[str, Any]:
     """The lineage of `dataset` (`<layer>.<table>`) as a nested dict:
     {"dataset": d, "jobs": [{"job", "state", "time", "message", "datasets": [<same shape>]}]}.
     ConfigError (exit 2) when no recorded event names the dataset."""

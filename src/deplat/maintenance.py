@@ -9,10 +9,13 @@ before anything is submitted, passes the options to the job and reads back its p
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat_job.errors import ConfigError, SafetyError
 from deplat_job.pipelines.maintenance import DEFAULT_LAYERS, RETENTION_FLOOR_HOURS
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 LAYERS = ("bronze", "silver", "gold", "_errors")
 PIPELINE = "maintenance"
@@ -71,7 +74,7 @@ def validate(layers: list[str] | None, table: str | None, retention_hours: float
 
 
 def optimize(
-    ctx: Any,
+    ctx: Context,
     layers: list[str] | None = None,
     table: str | None = None,
     zorder: str | None = None,

@@ -15,10 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat.engines.base import PollPolicy, RunState
 from deplat_job.errors import ConfigError, JobFailedError
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 LAYERS = ("bronze", "silver", "gold", "_errors")  # _errors.<source>: the rejected rows, with a reason
 GLUE_LAYERS = ("silver", "gold")  # the layers with a Glue database (terraform/main.tf)
@@ -140,7 +143,7 @@ def referenced_tables(sql: str) -> set[tuple[str, str]]:
     return out
 
 
-def glue_databases(ctx: Any) -> dict[str, str]:
+def glue_databases(ctx: Context) -> dict[str, str]:
     """layer -> Glue database name, from the cached Terraform outputs (empty before `infra apply`)."""
     outputs = ctx.outputs(required=False)
     return {layer: outputs[f"glue_database_{layer}"] for layer in GLUE_LAYERS
@@ -521,7 +524,7 @@ class AthenaQueryEngine:
             kwargs["NextToken"] = token
 
 
-def engine_for(ctx: Any) -> LocalQueryEngine | AthenaQueryEngine:
+def engine_for(ctx: Context) -> LocalQueryEngine | AthenaQueryEngine:
     """DuckDB over the lake folder locally; Athena in the environment's workgroup in the cloud."""
     dbs = glue_databases(ctx)
     if ctx.env.is_local:
@@ -546,6 +549,6 @@ def read_sql(sql: str | None, file: Path | None) -> str:
     return sql
 
 
-def run_query(ctx: Any, sql: str, max_rows: int = DEFAULT_MAX_ROWS) -> QueryResult:
+def run_query(ctx: Context, sql: str, max_rows: int = DEFAULT_MAX_ROWS) -> QueryResult:
     """Run `sql` on the environment's query engine (see engine_for)."""
     return engine_for(ctx).run(sql, max_rows)

@@ -17,10 +17,13 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from deplat_job.errors import ConfigError, DeplatError, ExitCode, SafetyError
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 LAYERS = ("bronze", "silver", "gold", "_errors")
 RESTORE_PIPELINE = "restore"
@@ -109,12 +112,12 @@ def parse_table(name: str) -> tuple[str, str]:
     return layer, table
 
 
-def table_uri(ctx: Any, name: str) -> str:
+def table_uri(ctx: Context, name: str) -> str:
     layer, table = parse_table(name)
     return f"{ctx.lake_uri.rstrip('/')}/{layer}/{table}"
 
 
-def storage_options(ctx: Any, uri: str) -> dict[str, str] | None:
+def storage_options(ctx: Context, uri: str) -> dict[str, str] | None:
     """delta-rs object-store options for an s3:// lake, from the environment's boto3 session.
 
     Credentials go to delta-rs in memory only; nothing is logged or returned to the caller.
@@ -132,7 +135,7 @@ def storage_options(ctx: Any, uri: str) -> dict[str, str] | None:
     return opts
 
 
-def open_table(ctx: Any, name: str, version: int | None = None):
+def open_table(ctx: Context, name: str, version: int | None = None):
     """The deltalake.DeltaTable of `layer.table` (at `version`); ConfigError if it is not Delta."""
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
@@ -159,11 +162,11 @@ def _entry(raw: dict[str, Any]) -> HistoryEntry:
                         {k: v for k, v in metrics.items() if v not in (None, "")})
 
 
-def _s3(ctx: Any, uri: str) -> Any:
+def _s3(ctx: Context, uri: str) -> Any:
     return ctx.aws.client("s3") if urlparse(uri).scheme in ("s3", "s3a") else None
 
 
-def _commits(ctx: Any, name: str) -> dict[int, dict[str, Any]]:
+def _commits(ctx: Context, name: str) -> dict[int, dict[str, Any]]:
     """version -> commitInfo from the table's log (delta_log: no table reader, so no reader feature
     such as deletion vectors and no lost data file can stop it)."""
     from deplat.delta_log import commit_infos
@@ -176,7 +179,7 @@ def _commits(ctx: Any, name: str) -> dict[int, dict[str, Any]]:
     return commits
 
 
-def history(ctx: Any, name: str, limit: int | None = None) -> list[HistoryEntry]:
+def history(ctx: Context, name: str, limit: int | None = None) -> list[HistoryEntry]:
     """The table's commits, newest first (version, time, operation, parameters, metrics), read from
     its log's commitInfo actions."""
     commits = _commits(ctx, name)
@@ -194,7 +197,7 @@ def _state(snap: Any, commits: dict[int, dict[str, Any]]) -> TableState:
     return TableState(snap.version, stamp, snap.rows, len(snap.files), snap.bytes, note)
 
 
-def existing(ctx: Any, uris: list[str]) -> set[str]:
+def existing(ctx: Context, uris: list[str]) -> set[str]:
     """Those of these data-file URIs that storage holds (a local lake, or one S3 listing per prefix)."""
     if not uris:
         return set()
@@ -210,7 +213,7 @@ def existing(ctx: Any, uris: list[str]) -> set[str]:
     return {u for u in uris if urlparse(u).path.lstrip("/") in keys}
 
 
-def snapshot(ctx: Any, name: str, version: int | None = None) -> Any:
+def snapshot(ctx: Context, name: str, version: int | None = None) -> Any:
     """The delta_log.Snapshot of `layer.table` (at `version`); ConfigError if there is no Delta table."""
     from deplat.delta_log import read_snapshot
 
@@ -224,7 +227,7 @@ def snapshot(ctx: Any, name: str, version: int | None = None) -> Any:
         raise
 
 
-def missing_data_files(ctx: Any, name: str, version: int | None = None) -> list[str]:
+def missing_data_files(ctx: Context, name: str, version: int | None = None) -> list[str]:
     """Data files (URIs) that `name`'s version (default: current) references but storage lacks."""
     from deplat.delta_log import missing_files
 
@@ -261,7 +264,7 @@ def lost_files_error(lost: list[LostFiles]) -> LostDataFilesError:
                               LOST_FILE_FIX)
 
 
-def require_data_files(ctx: Any, tables: list[str]) -> None:
+def require_data_files(ctx: Context, tables: list[str]) -> None:
     """Raise LostDataFilesError when a table's current version references a file storage lacks; the
     commands that read or rewrite tables (dq check, the gate, optimize) ask before a job meets it."""
     lost = []
@@ -287,7 +290,7 @@ def lost_files_in_folders(tables: dict[str, str]) -> list[LostFiles]:
     return out
 
 
-def lake_tables(ctx: Any, layers: tuple[str, ...] = LAYERS) -> list[str]:
+def lake_tables(ctx: Context, layers: tuple[str, ...] = LAYERS) -> list[str]:
     """`layer.table` of every Delta table in the lake (a folder with `_delta_log/`), local or S3."""
     lake = ctx.lake_uri.rstrip("/")
     found = []
@@ -311,7 +314,7 @@ def lake_tables(ctx: Any, layers: tuple[str, ...] = LAYERS) -> list[str]:
     return found
 
 
-def lost_data_files(ctx: Any, tables: list[str] | None = None) -> list[LostFiles]:
+def lost_data_files(ctx: Context, tables: list[str] | None = None) -> list[LostFiles]:
     """For every table of the lake (or `tables`), the data files its current version's log
     references that storage lacks; tables with none are left out. Read from the logs and one
     listing per table: no JVM, nothing changed."""
@@ -341,7 +344,7 @@ class FsckResult:
         return asdict(self)
 
 
-def fsck(ctx: Any, name: str, yes: bool = False, dry_run: bool = False) -> FsckResult:
+def fsck(ctx: Context, name: str, yes: bool = False, dry_run: bool = False) -> FsckResult:
     """FSCK REPAIR TABLE: a commit that removes the current version's entries for data files storage
     lacks, so the table reads again without the rows those files held (they are gone; a restore to
     a version without them, or the files recovered from S3 versions / the replica, keeps them).
@@ -403,7 +406,7 @@ def _resolve_version(commits: dict[int, dict[str, Any]], version: int | None, ti
     return max(before)
 
 
-def preview_restore(ctx: Any, name: str, version: int | None = None, timestamp: str | None = None
+def preview_restore(ctx: Context, name: str, version: int | None = None, timestamp: str | None = None
                     ) -> RestorePreview:
     """Rows and files now vs at the target, the commits a restore would undo, missing files.
 
@@ -441,7 +444,7 @@ def preview_restore(ctx: Any, name: str, version: int | None = None, timestamp: 
                           missing, lost_now)
 
 
-def restore(ctx: Any, name: str, version: int | None = None, timestamp: str | None = None,
+def restore(ctx: Context, name: str, version: int | None = None, timestamp: str | None = None,
             yes: bool = False, run_service: Any = None) -> RestoreResult:
     """Delta RESTORE as a job on the engine, after the preview; SafetyError (exit 7) without `yes`."""
     preview = preview_restore(ctx, name, version, timestamp)
@@ -468,7 +471,7 @@ def restore(ctx: Any, name: str, version: int | None = None, timestamp: str | No
 REPROCESSABLE = ("fx",)
 
 
-def reprocess(ctx: Any, pipeline: str, partition_date: str, run_service: Any = None):
+def reprocess(ctx: Context, pipeline: str, partition_date: str, run_service: Any = None):
     """Rerun a pipeline for one partition date. Idempotent: every step replaces exactly that
     partition (replaceWhere / a partition-scoped MERGE), so a second run changes nothing."""
     if pipeline not in REPROCESSABLE:
@@ -487,7 +490,7 @@ REPLICATION_METRICS = ("ReplicationLatency", "OperationsPendingReplication", "By
                        "OperationsFailedReplication")
 
 
-def replication_status(ctx: Any, hours: int = 24, now: datetime | None = None) -> ReplicationStatus:
+def replication_status(ctx: Context, hours: int = 24, now: datetime | None = None) -> ReplicationStatus:
     """The lake bucket's replication rules (S3) and, in the cloud, the last `hours` of S3
     replication metrics from CloudWatch (published per rule when the rule enables metrics)."""
     from botocore.exceptions import ClientError
@@ -527,7 +530,7 @@ def replication_status(ctx: Any, hours: int = 24, now: datetime | None = None) -
     return status
 
 
-def _replication_metrics(ctx: Any, bucket: str, rules: list[dict[str, Any]], hours: int,
+def _replication_metrics(ctx: Context, bucket: str, rules: list[dict[str, Any]], hours: int,
                          now: datetime | None) -> list[dict[str, Any]]:
     from datetime import timedelta
 

@@ -24,9 +24,12 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat_job.errors import ConfigError, DeplatError, ExitCode, NotBuiltError, SafetyError
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 STATE_FILE = "runbook.json"
 LOCK_FILE = "runbook.lock"
@@ -67,7 +70,7 @@ class RunbookStep:
 
     name: str
     title: str
-    action: Callable[[Any, Runbook], StepOutcome]
+    action: Callable[[Context, Runbook], StepOutcome]
     local_only: bool = False
 
 
@@ -177,7 +180,7 @@ class Runbook:
     each step (i of n selected); services' own progress goes through `ctx.reporter`. Never prints.
     """
 
-    def __init__(self, ctx: Any, steps: Sequence[RunbookStep] | None = None, *,
+    def __init__(self, ctx: Context, steps: Sequence[RunbookStep] | None = None, *,
                  on_event: EventFn | None = None, clock: Callable[[], float] = time.monotonic,
                  yes: bool = False):
         self.ctx = ctx
@@ -422,7 +425,7 @@ class Runbook:
 # --- the steps ------------------------------------------------------------------------------
 
 
-def _local_up(ctx, rb: Runbook) -> StepOutcome:
+def _local_up(ctx: Context, rb: Runbook) -> StepOutcome:
     from deplat.local.jars import cached_jars, ensure_jars
     from deplat.local.stack import LocalStack
 
@@ -442,7 +445,7 @@ def _local_up(ctx, rb: Runbook) -> StepOutcome:
                        note=f"{len(statuses)} services healthy")
 
 
-def _infra(ctx, rb: Runbook) -> StepOutcome:
+def _infra(ctx: Context, rb: Runbook) -> StepOutcome:
     from deplat.infra import Infra
 
     infra = Infra(ctx)
@@ -455,7 +458,7 @@ def _infra(ctx, rb: Runbook) -> StepOutcome:
                        note="applied" if applied.applied else "no changes")
 
 
-def _seed(ctx, rb: Runbook) -> StepOutcome:
+def _seed(ctx: Context, rb: Runbook) -> StepOutcome:
     from deplat.local.seed import seed_all
 
     res = seed_all(ctx)
@@ -470,7 +473,7 @@ def _seed(ctx, rb: Runbook) -> StepOutcome:
                        + "; stand-in secrets (re)written: snowflake, salesforce, rds")
 
 
-def _dms_capture(ctx, rb: Runbook) -> StepOutcome:
+def _dms_capture(ctx: Context, rb: Runbook) -> StepOutcome:
     from deplat.local.seed import capture
 
     # The demo's change burst only goes into a freshly seeded source: a second runbook must
@@ -483,7 +486,7 @@ def _dms_capture(ctx, rb: Runbook) -> StepOutcome:
                        note="sample changes applied" if fresh else "no sample changes (source not fresh)")
 
 
-def _deploy(ctx, rb: Runbook) -> StepOutcome:
+def _deploy(ctx: Context, rb: Runbook) -> StepOutcome:
     from deplat.artifacts import deploy
 
     res = deploy(ctx)
@@ -500,7 +503,7 @@ def _local_fx_end() -> datetime:
     return datetime.strptime(last, "%Y-%m-%d").replace(hour=23, minute=59, tzinfo=timezone.utc)
 
 
-def _kafka_produce(ctx, rb: Runbook) -> StepOutcome:
+def _kafka_produce(ctx: Context, rb: Runbook) -> StepOutcome:
     from deplat.kafka import ensure_topic, produce
 
     with ctx.reporter.status("Checking the orders topic..."):
@@ -544,8 +547,8 @@ def written_by_step(steps: Sequence[Any]) -> dict[str, int]:
     return out
 
 
-def _pipeline(name: str) -> Callable[[Any, Runbook], StepOutcome]:
-    def action(ctx, rb: Runbook) -> StepOutcome:
+def _pipeline(name: str) -> Callable[[Context, Runbook], StepOutcome]:
+    def action(ctx: Context, rb: Runbook) -> StepOutcome:
         from deplat.services import run_service
 
         svc = run_service(ctx)
@@ -572,7 +575,7 @@ def _pipeline(name: str) -> Callable[[Any, Runbook], StepOutcome]:
     return action
 
 
-def _catalog(ctx, rb: Runbook) -> StepOutcome:
+def _catalog(ctx: Context, rb: Runbook) -> StepOutcome:
     from deplat.catalog import layers_for, reconcile
 
     res = reconcile(ctx, layers_for(None), None, apply=True)
@@ -582,7 +585,7 @@ def _catalog(ctx, rb: Runbook) -> StepOutcome:
     return StepOutcome(figures=counts, note=", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
 
 
-def _lf(ctx, rb: Runbook) -> StepOutcome:
+def _lf(ctx: Context, rb: Runbook) -> StepOutcome:
     from deplat.governance import LakeFormation
 
     res = LakeFormation(ctx).seed()
@@ -591,7 +594,7 @@ def _lf(ctx, rb: Runbook) -> StepOutcome:
     return StepOutcome(figures=counts, note=note + (f"; {len(res.warnings)} warnings" if res.warnings else ""))
 
 
-def _optimize(ctx, rb: Runbook) -> StepOutcome:
+def _optimize(ctx: Context, rb: Runbook) -> StepOutcome:
     from deplat.maintenance import optimize
 
     res = optimize(ctx)
@@ -599,7 +602,7 @@ def _optimize(ctx, rb: Runbook) -> StepOutcome:
                        note=f"{len(res.tables)} tables optimized/vacuumed")
 
 
-def _query(ctx, rb: Runbook) -> StepOutcome:
+def _query(ctx: Context, rb: Runbook) -> StepOutcome:
     from deplat.query import glue_databases, run_query, runbook_examples
 
     sql = runbook_examples(glue_databases(ctx).get("silver", "silver"))[SAMPLE_QUERY]

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from deplat.engines.base import TERMINAL_STATES, JobEngine, JobSpec, PollPolicy, RunRef, RunState
 from deplat_job.errors import (
@@ -30,6 +30,9 @@ from deplat_job.errors import (
     JobFailedError,
     NotBuiltError,
 )
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 HISTORY_FILE = "runs.jsonl"
 # An EMR Serverless jobRunId is 1-64 of [0-9a-z] (the service's API model; the local stand-in's are
@@ -145,7 +148,7 @@ class RunHistory:
 LIVE_APPLICATION_STATES = {"CREATED", "STARTING", "STARTED", "STOPPING", "STOPPED"}
 
 
-def _with_local_services(ctx: Any, app: dict[str, Any]) -> dict[str, Any]:
+def _with_local_services(ctx: Context, app: dict[str, Any]) -> dict[str, Any]:
     """Locally the application is the whole stack: an application that can run jobs (any of
     LIVE_APPLICATION_STATES) with a service down (PostgreSQL, Kafka, a stand-in) is DEGRADED,
     naming the services, so status never says it is ready while a pipeline's source cannot be
@@ -182,7 +185,7 @@ class RunService:
 
     def __init__(
         self,
-        ctx: Any,
+        ctx: Context,
         engine: JobEngine | None = None,
         *,
         confirm_cancel: Callable[[RunRef], bool] | None = None,
@@ -558,7 +561,7 @@ class RunService:
         return live
 
 
-def step_spec(ctx: Any, pipe: str, st: Any, uris: dict[str, Any], batch_id: str, manifest_hash: str,
+def step_spec(ctx: Context, pipe: str, st: Any, uris: dict[str, Any], batch_id: str, manifest_hash: str,
               partition: str | None = None, extra_args: tuple[str, ...] = (), step_args: tuple[str, ...] = (),
               timeout: float | None = None) -> tuple[JobSpec, str]:
     """The JobSpec of one registry step and its idempotency key: what `deplat run` submits, and what
@@ -686,7 +689,7 @@ def _step_uris(manifest: Any, bucket: str, steps: list[Any]) -> dict[str, Any]:
     return uris
 
 
-def engine_for(ctx: Any) -> JobEngine:
+def engine_for(ctx: Context) -> JobEngine:
     """The engine of ctx's environment (`Environment.job_engine`): EMR Serverless (in a local env
     against moto's EMR Serverless stand-in: EndpointUnreachableError when moto is down, ConfigError
     when it runs without the stand-in, whose plain EMR Serverless would report every run SUCCESS

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat_job.errors import ConfigError, DeplatError, ExitCode
 from deplat_job.sources.secret_store import SOURCES, missing_keys, read_secret, secret_name, write_secret
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 
 class SecretCheckError(DeplatError):
@@ -52,7 +55,7 @@ class CheckResult:
         return {**asdict(self), "ok": self.ok}
 
 
-def _name(ctx, source: str) -> str:
+def _name(ctx: Context, source: str) -> str:
     if source not in SOURCES:
         raise ConfigError(f"unknown secret '{source}'", f"choose one of: {', '.join(SOURCES)}")
     # The name Terraform gave it (`secret_names` output: `<project>/<env>/<source>`), else the default.
@@ -60,7 +63,7 @@ def _name(ctx, source: str) -> str:
     return applied.get(source) or secret_name(ctx.env.name, source)
 
 
-def put_secret(ctx, source: str, value: str) -> SecretInfo:
+def put_secret(ctx: Context, source: str, value: str) -> SecretInfo:
     """Store `value` (a JSON object with the keys the source's job needs) as the secret's current
     version. Exit 2 naming the missing keys, with nothing stored, when it lacks any."""
     name = _name(ctx, source)
@@ -89,7 +92,7 @@ def put_secret(ctx, source: str, value: str) -> SecretInfo:
     return SecretInfo(source, name, True, version_id=version, action=action)
 
 
-def list_secrets(ctx) -> list[SecretInfo]:
+def list_secrets(ctx: Context) -> list[SecretInfo]:
     """Each source's secret and whether a value has been put (values are never read)."""
     client = ctx.aws.client("secretsmanager")
     out = []
@@ -108,7 +111,7 @@ def list_secrets(ctx) -> list[SecretInfo]:
     return out
 
 
-def check_secret(ctx, source: str, connect: bool = False) -> CheckResult:
+def check_secret(ctx: Context, source: str, connect: bool = False) -> CheckResult:
     """Validate the secret's keys (names only are reported) and, with `connect`, open a real
     connection with it: Salesforce login, Snowflake `SELECT 1`, Kafka cluster metadata.
 

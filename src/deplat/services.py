@@ -6,10 +6,13 @@ pipelines gets both from here, so neither imports the other's wiring (no import 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 
-def run_service(ctx: Any, **kwargs: Any) -> Any:
+def run_service(ctx: Context, **kwargs: Any) -> Any:
     """A deplat.runs.RunService for `ctx` whose gate steps are judged by the DQ gate
     (deplat.dq.service.DqGate); `kwargs` go to RunService (engine, confirm_cancel, clock, sleep)."""
     from deplat.dq.service import DqGate

@@ -6,11 +6,14 @@ import json
 import sys
 from collections.abc import Callable
 from enum import Enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from deplat_job.errors import NotBuiltError
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 
 class Output(str, Enum):
@@ -36,7 +39,7 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confir
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")]
 
 
-def context(tctx: typer.Context, output: Output | None = None):
+def context(tctx: typer.Context, output: Output | None = None) -> Context:
     """The deplat Context for this invocation (built once, lazily)."""
     from deplat.core.console import RichReporter
     from deplat.core.context import Context
@@ -59,7 +62,7 @@ def context(tctx: typer.Context, output: Output | None = None):
     return ctx
 
 
-def emit(ctx, data: Any, text: Callable[[], None] | None = None) -> None:
+def emit(ctx: Context, data: Any, text: Callable[[], None] | None = None) -> None:
     """JSON on stdout with -o json; otherwise the text renderer (or a plain print)."""
     if ctx.output_format == "json":
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from deplat.cli._common import DryRunOpt, OutputOpt, YesOpt, context, emit, finite, table
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -49,7 +52,7 @@ def render_report(report: Any) -> None:
             typer.echo(f"GX validation result: {s['validation_uri']}")
 
 
-def _exit(ctx: Any, report: Any) -> None:
+def _exit(ctx: Context, report: Any) -> None:
     err = report.error()
     if err is None:
         return

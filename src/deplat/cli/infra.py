@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from deplat.cli._common import DryRunOpt, OutputOpt, YesOpt, context, emit, table
 
+if TYPE_CHECKING:
+    from deplat.core.context import Context
+
 app = typer.Typer(no_args_is_help=True)
 
 
-def _infra(ctx):
+def _infra(ctx: Context):
     from deplat.infra import Infra
 
     return Infra(ctx)
 
 
-def _can_ask(ctx) -> bool:
+def _can_ask(ctx: Context) -> bool:
     """A prompt needs a person: a terminal on stdin and text output."""
     return ctx.output_format == "text" and sys.stdin.isatty()
 

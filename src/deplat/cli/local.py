@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from deplat.cli._common import OutputOpt, YesOpt, context, emit, finite, table
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 app = typer.Typer(no_args_is_help=True)
 
 ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services (default: all).", show_default=False)]
 
 
-def _stack(ctx):
+def _stack(ctx: Context):
     from deplat.local.stack import LocalStack
 
     legacy = sorted((ctx.settings.state_dir / "local").glob("*.pid"))
@@ -26,7 +29,7 @@ def _stack(ctx):
     return LocalStack(ctx.stack_dir, ctx.settings.local_stack)
 
 
-def _render(ctx, title: str, statuses) -> None:
+def _render(ctx: Context, title: str, statuses) -> None:
     rows = [[s.name, s.state, "yes" if s.healthy else "no", s.pid, s.port, s.action, s.log] for s in statuses]
 
     def text() -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from deplat.cli._common import DryRunOpt, OutputOpt, YesOpt, context
 from deplat.runbook import RUNBOOK_STEPS
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 NAME = "runbook"
 
@@ -66,7 +69,7 @@ command.__doc__ = f"""Run the whole runbook, in order; stop at the first failing
     """  # the step list comes from the runbook itself, so help never drifts from what runs
 
 
-def _render(ctx, result) -> None:
+def _render(ctx: Context, result) -> None:
     if ctx.output_format == "json":
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
         return

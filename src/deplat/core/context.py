@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import cached_property
 from pathlib import Path
@@ -41,6 +42,15 @@ class Context:
         env = self.settings.env(self._env_name)
         check_local_safety(env)  # before any command touches it: local never real, cloud never loopback
         return env
+
+    def scoped(self, reporter: Reporter, aws: Any = None) -> Context:
+        """This context with its own reporter (and AWS clients, when given), for work on another thread
+        (a backfill's dates): the settings, env and outputs stay shared."""
+        clone = copy.copy(self)
+        clone.reporter = reporter
+        if aws is not None:
+            clone.__dict__["aws"] = aws  # over the cached_property
+        return clone
 
     @property
     def root(self) -> Path:

@@ -10,9 +10,12 @@ layer databases), the Glue databases, and the source secrets (by name, never val
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat.doctor.check import Check
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 FIX_APPLY = "run `deplat -e {env} infra apply`"
 
@@ -22,7 +25,7 @@ def _error(exc: Exception) -> str:
     return f"{err.get('Code', type(exc).__name__)}: {err.get('Message', exc)}"
 
 
-def _emr(ctx, out: dict[str, Any]) -> Check:
+def _emr(ctx: Context, out: dict[str, Any]) -> Check:
     try:
         app = ctx.aws.client("emr-serverless").get_application(
             applicationId=out["emr_application_id"])["application"]
@@ -37,7 +40,7 @@ def _emr(ctx, out: dict[str, Any]) -> Check:
                  f"max {limits}", "" if ok else fix)
 
 
-def _job_role(ctx, out: dict[str, Any]) -> list[Check]:
+def _job_role(ctx: Context, out: dict[str, Any]) -> list[Check]:
     iam = ctx.aws.client("iam")
     arn = out["emr_job_role_arn"]
     try:
@@ -105,7 +108,7 @@ def _static_evaluation(iam, role_name: str, actions: list[str], resources: list[
     return results
 
 
-def _logs(ctx, out: dict[str, Any]) -> list[Check]:
+def _logs(ctx: Context, out: dict[str, Any]) -> list[Check]:
     checks = []
     try:
         ctx.aws.client("s3").head_bucket(Bucket=out["artifacts_bucket"])
@@ -120,7 +123,7 @@ def _logs(ctx, out: dict[str, Any]) -> list[Check]:
     return checks
 
 
-def _lake_formation(ctx, out: dict[str, Any]) -> list[Check]:
+def _lake_formation(ctx: Context, out: dict[str, Any]) -> list[Check]:
     """Is the lake governed by Lake Formation (deplat.governance.governance_status)?"""
     from deplat.governance import governance_status
 
@@ -130,7 +133,7 @@ def _lake_formation(ctx, out: dict[str, Any]) -> list[Check]:
     return [Check(c.name, c.ok, c.detail, c.fix) for c in status.checks]
 
 
-def _glue(ctx, out: dict[str, Any]) -> list[Check]:
+def _glue(ctx: Context, out: dict[str, Any]) -> list[Check]:
     glue = ctx.aws.client("glue")
     checks = []
     for key in ("glue_database_silver", "glue_database_gold"):
@@ -143,7 +146,7 @@ def _glue(ctx, out: dict[str, Any]) -> list[Check]:
     return checks
 
 
-def _secrets(ctx, out: dict[str, Any]) -> list[Check]:
+def _secrets(ctx: Context, out: dict[str, Any]) -> list[Check]:
     sm = ctx.aws.client("secretsmanager")
     checks = []
     for source, name in sorted((out.get("secret_names") or {}).items()):
@@ -158,7 +161,7 @@ def _secrets(ctx, out: dict[str, Any]) -> list[Check]:
     return checks
 
 
-def cloud_checks(ctx) -> list[Check]:
+def cloud_checks(ctx: Context) -> list[Check]:
     """Read-only checks of the environment's AWS resources (names from the outputs cache)."""
     out = ctx.outputs(required=False)
     if not out:

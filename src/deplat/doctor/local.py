@@ -6,10 +6,14 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+from typing import TYPE_CHECKING
 
 from deplat.core.proc import ProcessError, run
 from deplat.doctor.check import Check
 from deplat_job.errors import DeplatError, SafetyError
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 JAVA_VERSION_TIMEOUT_S = 20  # a JVM start on a loaded 2-core machine takes ~1 s; 20 s means stuck
 
@@ -88,7 +92,7 @@ def _kafka_broker() -> Check:
                  "run `deplat local up kafka` (resolves the broker with Maven once; needs `mvn`)")
 
 
-def _local_services(ctx) -> list[Check]:
+def _local_services(ctx: Context) -> list[Check]:
     from deplat.local.stack import LocalStack
 
     stack = LocalStack(ctx.stack_dir, ctx.settings.local_stack)
@@ -107,7 +111,7 @@ def _local_services(ctx) -> list[Check]:
     return checks
 
 
-def _aws(ctx) -> Check:
+def _aws(ctx: Context) -> Check:
     try:
         ident = ctx.aws.client("sts").get_caller_identity()
     except SafetyError:
@@ -122,7 +126,7 @@ def _aws(ctx) -> Check:
     return Check("aws credentials", True, f"account {ident['Account']} via {where}")
 
 
-def _postgres_reachable(ctx) -> Check:
+def _postgres_reachable(ctx: Context) -> Check:
     """As root, PostgreSQL runs as `postgres`, which must traverse every folder above the state
     folder; deplat never changes permissions there, so doctor names what to change."""
     import os
@@ -138,7 +142,7 @@ def _postgres_reachable(ctx) -> Check:
                  f"`chmod o+x {dirs}`, or set DEPLAT_HOME to a folder postgres can reach")
 
 
-def _local_secret_ports(ctx) -> list[Check]:
+def _local_secret_ports(ctx: Context) -> list[Check]:
     """The local sources' secrets (what the jobs connect to) point at the ports the stack serves."""
     from urllib.parse import urlparse
 
@@ -164,7 +168,7 @@ def _local_secret_ports(ctx) -> list[Check]:
     return checks
 
 
-def _lake_files(ctx) -> Check:
+def _lake_files(ctx: Context) -> Check:
     """Every data file the lake tables' current versions reference is in storage (recovery.lost_data_files)."""
     from deplat.recovery import LOST_FILE_FIX, lake_tables, lost_data_files
 
@@ -175,7 +179,7 @@ def _lake_files(ctx) -> Check:
     return Check("lake data files", False, "; ".join(x.describe() for x in lost), LOST_FILE_FIX)
 
 
-def run_checks(ctx) -> list[Check]:
+def run_checks(ctx: Context) -> list[Check]:
     checks = [_python(), _java(), *_terraform()]
     if ctx.env.is_local:
         checks += [_emr_python(), _jars(), _kafka_broker(), *_local_services(ctx)]

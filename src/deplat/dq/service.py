@@ -15,9 +15,12 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat_job.errors import ConfigError, DataQualityError, DataQualityWarning, ExitCode, SafetyError
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 STEP = "dq_check"
 PIPELINE = "dq"
@@ -106,7 +109,7 @@ class DqGate:
     """RunService's gate hook (deplat.runs.Gate) over the DQ service: a gate step's tables are checked
     against their dq/suites by the dq_check job, and a failed error expectation stops the run."""
 
-    def __init__(self, ctx: Any, dq: DqService | None = None):
+    def __init__(self, ctx: Context, dq: DqService | None = None):
         self.dq = dq or DqService(ctx)
 
     def check(self, tables: tuple[str, ...]) -> None:
@@ -122,7 +125,7 @@ class DqGate:
 class DqService:
     """Suites, checks, the gate, the demo failure. The run service and CloudWatch client are injectable."""
 
-    def __init__(self, ctx: Any, runs: Any = None, cloudwatch: Any = None):
+    def __init__(self, ctx: Context, runs: Any = None, cloudwatch: Any = None):
         self.ctx = ctx
         self._runs = runs
         self._cloudwatch = cloudwatch

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat.core.logs import LogReader
 from deplat.core.logs import follow as follow_tail
@@ -28,6 +28,9 @@ from deplat.engines.base import (
 )
 from deplat_job.errors import ApplicationNotFoundError, ConfigError
 from deplat_job.shared import DELTA_CONF
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 ENGINE = "emr-serverless"
 KEY_TAG = "deplat:key"
@@ -121,7 +124,7 @@ class EmrServerlessEngine:
         self._dashboards: dict[str, str | None] = {}
 
     @classmethod
-    def from_context(cls, ctx: Any) -> EmrServerlessEngine:
+    def from_context(cls, ctx: Context) -> EmrServerlessEngine:
         outputs = ctx.outputs()
         # Locally this engine runs only against the EMR Serverless stand-in, which writes CloudWatch Logs.
         log_group = outputs.get("log_group_name")

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 
 @dataclass
@@ -28,7 +31,7 @@ class ReportResult:
         return {**self.__dict__, "path": str(self.path)}
 
 
-def write_report(ctx: Any, run_id: str | None = None, path: Path | None = None) -> ReportResult:
+def write_report(ctx: Context, run_id: str | None = None, path: Path | None = None) -> ReportResult:
     """Write the report for `run_id` (a runbook id, batch id or run id; default the latest) to `path`
     (default `.deplat/<env>/reports/<id>.html`). ConfigError when there is nothing to report."""
     from deplat.report.data import collect

@@ -11,9 +11,12 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat_job.errors import ConfigError
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 DQ_TABLE = ("gold", "quality_results")
 LAYER_ORDER = ("_landing", "bronze", "silver", "gold", "_errors")
@@ -137,7 +140,7 @@ def job_runs(state_dir: Path) -> list[dict[str, Any]]:
     return RunHistory(state_dir / HISTORY_FILE).records()
 
 
-def collect(ctx: Any, run_id: str | None = None) -> ReportData:
+def collect(ctx: Context, run_id: str | None = None) -> ReportData:
     """The report's data for a runbook id, a batch id or a job run id.
 
     Default (DEFAULT_RULE): the last runbook when it started after the newest job run or contains

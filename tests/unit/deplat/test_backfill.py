@@ -59,10 +59,14 @@ class Runs:
 
 
 @pytest.fixture
-def ctx(tmp_path):
-    return SimpleNamespace(root=ROOT, state_dir=tmp_path, env=SimpleNamespace(name="local"),
-                           settings=SimpleNamespace(default_env="local"), aws=SimpleNamespace(client=None),
-                           reporter=NullReporter())
+def ctx(deplat_env):
+    """A real Context of the local env (state in tmp) whose AWS clients are never made."""
+    from deplat.core.context import Context
+
+    deplat_env()
+    context = Context("local", reporter=NullReporter())
+    context.__dict__["aws"] = SimpleNamespace(client=None)  # over the cached_property: no AWS here
+    return context
 
 
 def test_date_range_is_inclusive_and_checked():
