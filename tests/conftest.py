@@ -174,3 +174,14 @@ def pytest_unconfigure(config):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(_EXIT_STATUS)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test's DeplatError shows its `detail` too (a subprocess's output, a driver log tail),
+    which its message leaves out: a failure seen once in CI can then be read, not guessed."""
+    outcome = yield
+    report = outcome.get_result()
+    detail = getattr(call.excinfo.value, "detail", None) if call.excinfo else None
+    if report.failed and detail:
+        report.sections.append(("deplat error detail", str(detail)[-4000:]))
