@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -153,7 +154,7 @@ class Infra:
                               "run deplat from the repository checkout")
         return path
 
-    @property
+    @cached_property
     def home(self) -> Path:
         """Terraform's folder for this env: the staged module, plan, variables and, locally, the state.
 
