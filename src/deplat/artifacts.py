@@ -40,6 +40,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from deplat.core.config import cache_dir
 from deplat_job.errors import ConfigError, DeplatError
 
 if TYPE_CHECKING:
@@ -571,8 +572,6 @@ def write_aliases(s3: Any, bucket: str, manifest: Manifest) -> int:
 
 def deploy(ctx: Context, dry_run: bool = False, deps_archive: bool = True) -> DeployResult:
     """Build and sync the artifacts for ctx's environment (`deplat deploy`)."""
-    from deplat.local.jars import cache_dir
-
     bucket = ctx.output("artifacts_bucket")
     s3 = ctx.aws.client("s3")
     with s3_errors(ctx, bucket), ThreadPoolExecutor(max_workers=2) as pool:

@@ -18,7 +18,7 @@ PYTHON = "python3.11"
 
 def ensure_airflow_venv() -> Path:
     """The venv's python, building the venv when it is missing or was built with other pins."""
-    from deplat.local.jars import cache_dir
+    from deplat.core.config import cache_dir
 
     venv = cache_dir() / "airflow-2.10.3-py3.11"
     marker = venv / "deplat-pins.txt"

@@ -1,7 +1,8 @@
 """The job side is its own package: pyproject's import-linter contract `job-side` says deplat_job imports
 nothing of deplat, and the job zip is deplat_job exactly (artifacts.build_job_package). Checked here: the
 contract's shape, every module under src in one of the two packages, every job module linted as Python
-3.9, the contract kept and able to fail (a job module that imports deplat.core.context breaks it), and no
+3.9, the contract kept and able to fail (a job module that imports deplat.core.context breaks it), the
+cloud path (`cloud-path`: no service imports deplat.local but its named local-only branches), and no
 import cycle between deplat's packages."""
 
 from __future__ import annotations
@@ -61,10 +62,7 @@ def test_the_contract_is_kept_and_breaks_when_a_job_imports_the_cli_side(tmp_pat
     kept = _lint(ROOT)
     assert kept.returncode == 0, kept.stdout + kept.stderr
 
-    for package in ("deplat", JOB_PACKAGE):
-        shutil.copytree(ROOT / "src" / package, tmp_path / "src" / package,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    _copy_src(tmp_path)
     common = tmp_path / "src" / JOB_PACKAGE / "pipelines" / "common.py"
     common.write_text(common.read_text() + "\nfrom deplat.core.context import Context  # noqa: E402,F401\n")
     broken = _lint(tmp_path)
@@ -81,17 +79,40 @@ def test_every_top_level_module_of_the_cli_package_sits_in_a_layer():
     assert placed - tops == set()
 
 
-def test_plumbing_that_imports_a_service_breaks_the_layers(tmp_path):
+def _copy_src(tmp_path: Path) -> None:
     for package in ("deplat", JOB_PACKAGE):
         shutil.copytree(ROOT / "src" / package, tmp_path / "src" / package,
                         ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+
+
+def test_plumbing_that_imports_a_service_breaks_the_layers(tmp_path):
+    _copy_src(tmp_path)
     config = tmp_path / "src" / "deplat" / "core" / "config.py"
     config.write_text(config.read_text() + "\nfrom deplat.runs import RunService  # noqa: E402,F401\n")
     broken = _lint(tmp_path)
     assert broken.returncode == 1, broken.stdout + broken.stderr
     assert "cli -> services -> core plumbing BROKEN" in broken.stdout
     assert "deplat.core.config -> deplat.runs" in broken.stdout
+
+
+def test_every_service_and_the_plumbing_are_on_the_cloud_path():
+    """Every module of the middle layer but deplat.local itself, and deplat.core, may not import the
+    local stack (a new service is covered as soon as it joins the layers)."""
+    contract = _contract("cloud-path")
+    (services,) = [layer for layer in _contract("layers")["layers"] if "deplat.runs" in layer]
+    wanted = {m.strip() for m in services.split(":")} - {"deplat.local"} | {"deplat.core"}
+    assert set(contract["source_modules"]) == wanted
+    assert contract["forbidden_modules"] == ["deplat.local"]
+
+
+def test_a_service_that_imports_the_local_stack_breaks_the_cloud_path(tmp_path):
+    _copy_src(tmp_path)
+    catalog = tmp_path / "src" / "deplat" / "catalog.py"
+    catalog.write_text(catalog.read_text() + "\nfrom deplat.local.jars import cached_jars  # noqa: E402,F401\n")
+    broken = _lint(tmp_path)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "deplat.catalog -> deplat.local.jars" in broken.stdout
 
 
 def _cycles(graph, level: int) -> list[list[str]]:

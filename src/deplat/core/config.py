@@ -18,6 +18,12 @@ ENV_PREFIX = "DEPLAT_"
 _RESERVED_VARS = {"DEPLAT_ENV", "DEPLAT_CONFIG", "DEPLAT_HOME", "DEPLAT_STACK_DIR", "DEPLAT_CACHE", "DEPLAT_OUTPUT"}
 
 
+def cache_dir() -> Path:
+    """The per-user download cache (Spark jars, the Kafka broker, EMR's Python, dependency archives):
+    `DEPLAT_CACHE`, else `~/.cache/deplat`. Shared by every checkout and environment; not created here."""
+    return Path(os.environ.get("DEPLAT_CACHE") or Path.home() / ".cache" / "deplat")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

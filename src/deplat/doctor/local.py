@@ -38,8 +38,8 @@ def _python() -> Check:
 
 
 def _emr_python() -> Check:
+    from deplat.core.config import cache_dir
     from deplat.local.emr_runtime import EMR_PYTHON, find_emr_python
-    from deplat.local.jars import cache_dir
 
     want = f"{EMR_PYTHON[0]}.{EMR_PYTHON[1]}"
     found = find_emr_python(cache_dir())
@@ -77,7 +77,8 @@ def _terraform() -> list[Check]:
 
 
 def _jars() -> Check:
-    from deplat.local.jars import cache_dir, cached_jars
+    from deplat.core.config import cache_dir
+    from deplat.local.jars import cached_jars
 
     jars = cached_jars()
     return Check("spark jar cache", bool(jars), f"{len(jars or [])} jars in {cache_dir()}",

@@ -7,21 +7,17 @@ passed as `spark.jars`, so sessions start offline with no resolver in the way.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
+from deplat.core.config import cache_dir
 from deplat.core.proc import run
 
 HADOOP_VERSION = "3.3.4"  # the Hadoop that pyspark 3.5 bundles; hadoop-aws must match it
 # Maven Central has no spark-sql-kafka 3.5.8/3.5.9 (404 on 2026-11-26); 3.5.7 is the newest of the line.
 KAFKA_CONNECTOR_VERSION = "3.5.7"
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("DEPLAT_CACHE") or Path.home() / ".cache" / "deplat")
 
 
 def coordinates() -> list[str]:

@@ -37,8 +37,8 @@ def test_deploy_then_run_fx(local_stack, deplat_env):
     assert result.exit_code == 0, result.output
     run = json.loads(result.stdout)
     # Each step ran on the shipped job package and archive, on the EMR runtime's Python when found.
+    from deplat.core.config import cache_dir
     from deplat.local.emr_runtime import find_emr_python
-    from deplat.local.jars import cache_dir
 
     emr_python = find_emr_python(cache_dir())
     banners = [line for log in sorted(standin_runs(app_id).glob("*/stdout"))

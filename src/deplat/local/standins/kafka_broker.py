@@ -63,7 +63,7 @@ def coordinates() -> list[str]:
 
 
 def libs_dir() -> Path:
-    from deplat.local.jars import cache_dir
+    from deplat.core.config import cache_dir
 
     return cache_dir() / f"kafka-{KAFKA_VERSION}" / "libs"
 

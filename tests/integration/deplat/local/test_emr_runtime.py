@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 
 from deplat import artifacts
+from deplat.core.config import cache_dir
 from deplat.local.emr_runtime import ensure_runtime, runtime_dir
-from deplat.local.jars import cache_dir, ensure_jars
+from deplat.local.jars import ensure_jars
 from deplat.local.standins.emr_serverless.supervisor import _delta_python_jar, job_python_env, spark_submit_command
 
 ROOT = Path(__file__).resolve().parents[4]

@@ -191,8 +191,9 @@ class Runtime:
     def folders(self, application_id: str, warm_idle_seconds: float) -> ls.RunFolders:
         """This application's run folders, configured as its capacity: fetch, archive cache and
         warm-driver (pre-initialized capacity) set-up."""
+        from deplat.core.config import cache_dir
         from deplat.local.emr_runtime import find_emr_python
-        from deplat.local.jars import cache_dir, ensure_jars
+        from deplat.local.jars import ensure_jars
 
         return ls.RunFolders(self.s3(), self.runs_dir(application_id), env_vars=self.job_env(),
                              master=self.master, jars=ensure_jars, job_python=find_emr_python(cache_dir()),
