@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from deplat.core.context import Context
+    from deplat.runs import RunService
 
 
-def run_service(ctx: Context, **kwargs: Any) -> Any:
+def run_service(ctx: Context, **kwargs: Any) -> RunService:
     """A deplat.runs.RunService for `ctx` whose gate steps are judged by the DQ gate
     (deplat.dq.service.DqGate); `kwargs` go to RunService (engine, confirm_cancel, clock, sleep)."""
     from deplat.dq.service import DqGate

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 
@@ -18,10 +18,19 @@ def literal(value: object, style: str = ""):
     return Text("" if value is None else str(value), style=style)
 
 
+class Status(Protocol):
+    """A running status line: `update` replaces its message."""
+
+    def update(self, message: str) -> None: ...
+
+
 class Reporter(Protocol):
+    """What services report through: plain messages, warnings, and a status line for long work
+    (`with ctx.reporter.status("Waiting...") as status: status.update("...")`)."""
+
     def info(self, message: str) -> None: ...
     def warn(self, message: str) -> None: ...
-    def status(self, message: str): ...  # context manager with .update(message)
+    def status(self, message: str) -> AbstractContextManager[Status]: ...
 
 
 class _NullStatus:
@@ -66,7 +75,7 @@ class RichReporter:
         self.console.print(Text.assemble(("warning:", "yellow"), " ", literal(message)))
 
     @contextmanager
-    def status(self, message: str) -> Iterator[object]:
+    def status(self, message: str) -> Iterator[Status]:
         if self.quiet or not self.console.is_terminal:
             self.info(message)
             yield _NullStatus()

@@ -6,11 +6,14 @@ import copy
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat.core.config import Environment, Settings, load_settings
 from deplat.core.console import NullReporter, Reporter
 from deplat_job.errors import ConfigError
+
+if TYPE_CHECKING:
+    from deplat.core.aws import Aws
 
 
 class Context:
@@ -43,7 +46,7 @@ class Context:
         check_local_safety(env)  # before any command touches it: local never real, cloud never loopback
         return env
 
-    def scoped(self, reporter: Reporter, aws: Any = None) -> Context:
+    def scoped(self, reporter: Reporter, aws: Aws | None = None) -> Context:
         """This context with its own reporter (and AWS clients, when given), for work on another thread
         (a backfill's dates): the settings, env and outputs stay shared."""
         clone = copy.copy(self)
@@ -69,7 +72,7 @@ class Context:
         return self.settings.stack_dir
 
     @cached_property
-    def aws(self):
+    def aws(self) -> Aws:
         from deplat.core.aws import Aws
 
         return Aws(self.env)

@@ -17,12 +17,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from deplat_job.errors import ConfigError
 from deplat_job.shared import refuse_plaintext
 from deplat_job.sources.secret_store import secret_name as _secret_name
+
+if TYPE_CHECKING:
+    from requests import PreparedRequest, Response
 
 DEFAULT_API_VERSION = "59.0"
 
@@ -82,9 +85,15 @@ def _plain_http_adapter():
     class _PlainHttp(HTTPAdapter):
         """simple-salesforce hardcodes https://; send to the loopback stand-in over http."""
 
-        def send(self, request, **kwargs):
-            request.url = "http://" + request.url[len("https://"):]
-            return super().send(request, **kwargs)
+        def send(self, request: PreparedRequest, stream: bool = False,
+                 timeout: float | tuple[float | None, float | None] | None = None,
+                 verify: bool | str = True, cert: str | tuple[str, str] | None = None,
+                 proxies: dict[str, str] | None = None) -> Response:
+            url = request.url or ""
+            if url.startswith("https://"):
+                request.url = "http://" + url[len("https://"):]
+            return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert,
+                                proxies=proxies)
 
     return _PlainHttp()
 
