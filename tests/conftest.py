@@ -51,8 +51,13 @@ def _fake_aws(monkeypatch):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 
 
-_ENV_VARS = ("DEPLAT_CONFIG", "DEPLAT_ENV", "DEPLAT_HOME", "DEPLAT_STACK_DIR", "DEPLAT_LAKE_URI", "DEPLAT_ENDPOINT_URL",
-             "DEPLAT_OUTPUT")
+def clear_deplat_env(monkeypatch) -> None:
+    """Unset every DEPLAT_* variable but DEPLAT_CACHE (the per-user download cache: jars, the broker,
+    EMR's Python), so a developer's own DEPLAT_ENV, DEPLAT_HOME or field override (DEPLAT_SPARK_MASTER,
+    ...) cannot leak into a test. Both environment factories (deplat_env here and
+    tests.integration.deplat_project.make_project) start with it."""
+    for var in [v for v in os.environ if v.startswith("DEPLAT_") and v != "DEPLAT_CACHE"]:
+        monkeypatch.delenv(var)
 
 
 @pytest.fixture
@@ -71,8 +76,7 @@ def deplat_env(tmp_path, monkeypatch):
     def make(config: str | None = None, lake: bool | Path = True, outputs: dict | None = None) -> SimpleNamespace:
         import json
 
-        for var in _ENV_VARS:
-            monkeypatch.delenv(var, raising=False)
+        clear_deplat_env(monkeypatch)
         root = tmp_path
         if config is None:
             config_file = ROOT / "config" / "deplat.yaml"

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import boto3
 
+from tests.conftest import clear_deplat_env
+
 ROOT = Path(__file__).resolve().parents[2]
 MOTO = "http://127.0.0.1:5050"
 
@@ -94,7 +96,8 @@ def emr_application(capacity: dict | None = None) -> str:
 
 def make_project(base: Path, monkeypatch, jobs: dict[str, str], capacity: dict | None = None) -> tuple[Path, str]:
     """Create the project under `base`, a bucket on moto, an EMR Serverless application (`capacity`:
-    see emr_application), and point deplat at them."""
+    see emr_application), and point deplat at them: every other DEPLAT_* variable cleared (as the
+    deplat_env fixture does), DEPLAT_CONFIG, DEPLAT_HOME (base/home) and DEPLAT_LAKE_URI (base/lake) set."""
     root = base / "project"
     root.mkdir()
     for name in ("pyproject.toml", "README.md"):
@@ -115,10 +118,10 @@ def make_project(base: Path, monkeypatch, jobs: dict[str, str], capacity: dict |
     (home / "local" / "outputs.json").write_text(json.dumps(
         {"environment": "local", "region": "us-east-1", "artifacts_bucket": bucket,
          "lake_bucket": f"{bucket}-lake", "emr_application_id": emr_application(capacity), "emr_job_role_arn": ROLE}))
+    clear_deplat_env(monkeypatch)
     monkeypatch.setenv("DEPLAT_CONFIG", str(root / "config" / "deplat.yaml"))
     monkeypatch.setenv("DEPLAT_HOME", str(home))
     monkeypatch.setenv("DEPLAT_LAKE_URI", str(base / "lake"))
-    monkeypatch.delenv("DEPLAT_ENV", raising=False)
     return root, bucket
 
 
