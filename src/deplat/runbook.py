@@ -8,8 +8,9 @@ State lives in `.deplat/<env>/runbook.json`, rewritten on every state change, so
 continues from the step that failed (or was interrupted, or was not built) with the same selection
 of steps. Each step keeps every attempt (the failed one and the retry after `--resume`), so the
 report of a resumed runbook still shows what failed. Every finished runbook is also appended to
-`.deplat/<env>/runbooks.jsonl` for `deplat report`. A step whose service has not landed yet is
-recorded as `not built` (never as a success) and the runbook ends incomplete (exit 2).
+`.deplat/<env>/runbooks.jsonl` for `deplat report`. A step whose job is not in the project's jobs/
+folder (NotBuiltError from deplat.runs) is recorded as `not built` (never as a success), the later
+steps still run, and the runbook ends incomplete (exit 2).
 """
 
 from __future__ import annotations
@@ -47,10 +48,6 @@ EXCERPT_CHARS = 4000  # the tail of a failed attempt's error detail kept in the 
 SAMPLE_CHANGES = 10  # the demo's burst of inserts/updates/deletes, applied once per fresh source
 KAFKA_EVENTS, KAFKA_BAD_RATIO, KAFKA_SEED = 500, 0.05, 14  # sample order events, once per empty topic
 SAMPLE_QUERY = "top_customers_30_days"  # one of the runbook's Athena examples (deplat.query)
-
-
-class StepNotBuiltError(NotBuiltError):
-    """The service a runbook step calls is not importable yet."""
 
 
 @dataclass
@@ -366,7 +363,7 @@ class Runbook:
         ok = True
         try:
             outcome = step.action(self.ctx, self)
-        except StepNotBuiltError as exc:
+        except NotBuiltError as exc:
             record.status, record.note = NOT_BUILT, exc.message
         except DeplatError as exc:
             record.status, record.error, record.error_detail = FAILED, str(exc), exc.detail

@@ -165,8 +165,10 @@ def _with_local_services(ctx: Context, app: dict[str, Any]) -> dict[str, Any]:
 class Gate(Protocol):
     """What RunService calls for a gate step (registry `Step.gate` names the tables it checks). The
     run service knows no DQ: deplat.dq.service.DqGate implements this, and deplat.services.run_service
-    wires it in for `deplat run` and the runbook. backfill, dr, optimize, reconcile and dq check build a
-    RunService without it: their pipelines have no gate step (tests/unit/deplat/test_runs.py checks that)."""
+    wires it in for `deplat run` and the runbook. backfill, dr, optimize and reconcile build a RunService
+    without it: their pipelines have no gate step (tests/unit/deplat/test_runs.py checks that). `deplat dq
+    check` runs the dq pipeline's gate step without the hook too: it passes that step's arguments itself
+    (`step_args`) and judges the verdict itself (`gate_verdict=False`)."""
 
     def check(self, tables: tuple[str, ...]) -> None:
         """Before anything is submitted: ConfigError (exit 2) when a table has no valid suite."""
@@ -233,7 +235,8 @@ class RunService:
 
         A gate step (registry `Step.gate`) goes through the Gate hook (deplat.services wires the DQ
         gate: the tables' dq/suites); a failed gate raises DataQualityError (exit 5) before the later
-        steps run. `skip_gates` (`--skip-dq`) skips gates, loudly, and records it in the run history.
+        steps run. `skip_gates` (`deplat run --skip-dq`) skips gates, loudly, and records it in the run history
+        (`gate_skipped` on the skipped gate's record and on every step submitted after it).
         `step_args` adds arguments to one step by name (the gate's come from the hook when not given);
         `gate_verdict=False` leaves the verdict to the caller.
 
@@ -279,7 +282,7 @@ class RunService:
             self._record(ref, "SUBMITTED", submitted_at=submitted, batch_id=batch_id,
                          partition_date=partition, manifest_hash=manifest.manifest_hash,
                          invoked=pipeline if step is None else f"{pipeline} --step {step}",
-                         **({"dq_skipped": True} if skip_gates else {}))
+                         **({"gate_skipped": True} if skip_gates else {}))
             if ref.attached:
                 self.ctx.reporter.warn(f"{pipe}/{st.name}: attached to live run {ref.run_id} "
                                        "(same step, partition and deployed code)")
@@ -318,12 +321,12 @@ class RunService:
         return result
 
     def _skip_gate(self, pipeline: str, step: str, tables: tuple[str, ...], batch_id: str) -> None:
-        """--skip-dq: say so loudly and record a SKIPPED gate run in the history."""
-        self.ctx.reporter.warn(f"--skip-dq: the DQ gate on {', '.join(tables)} is SKIPPED; "
+        """skip_gates: say so loudly and record a SKIPPED gate run in the history."""
+        self.ctx.reporter.warn(f"the gate {pipeline}/{step} on {', '.join(tables)} is SKIPPED; "
                                "the next steps run on unchecked data (recorded in the run history)")
         now = _utcnow()
-        self.history.append({"run_id": f"skipped-dq-{batch_id}", "pipeline": pipeline, "step": step,
-                             "engine": "-", "state": "SKIPPED", "details": "--skip-dq", "dq_skipped": True,
+        self.history.append({"run_id": f"skipped-gate-{batch_id}", "pipeline": pipeline, "step": step,
+                             "engine": "-", "state": "SKIPPED", "details": "gate skipped", "gate_skipped": True,
                              "batch_id": batch_id, "submitted_at": now.isoformat(timespec="seconds"),
                              "recorded_at": now.isoformat(timespec="seconds")})
 
@@ -630,7 +633,7 @@ def _resolve(pipeline: str, step: str | None):
     if not chosen:
         names = ", ".join(s.name for _, s in steps)
         raise ConfigError(f"pipeline '{pipeline}' has no step '{step}'", f"its steps: {names}")
-    # A step behind a DQ gate never runs without it (--skip-dq skips it explicitly).
+    # A step behind a gate never runs without it (skip_gates skips it explicitly).
     gates = [(p, s) for p, s in steps[:steps.index(chosen[0])] if s.gate and p == chosen[0][0]]
     return chosen if chosen[0][1].gate else [*gates, *chosen]
 

@@ -18,11 +18,10 @@ from deplat.runbook import (
     RUNBOOK_STEPS,
     Runbook,
     RunbookStep,
-    StepNotBuiltError,
     StepOutcome,
     dq_summary,
 )
-from deplat_job.errors import ConfigError, DataQualityError, ExitCode
+from deplat_job.errors import ConfigError, DataQualityError, ExitCode, NotBuiltError
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -148,7 +147,7 @@ def test_resume_needs_an_unfinished_runbook(tmp_path):
 
 def test_not_built_step_is_never_a_success(tmp_path):
     s = Steps()
-    s.fail["b"] = StepNotBuiltError("deplat.catalog:register is not built yet")
+    s.fail["b"] = NotBuiltError("`deplat run gold` is not built yet: no jobs/gold_aggregates.py")
     result = Runbook(_ctx(tmp_path), s.steps()).run()
     assert s.calls == list("abcde")  # later steps still run
     assert result.steps[1].status == "not built" and result.status == "incomplete"

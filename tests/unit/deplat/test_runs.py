@@ -193,8 +193,9 @@ def test_the_run_service_knows_no_dq_a_gate_step_needs_the_wired_gate_hook(tmp_p
 
 
 def test_pipelines_run_outside_deplat_run_have_no_gate_step():
-    """backfill, dr reprocess/restore, optimize, dr reconcile and dq check build a RunService without
-    the gate hook: none of the pipelines they run may have a gate step."""
+    """backfill, dr reprocess/restore, optimize and dr reconcile build a RunService without the gate
+    hook: none of the pipelines they run may have a gate step (dq check's gate step is the exception:
+    it passes the step's arguments and judges the verdict itself)."""
     from deplat.dq.service import PIPELINE as DQ
     from deplat.key_reconcile import PIPELINE as RECONCILE
     from deplat.maintenance import PIPELINE as MAINTENANCE

@@ -164,8 +164,8 @@ def test_skip_dq_is_loud_and_recorded(gated):
     assert any("SKIPPED" in m for m in svc.ctx.reporter.messages)
     records = svc.history.records()
     skipped = next(r for r in records if r["step"] == "dq_check")
-    assert skipped["state"] == "SKIPPED" and skipped["dq_skipped"] is True
-    assert next(r for r in records if r["step"] == "gold_aggregates")["dq_skipped"] is True
+    assert skipped["state"] == "SKIPPED" and skipped["gate_skipped"] is True
+    assert next(r for r in records if r["step"] == "gold_aggregates")["gate_skipped"] is True
 
 
 def test_a_gate_without_a_suite_exits_2_before_anything_is_submitted(gated, monkeypatch):
