@@ -1,5 +1,5 @@
 # AWS DMS S3 target (off by default): the endpoint writes exactly the files deplat's DMS reader
-# expects (deplat.sources.dms, deplat.pipelines.source_specs), so writer and reader cannot drift:
+# expects (deplat_job.sources.dms, deplat_job.pipelines.source_specs), so writer and reader cannot drift:
 #   <lake>/_landing/dms/<schema>/<table>/LOAD*.csv and CDC files, CSV with a header per file,
 #   Op in full-load files too, the commit timestamp as _dms_ts, $AR_H_CHANGE_SEQ as _dms_seq
 #   (commit order across full load and CDC), and SQL NULL written as the explicit marker \N so that
@@ -26,7 +26,7 @@ variable "dms_replication_instance_arn" {
 }
 
 variable "dms_tables" {
-  description = "Source tables replicated to the lake, as schema.table (deplat.pipelines.source_specs.DMS_TABLES)."
+  description = "Source tables replicated to the lake, as schema.table (deplat_job.pipelines.source_specs.DMS_TABLES)."
   type        = list(string)
   default     = ["app.customers", "app.orders"]
 

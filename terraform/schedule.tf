@@ -3,7 +3,7 @@
 # parameters `deplat run maintenance` submits (deplat.engines.emr_serverless._job_params):
 # - the code: `deplat deploy` keeps stable aliases of the current artifacts under
 #   artifacts/current/ (deplat.artifacts.current_aliases), so every deploy updates what runs here;
-# - Delta: the EMR runtime's Delta jars and the Delta session conf (deplat.pipelines.session);
+# - Delta: the EMR runtime's Delta jars and the Delta session conf (deplat_job.pipelines.session);
 # - logs: the S3 prefix and CloudWatch stream prefix `deplat logs <run id>` reads.
 # tests/integration/deplat/test_maintenance.py checks all three against the Python side.
 

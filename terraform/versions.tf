@@ -10,6 +10,6 @@ terraform {
 
   # Cloud environments: remote state with S3-native locking, configured by `deplat infra init`
   # (-backend-config bucket/key/region/use_lockfile). The local environment swaps in a local
-  # backend under .deplat/local/ through a generated override file.
+  # backend under the stack folder (.deplat/stack/infra/local/) through a generated override file.
   backend "s3" {}
 }
