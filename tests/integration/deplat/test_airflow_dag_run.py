@@ -1,7 +1,7 @@
 """The rendered DAG run by a real Airflow 2.10.3 (the cached venv, airflow_venv.py) with `airflow dags test`
-against a private moto with the EMR Serverless stand-in (local/standins/test_emr_serverless.py's fixtures): the Amazon
-provider's EmrServerlessStartJobOperator really calls StartJobRun/GetJobRun and the stand-in really
-runs the jobs.
+against a private moto with the EMR Serverless stand-in (local/standins/emr_serverless/test_standin.py's
+fixtures): the Amazon provider's EmrServerlessStartJobOperator really calls StartJobRun/GetJobRun and the
+stand-in really runs the jobs.
 
 - The DAG of `all` (every step, the gate's verdict) succeeds, and the lake it wrote holds, table by
   table, the row counts of a `deplat run all` of the same manifest into a second fresh lake from the
@@ -29,7 +29,7 @@ from deplat.cli import app
 from deplat.registry import resolve
 from tests.integration import deplat_project
 from tests.integration.airflow_venv import ensure_airflow_venv
-from tests.integration.deplat.local.standins.test_emr_serverless import ROLE, project, standin  # noqa: F401 - fixtures: a private moto with the stand-in
+from tests.integration.deplat.local.standins.emr_serverless.test_standin import ROLE, project, standin  # noqa: F401 - fixtures: a private moto with the stand-in
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 LOGICAL_DATE = "2026-12-03"

@@ -16,7 +16,7 @@ from deplat.engines.emr_serverless import spark_submit_parameters
 from deplat.local.standins.emr_serverless import runner, serving
 from deplat_job.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[5]
+ROOT = Path(__file__).resolve().parents[6]
 
 
 def test_the_engines_own_submit_parameters_are_read_back_whole():
