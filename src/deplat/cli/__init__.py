@@ -26,6 +26,10 @@ class DeplatGroup(TyperGroup):
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # The reader went away (`deplat ... | head`): not an error of ours. Click's main handles
+            # EPIPE itself (a quiet exit 1, stdout pacified so the final flush cannot raise again).
+            raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             # Typer/click's own exits and usage errors carry their exit code: let them through.
             if hasattr(exc, "exit_code") or _state(ctx).get("debug"):
@@ -77,7 +81,8 @@ app = typer.Typer(
     cls=DeplatGroup,
     name="deplat",
     help="Operate the lakehouse: infra, deploy, run, quality, catalog, governance, recovery.\n\n"
-    "Every command is idempotent. The default environment is `local` (moto + local Spark).",
+    "Every command is idempotent. The default environment is `local`: Terraform applied to a moto server, "
+    "jobs run by its EMR Serverless stand-in (`deplat local up` starts them).",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     rich_markup_mode="rich",
@@ -137,8 +142,9 @@ def _register() -> None:
     )
 
     groups = {
-        "local": (local, "Start, stop and inspect the local stack (moto, PostgreSQL, ...)."),
-        "infra": (infra, "Terraform: init, plan, apply, output, destroy."),
+        "local": (local, "Start, stop and inspect the local stack: moto (with the EMR Serverless stand-in), "
+                  "PostgreSQL, Snowflake (fakesnow), Salesforce and Kafka."),
+        "infra": (infra, "Terraform: init, plan, apply, output, destroy, validate."),
         "dq": (dq, "Data-quality suites and promotion gates."),
         "catalog": (catalog, "Register Delta tables in the Glue catalog."),
         "lf": (lf, "Lake Formation tags and grants."),

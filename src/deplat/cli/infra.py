@@ -67,7 +67,8 @@ def init(
 
 @app.command()
 def plan(tctx: typer.Context, output: OutputOpt = None) -> None:
-    """Show what apply would change (per resource type) and save the plan under .deplat/<env>/."""
+    """Show what apply would change (per resource type) and save the plan in the env's Terraform folder
+    (.deplat/<env>/; for local, .deplat/stack/infra/local/)."""
     ctx = context(tctx, output)
     result = _infra(ctx).plan()
 

@@ -1,4 +1,5 @@
-"""`deplat local up|down|status`: the local stack (moto, PostgreSQL, ...) as managed subprocesses."""
+"""`deplat local up|down|status|seed|capture`: the local stack as managed subprocesses: moto (with the EMR
+Serverless stand-in), PostgreSQL, the Snowflake (fakesnow) and Salesforce stand-ins and a Kafka broker."""
 
 from __future__ import annotations
 
@@ -18,14 +19,11 @@ ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services (default
 
 
 def _stack(ctx: Context):
-    from deplat.local.stack import LocalStack
+    from deplat.local.stack import LocalStack, legacy_pids_warning
 
-    legacy = sorted((ctx.settings.state_dir / "local").glob("*.pid"))
-    if legacy and not any(ctx.stack_dir.glob("*.pid")):
-        pids = " ".join(p.read_text().strip() for p in legacy)
-        ctx.reporter.warn(f"services started by an older deplat keep their pid files in {legacy[0].parent} "
-                          f"(the stack's folder is now {ctx.stack_dir}): `kill {pids}` stops them, then "
-                          "`deplat local up` starts the stack in its new folder")
+    warning = legacy_pids_warning(ctx.settings.state_dir / "local", ctx.stack_dir)
+    if warning:
+        ctx.reporter.warn(warning)
     return LocalStack(ctx.stack_dir, ctx.settings.local_stack)
 
 

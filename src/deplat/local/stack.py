@@ -44,6 +44,20 @@ def _cmdline(pid: int) -> list[str]:
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
+def legacy_pids_warning(legacy_dir: Path, stack_dir: Path) -> str | None:
+    """What to say when services started by a deplat before the stack folder split (pid files in
+    `legacy_dir`, the old `.deplat/local/`) may still run while `stack_dir` has none: their pids and how
+    to stop them. None when there is nothing to say. Nothing is stopped here: those pid files predate
+    this stack, whose `down` only stops what it started."""
+    legacy = sorted(legacy_dir.glob("*.pid"))
+    if not legacy or any(stack_dir.glob("*.pid")):
+        return None
+    pids = " ".join(p.read_text().strip() for p in legacy)
+    return (f"services started by an older deplat keep their pid files in {legacy_dir} "
+            f"(the stack's folder is now {stack_dir}): `kill {pids}` stops them, then "
+            "`deplat local up` starts the stack in its new folder")
+
+
 class LocalStack:
     def __init__(self, root: Path, settings: LocalStackSettings, services: dict[str, Service] | None = None):
         self.paths = Paths(root)

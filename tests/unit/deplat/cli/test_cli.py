@@ -78,3 +78,21 @@ def test_help_imports_no_heavy_modules():
             " if m in sys.modules]\nprint('HEAVY', heavy, file=sys.stderr)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "HEAVY []" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_a_reader_that_goes_away_is_not_an_unexpected_error(runner):
+    """`deplat ... | head -3`: stdout's reader closes early and a write fails with EPIPE. Click's own
+    handling applies (a quiet exit 1), not deplat's "unexpected error" report."""
+    import typer
+
+    from deplat.cli import DeplatGroup
+
+    def write_to_a_closed_pipe() -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    piped = typer.Typer(cls=DeplatGroup)
+    piped.command("table")(write_to_a_closed_pipe)
+    piped.command("other")(lambda: None)
+    result = runner.invoke(piped, ["table"])
+    assert "unexpected error" not in result.output
+    assert result.exit_code == 1
