@@ -56,10 +56,6 @@ class Context:
         return clone
 
     @property
-    def root(self) -> Path:
-        return self.settings.root
-
-    @property
     def state_dir(self) -> Path:
         """`.deplat/<env>/`: Terraform outputs cache, plan files, run history."""
         path = self.settings.state_dir / self.env.name
@@ -73,6 +69,8 @@ class Context:
 
     @cached_property
     def aws(self) -> Aws:
+        """This environment's AWS clients (moto's endpoint for a local env), made once; `scoped`
+        gives a thread its own."""
         from deplat.core.aws import Aws
 
         return Aws(self.env)
@@ -100,6 +98,11 @@ class Context:
                 "run `deplat infra apply` to refresh the outputs cache",
             )
         return outputs[key]
+
+    @property
+    def root(self) -> Path:
+        """The project root: the folder holding config/deplat.yaml (Settings.root)."""
+        return self.settings.root
 
     @property
     def lake_uri(self) -> str:
