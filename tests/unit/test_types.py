@@ -5,6 +5,7 @@ check can fail). Two mypy runs in all: each costs ~15 s."""
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -53,3 +54,34 @@ def test_a_type_error_on_either_side_fails_the_check(tmp_path):
     errors = [line for line in result.stdout.splitlines() if "[return-value]" in line]
     assert {Path(line.split(":")[0]).as_posix() for line in errors} == {
         "src/deplat/runs.py", "src/deplat_job/pipelines/common.py"}, result.stdout[-4000:]
+
+
+def _unannotated_ctx(src: Path) -> list[str]:
+    """Every function/method parameter named `ctx` under src/deplat without an annotation, as
+    path:line:function (cli/__init__.py's `ctx` is Click's context, not deplat's: allowed there)."""
+    found = []
+    for path in sorted(src.rglob("*.py")):
+        rel = path.relative_to(src.parent).as_posix()
+        if rel == "deplat/cli/__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                a = node.args
+                params = [*a.posonlyargs, *a.args, *a.kwonlyargs, *filter(None, (a.vararg, a.kwarg))]
+                found += [f"{rel}:{p.lineno}:{node.name}" for p in params if p.arg == "ctx" and p.annotation is None]
+    return found
+
+
+def test_every_ctx_parameter_is_annotated():
+    """A service's `ctx` is deplat's Context (`ctx: Context`, imported under TYPE_CHECKING), so mypy
+    checks what each service reads of it."""
+    found = _unannotated_ctx(ROOT / "src/deplat")
+    assert not found, f"{len(found)} `ctx` parameter(s) without `ctx: Context`:\n" + "\n".join(found)
+
+
+def test_an_unannotated_ctx_is_found(tmp_path):
+    (tmp_path / "deplat/cli").mkdir(parents=True)
+    (tmp_path / "deplat/cli/__init__.py").write_text("def command(ctx):\n    pass\n")  # Click's: allowed
+    (tmp_path / "deplat/service.py").write_text(
+        "def fine(ctx: 'Context') -> None: ...\n\nclass S:\n    def method(self, ctx, /) -> None: ...\n")
+    assert _unannotated_ctx(tmp_path / "deplat") == ["deplat/service.py:4:method"]

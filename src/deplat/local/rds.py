@@ -13,10 +13,13 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat.core.config import LocalStackSettings
 from deplat_job.errors import LocalStackError
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 DATABASE = "rds"
 SLOT = "deplat_dms"
@@ -73,7 +76,7 @@ def rds_secret(settings: LocalStackSettings) -> dict[str, Any]:
             "username": "postgres", "password": "local-trust-auth"}
 
 
-def seed_secret(ctx) -> dict[str, str]:
+def seed_secret(ctx: Context) -> dict[str, str]:
     """Store the stand-in's credentials as `deplat/<env>/rds` (moto's Secrets Manager locally), for
     the dms_key_snapshot job. Returns {"secret_name", "secret_action"}."""
     from deplat_job.sources.secret_store import secret_name, write_secret

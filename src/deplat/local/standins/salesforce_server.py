@@ -32,8 +32,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 API_VERSION = "59.0"
 DEFAULT_PORT = 5058
@@ -568,7 +571,7 @@ def put_secret(client: Any, name: str, value: dict[str, Any]) -> str:
     return write_secret(client, name, value, create=True)[0]
 
 
-def seed_secret(ctx) -> dict[str, str]:
+def seed_secret(ctx: Context) -> dict[str, str]:
     """Store the stand-in's connection as `deplat/<env>/salesforce` (moto's Secrets Manager locally).
 
     Returns {"secret_name", "secret_action"}.
