@@ -140,20 +140,20 @@ def seed_postgres(settings: LocalStackSettings, seed: int = SEED, customers: int
     changes never insert or delete customers) are replaced: the CDC slot is dropped first, so the
     replacement is a new full load, not a stream of changes (seed_rds creates the slot again)."""
     ensure_database(settings)
-    customers, orders = seed_rows(seed, customers, orders)
+    customer_rows, order_rows = seed_rows(seed, customers, orders)
     inserted = {}
     with connect(conninfo(settings)) as conn:
         conn.execute(DDL)
         held = conn.execute("SELECT count(*) FROM app.customers").fetchone()[0]
-        if held and held != len(customers):
+        if held and held != len(customer_rows):
             conn.commit()
             drop_slot(settings, SLOT)
             conn.execute("TRUNCATE app.orders, app.customers")
             inserted["replaced"] = 1
         for table, columns, rows in (
             ("app.customers", "customer_id, name, email, country, credit_limit, created_at, updated_at",
-             customers),
-            ("app.orders", "order_id, customer_id, status, amount, order_date, updated_at", orders),
+             customer_rows),
+            ("app.orders", "order_id, customer_id, status, amount, order_date, updated_at", order_rows),
         ):
             if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
                 inserted[table] = 0
