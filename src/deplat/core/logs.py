@@ -27,12 +27,17 @@ _JVM_ERROR = re.compile(r"^(Exception in thread .*|(?:[a-z]\w*\.)+\w*(?:Exceptio
 
 
 class RunRef(Protocol):
-    """The fields of `deplat.engines.base.RunRef` that locate a run's logs."""
+    """The fields of `deplat.engines.base.RunRef` that locate a run's logs: read only here (that RunRef
+    is a frozen dataclass, and nothing here sets them)."""
 
-    run_id: str
-    application_id: str
-    log_uri: str
-    log_group: str | None
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def application_id(self) -> str: ...
+    @property
+    def log_uri(self) -> str: ...
+    @property
+    def log_group(self) -> str | None: ...
 
 
 class LogsNotFoundError(DeplatError):

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from deplat.core.config import LocalStackSettings
 from deplat.local.rds import SLOT, connect, conninfo
@@ -169,6 +169,7 @@ def parse_changes(rows: Iterable[tuple[str, Any, str]], keys: dict[str, tuple[st
             ts = datetime.fromisoformat(commit["ts"]).astimezone(timezone.utc) if commit["ts"] else None
             commit_lsn = lsn_to_int(_lsn)
             for index, (schema, table, op, values) in enumerate(pending):
+                assert ts is not None  # pending changes: a COMMIT without a timestamp raised above
                 changes.append(Change(schema, table, op, values, int(commit["xid"]), commit_lsn, ts, index))
             pending = []
             continue
@@ -325,7 +326,8 @@ def capture_changes(conn, landing: Path, slot: str, tables: list[str] | None) ->
         "SELECT lsn::text, xid::text, data FROM pg_logical_slot_peek_changes(%s, %s::pg_lsn, NULL, "
         "'include-timestamp', '1', 'include-xids', '1')", (slot, upto)).fetchall()
     wanted = set(tables) if tables is not None else None
-    relations = {_DATA.match(r[2])["rel"] for r in rows if r[2].startswith("table ")}
+    # cast: typing only (a "table " record _DATA does not match still fails here with a TypeError)
+    relations = {cast("re.Match[str]", _DATA.match(r[2]))["rel"] for r in rows if r[2].startswith("table ")}
     names = {parse_relation(rel) for rel in relations}
     qualified = sorted(f"{s}.{t}" for s, t in names if wanted is None or f"{s}.{t}" in wanted)
     keys = {q: _primary_key(conn, q) for q in qualified if _exists(conn, q)}

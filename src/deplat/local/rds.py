@@ -13,10 +13,13 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat.core.config import LocalStackSettings
 from deplat_job.errors import LocalStackError
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 DATABASE = "rds"
 SLOT = "deplat_dms"
@@ -73,7 +76,7 @@ def rds_secret(settings: LocalStackSettings) -> dict[str, Any]:
             "username": "postgres", "password": "local-trust-auth"}
 
 
-def seed_secret(ctx) -> dict[str, str]:
+def seed_secret(ctx: Context) -> dict[str, str]:
     """Store the stand-in's credentials as `deplat/<env>/rds` (moto's Secrets Manager locally), for
     the dms_key_snapshot job. Returns {"secret_name", "secret_action"}."""
     from deplat_job.sources.secret_store import secret_name, write_secret
@@ -137,20 +140,20 @@ def seed_postgres(settings: LocalStackSettings, seed: int = SEED, customers: int
     changes never insert or delete customers) are replaced: the CDC slot is dropped first, so the
     replacement is a new full load, not a stream of changes (seed_rds creates the slot again)."""
     ensure_database(settings)
-    customers, orders = seed_rows(seed, customers, orders)
+    customer_rows, order_rows = seed_rows(seed, customers, orders)
     inserted = {}
     with connect(conninfo(settings)) as conn:
         conn.execute(DDL)
         held = conn.execute("SELECT count(*) FROM app.customers").fetchone()[0]
-        if held and held != len(customers):
+        if held and held != len(customer_rows):
             conn.commit()
             drop_slot(settings, SLOT)
             conn.execute("TRUNCATE app.orders, app.customers")
             inserted["replaced"] = 1
         for table, columns, rows in (
             ("app.customers", "customer_id, name, email, country, credit_limit, created_at, updated_at",
-             customers),
-            ("app.orders", "order_id, customer_id, status, amount, order_date, updated_at", orders),
+             customer_rows),
+            ("app.orders", "order_id, customer_id, status, amount, order_date, updated_at", order_rows),
         ):
             if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
                 inserted[table] = 0

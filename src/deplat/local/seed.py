@@ -10,9 +10,13 @@ stand-in restarted with the new org.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat_job.errors import ConfigError
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
+    from deplat.local.scale import SourceSizes
 
 
 @dataclass
@@ -27,13 +31,13 @@ class LocalSeedResult:
         return asdict(self)
 
 
-def _require_local(ctx) -> None:
+def _require_local(ctx: Context) -> None:
     if not ctx.env.is_local:
         raise ConfigError(f"`deplat local` seeds the local stand-ins, not environment '{ctx.env.name}'",
                           "in the cloud the sources are real: put their credentials with `deplat secrets put`")
 
 
-def seed_all(ctx, scale_factor: float = 0.01) -> LocalSeedResult:
+def seed_all(ctx: Context, scale_factor: float = 0.01) -> LocalSeedResult:
     """TPC-H into fakesnow, the RDS schema + rows + slot into PostgreSQL, the connection secrets
     into Secrets Manager, and the DMS full load into the lake's landing area, each at
     `scale_factor` (deplat.local.scale.source_sizes; the default is the sample, sf 0.01)."""
@@ -61,7 +65,7 @@ def seed_all(ctx, scale_factor: float = 0.01) -> LocalSeedResult:
                            sizes.scale)
 
 
-def _restart_salesforce(ctx, sizes) -> None:
+def _restart_salesforce(ctx: Context, sizes: SourceSizes) -> None:
     """Restart the Salesforce stand-in (if this stack runs it) so it generates the org at `sizes`."""
     from deplat.local.stack import LocalStack
 
@@ -75,7 +79,7 @@ def _restart_salesforce(ctx, sizes) -> None:
         stack.up(["salesforce"])
 
 
-def capture(ctx, full: bool = False, sample_changes: int = 0, reload: bool = False) -> dict[str, Any]:
+def capture(ctx: Context, full: bool = False, sample_changes: int = 0, reload: bool = False) -> dict[str, Any]:
     """Write the RDS stand-in's changes (and, with `full`, the full load; with `reload` too, a new
     LOAD file even where one exists) as DMS S3-target files."""
     from deplat.local.dms_capture import dms_capture

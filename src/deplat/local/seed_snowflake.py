@@ -15,12 +15,15 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deplat.local.standins import snowflake_server
 from deplat_job.errors import LocalStackError
 from deplat_job.sources.secret_store import secret_name, write_secret
 from deplat_job.sources.snowflake import connect
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 DEFAULT_SCALE_FACTOR = 0.01
 DATE_SHIFT_YEARS = 20
@@ -56,7 +59,7 @@ def tpch_duckdb(scale_factor: float = DEFAULT_SCALE_FACTOR):
     return con
 
 
-def seed_snowflake(ctx, scale_factor: float = DEFAULT_SCALE_FACTOR, force: bool = False) -> SeedResult:
+def seed_snowflake(ctx: Context, scale_factor: float = DEFAULT_SCALE_FACTOR, force: bool = False) -> SeedResult:
     """Load TPC-H into the local fakesnow server (skipped when already there) and store the
     connection JSON in Secrets Manager as `deplat/<env>/snowflake`."""
     from deplat.local.services import SERVICES, port_open

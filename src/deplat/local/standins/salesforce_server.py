@@ -29,11 +29,15 @@ import re
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
+
+if TYPE_CHECKING:
+    from deplat.core.context import Context
 
 API_VERSION = "59.0"
 DEFAULT_PORT = 5058
@@ -152,7 +156,7 @@ class Org:
             created = _SEED_START + timedelta(seconds=rng.randrange(year_seconds),
                                               milliseconds=rng.randrange(1000))
             modified = created + timedelta(hours=rng.randrange(0, 24 * 30))
-            rec = {
+            rec: dict[str, Any] = {
                 "Id": self._new_id("Account"),
                 "Name": f"Account {i + 1:04d} {rng.choice(['Ltd', 'Inc', 'GmbH', 'SA'])}",
                 "Type": rng.choice(_TYPES), "Industry": rng.choice(_INDUSTRIES),
@@ -228,7 +232,7 @@ class Org:
             rows = [r for r in self.records[obj].values() if include_deleted or not r["IsDeleted"]]
             rows = [r for r in rows if all(_compare(r[f], op, v) for f, op, v in conditions)]
             for field, descending in reversed(_order(obj, match["order"])):
-                rows.sort(key=lambda r, f=field: (r[f] is not None, r[f]), reverse=descending)
+                rows.sort(key=_order_key(field), reverse=descending)
             if match["limit"]:
                 rows = rows[: int(match["limit"])]
             out = [_render(obj, r, fields) for r in rows]
@@ -263,7 +267,7 @@ class Org:
         obj = _object_name(obj)
         with self._lock:
             stamp = self._stamp()
-            rec = {f: None for f in FIELDS[obj]}
+            rec: dict[str, Any] = {f: None for f in FIELDS[obj]}
             rec.update({"Id": self._new_id(obj), "CreatedDate": stamp, "IsDeleted": False})
             self._apply(obj, rec, data, stamp)
             self.records[obj][rec["Id"]] = rec
@@ -278,7 +282,7 @@ class Org:
         stamp = began_at.astimezone(timezone.utc)
         stamp = stamp.replace(microsecond=stamp.microsecond // 1000 * 1000)
         with self._lock:
-            rec = {f: None for f in FIELDS[obj]}
+            rec: dict[str, Any] = {f: None for f in FIELDS[obj]}
             rec.update({"Id": self._new_id(obj), "CreatedDate": stamp, "IsDeleted": False})
             self._apply(obj, rec, data, stamp)
             self.records[obj][rec["Id"]] = rec
@@ -425,6 +429,11 @@ def _order(obj: str, text: str | None) -> list[tuple[str, bool]]:
     return out
 
 
+def _order_key(field: str) -> Callable[[dict[str, Any]], tuple[bool, Any]]:
+    """ORDER BY `field`'s sort key: NULLs sort before any value."""
+    return lambda rec: (rec[field] is not None, rec[field])
+
+
 def _compare(left: Any, op: str, right: Any) -> bool:
     if op == "=":
         return left == right
@@ -568,7 +577,7 @@ def put_secret(client: Any, name: str, value: dict[str, Any]) -> str:
     return write_secret(client, name, value, create=True)[0]
 
 
-def seed_secret(ctx) -> dict[str, str]:
+def seed_secret(ctx: Context) -> dict[str, str]:
     """Store the stand-in's connection as `deplat/<env>/salesforce` (moto's Secrets Manager locally).
 
     Returns {"secret_name", "secret_action"}.

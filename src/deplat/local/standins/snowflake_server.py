@@ -42,9 +42,11 @@ def serve(port: int, db_path: Path, host: str = "127.0.0.1") -> None:
 
     db_path.mkdir(parents=True, exist_ok=True)
     shared = FakeSnow(db_path=str(db_path))
-    fakesnow.server.shared_fs = shared
+    # fakesnow/__init__.py defines a function `server` too: mypy takes `fakesnow.server` for it, while
+    # after `import fakesnow.server` the attribute is the submodule (fakesnow's own server() reads it so)
+    fakesnow.server.shared_fs = shared  # type: ignore[attr-defined]
     try:
-        uvicorn.run(fakesnow.server.app, host=host, port=port, log_level="warning")
+        uvicorn.run(fakesnow.server.app, host=host, port=port, log_level="warning")  # type: ignore[attr-defined]
     finally:
         shared.duck_conn.close()
 

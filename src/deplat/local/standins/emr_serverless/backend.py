@@ -38,7 +38,7 @@ import time
 import weakref
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from moto.emrserverless import models as moto_models
 from moto.emrserverless.exceptions import ResourceNotFoundException, ValidationException
@@ -81,6 +81,12 @@ def _details(text: str) -> str | None:
 
 class Application(moto_models.Application):
     """moto's application plus the stand-in's clock: when it became idle, when it is ready."""
+
+    # moto annotates these as str; they hold the request's JSON objects (or None when not given)
+    initial_capacity: dict[str, Any] | None  # type: ignore[assignment]
+    maximum_capacity: dict[str, Any] | None  # type: ignore[assignment]
+    auto_start_configuration: dict[str, Any] | None  # type: ignore[assignment]
+    auto_stop_configuration: dict[str, Any] | None  # type: ignore[assignment]
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -128,6 +134,13 @@ class Application(moto_models.Application):
 class JobRun(moto_models.JobRun):
     """moto's job run plus the real run behind it (its folder, supervisor and clock)."""
 
+    # moto's annotations are narrower than what the stand-in holds: the request's JSON objects, and
+    # None for the totals until the run ends
+    job_driver: dict[str, Any] | None
+    configuration_overrides: dict[str, Any] | None
+    total_execution_duration_seconds: int | None  # type: ignore[assignment]
+    billed_resource_utilization: dict[str, float] | None  # type: ignore[assignment]
+
     def __init__(self, *args: Any, timeout_minutes: int | None, mode: str = "BATCH",
                  retry_policy: dict[str, Any] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -140,7 +153,7 @@ class JobRun(moto_models.JobRun):
         self.ended_at: datetime | None = None
         self.total_execution_duration_seconds = None
         self.billed_resource_utilization = None
-        self.total_resource_utilization = None
+        self.total_resource_utilization: dict[str, float] | None = None
         self.attempt = 1
         conf = runner.parse_submit_parameters(
             ((self.job_driver or {}).get("sparkSubmit") or {}).get("sparkSubmitParameters")).conf_dict
@@ -181,6 +194,14 @@ class JobRun(moto_models.JobRun):
 class StandinBackend(moto_models.EMRServerlessBackend):
     """EMRServerlessBackend whose applications and runs follow the service's state machines."""
 
+    # moto's containers and getters, typed as what they hold here: create_application builds the
+    # stand-in's Application, start_job_run its JobRun
+    applications: dict[str, Application]  # type: ignore[assignment]
+    job_runs: dict[str, list[JobRun]]  # type: ignore[assignment]
+    if TYPE_CHECKING:
+        def get_application(self, application_id: str) -> Application: ...
+        def get_job_run(self, application_id: str, job_run_id: str) -> JobRun: ...
+
     def __init__(self, region_name: str, account_id: str):
         super().__init__(region_name, account_id)
         _BACKENDS.add(self)
@@ -193,14 +214,17 @@ class StandinBackend(moto_models.EMRServerlessBackend):
 
     # --- applications ----------------------------------------------------------------------
 
-    def create_application(self, **kwargs: Any) -> Application:
+    # create_application, update_application and list_job_runs take moto's keyword arguments (moto's
+    # handlers pass them so) and hand them on: a signature mypy cannot match with moto's
+    def create_application(self, **kwargs: Any) -> Application:  # type: ignore[override]
         with _LOCK:
             original = moto_models.Application
-            moto_models.Application = Application  # moto's create_application builds this name
+            # moto's create_application builds this name (mypy does not allow assigning a class)
+            moto_models.Application = Application  # type: ignore[misc]
             try:
-                return super().create_application(**kwargs)
+                return cast(Application, super().create_application(**kwargs))
             finally:
-                moto_models.Application = original
+                moto_models.Application = original  # type: ignore[misc]
 
     def start_application(self, application_id: str) -> None:
         with _LOCK:
@@ -223,9 +247,9 @@ class StandinBackend(moto_models.EMRServerlessBackend):
             if app.state in ("STARTING", "STARTED"):
                 app.set_state("STOPPING")
 
-    def update_application(self, application_id: str, **kwargs: Any) -> Application:
+    def update_application(self, application_id: str, **kwargs: Any) -> Application:  # type: ignore[override]
         with _LOCK:
-            return super().update_application(application_id, **kwargs)
+            return cast(Application, super().update_application(application_id, **kwargs))
 
     def _start(self, app: Application) -> None:
         app.set_state("STARTING")
@@ -281,12 +305,12 @@ class StandinBackend(moto_models.EMRServerlessBackend):
             app.idle_since = time.monotonic()
             return run
 
-    def list_job_runs(self, application_id: str, *args: Any, mode: str | None = None,
+    def list_job_runs(self, application_id: str, *args: Any, mode: str | None = None,  # type: ignore[override]
                       **kwargs: Any) -> list[JobRun]:
         self.get_application(application_id)  # AWS: an application without runs lists none
         if application_id not in self.job_runs:
             return []
-        runs = super().list_job_runs(application_id, *args, **kwargs)
+        runs = cast("list[JobRun]", super().list_job_runs(application_id, *args, **kwargs))
         return [r for r in runs if r.mode == mode] if mode else runs
 
     def cancel_job_run(self, application_id: str, job_run_id: str,
@@ -425,6 +449,7 @@ def _watch(run: JobRun, now: float) -> None:
         if run.cancel_requested and run.run_dir is not None:  # cancelled while it was being launched
             _finish(run, "CANCELLED", _cancel_details(run))
         return
+    assert run.run_dir is not None  # _launch sets run_dir before proc
     state = ls._read_json(run.run_dir / ls.STATE_FILE)
     current = state.get("state")
     if current in TERMINAL and run.proc.poll() is None:
@@ -487,6 +512,7 @@ def _failure_details(run: JobRun, state: dict[str, Any]) -> str:
     """EMR's wording: the exit code and the driver's last exception."""
     from deplat.core.logs import driver_error
 
+    assert run.run_dir is not None  # only _watch's runs with a supervisor (_launch set run_dir first) end here
     text = {s: (run.run_dir / s).read_text(errors="replace") if (run.run_dir / s).is_file() else ""
             for s in ("stdout", "stderr")}
     lines = [x.strip() for x in driver_error(text["stdout"], text["stderr"])[0].splitlines() if x.strip()]
@@ -646,9 +672,10 @@ def _patch_responses() -> None:
             self._get_param("applicationId"), self._get_param("jobRunId"), grace)
         return ActionResult({"applicationId": app_id, "jobRunId": run_id})
 
-    EMRServerlessResponse.start_job_run = start_job_run
-    EMRServerlessResponse.list_job_runs = list_job_runs
-    EMRServerlessResponse.cancel_job_run = cancel_job_run
+    # replacing moto's handler methods, which mypy does not allow
+    EMRServerlessResponse.start_job_run = start_job_run  # type: ignore[method-assign]
+    EMRServerlessResponse.list_job_runs = list_job_runs  # type: ignore[method-assign]
+    EMRServerlessResponse.cancel_job_run = cancel_job_run  # type: ignore[method-assign]
 
 
 def _shutdown(signum: int, frame: Any) -> None:
@@ -676,7 +703,7 @@ def install(root: Path, endpoint_url: str, minute_seconds: float = 60.0, master:
 
     _RUNTIME = runner.Runtime(Path(root), endpoint_url, master=master)
     _MINUTE = float(minute_seconds)
-    backends = BackendDict(StandinBackend, "emr-serverless")
+    backends: BackendDict[moto_models.EMRServerlessBackend] = BackendDict(StandinBackend, "emr-serverless")
     moto_models.emrserverless_backends = backends
     responses.emrserverless_backends = backends
     package.emrserverless_backends = backends

@@ -200,7 +200,7 @@ class Runtime:
                              warm_idle_seconds=warm_idle_seconds)
 
 
-def prepare_run(runtime: Runtime, application_id: str, run_id: str, job_driver: dict[str, Any],
+def prepare_run(runtime: Runtime, application_id: str, run_id: str, job_driver: dict[str, Any] | None,
                 log_uri: str, name: str, warm_idle_seconds: float, warm_drivers: int = 1,
                 streaming: bool = False) -> Path:
     """Fetch what the run names into its folder and write the supervisor's meta.json (command,

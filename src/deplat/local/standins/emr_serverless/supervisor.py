@@ -28,14 +28,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from deplat.core.logs import driver_error, s3_location
 from deplat.engines.base import TERMINAL_STATES, JobSpec, RunRef
+
+if TYPE_CHECKING:
+    from typing import TypeGuard
 
 STATE_FILE = "state.json"
 META_FILE = "meta.json"
@@ -87,7 +90,7 @@ def _read_json(path: Path) -> dict[str, Any]:
         return {}
 
 
-def _alive(pid: int | None) -> bool:
+def _alive(pid: int | None) -> TypeGuard[int]:  # True only for a (nonzero) int pid
     if not pid:
         return False
     try:
@@ -147,7 +150,8 @@ class RunFolders:
 
         digest = hashlib.sha256()
         # The driver script too: a folder set up by an older deplat keeps the driver it copied then.
-        for path in [*py_files, Path(__file__).with_name(WARM_SCRIPT)]:
+        sources: list[str | Path] = [*py_files, Path(__file__).with_name(WARM_SCRIPT)]
+        for path in sources:
             digest.update(Path(path).read_bytes())
         digest.update(json.dumps([python, self._master, jars, deps, sorted(self._env_vars.items()),
                                   str(self.runs_dir.resolve())]).encode())
@@ -263,7 +267,7 @@ def live_run_ids(runs_dir: Path) -> list[str]:
 
 
 def spark_submit_command(name: str, master: str, python: str, script: Path, args: list[str], *,
-                         jars: list[str] = (), py_files: list[str] = (), deps: list[str] = ()) -> list[str]:
+                         jars: Sequence[str] = (), py_files: Sequence[str] = (), deps: Sequence[str] = ()) -> list[str]:
     """spark-submit the way EMR Serverless runs a job: the job package (a .zip, so executors get it
     too) and Delta's jar (it carries the `delta` Python package) on --py-files, the dependency
     archive's root on the executors' PYTHONPATH, driver and Python workers on `python`."""
@@ -479,7 +483,7 @@ def killed_by_signal(number: int) -> str:
         name = signal.Signals(number).name
     except ValueError:
         name = f"signal {number}"
-    causes = {
+    causes: dict[int, str] = {
         signal.SIGKILL: "most likely out of memory (the kernel's OOM killer; see `dmesg`), or a `kill -9`",
         signal.SIGTERM: "stopped from outside deplat (shutdown or `kill`)",
         signal.SIGSEGV: "the JVM or a native library crashed",

@@ -54,7 +54,8 @@ def main(argv: list[str]) -> int:
     from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
-    SparkSession.stop = SparkContext.stop = lambda self: None
+    # monkeypatching pyspark's methods, which mypy does not allow (nor one lambda for both classes)
+    SparkSession.stop = SparkContext.stop = lambda self: None  # type: ignore[method-assign,assignment]
     if os.path.exists(sock_path):
         os.unlink(sock_path)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
