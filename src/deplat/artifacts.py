@@ -224,10 +224,10 @@ def _wheel_inputs(root: Path) -> list[Path]:
 
 
 def _pyproject(root: Path) -> dict[str, Any]:
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    else:  # Python 3.10
+        import tomli as tomllib
 
     return tomllib.loads((root / "pyproject.toml").read_text())
 

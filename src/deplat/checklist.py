@@ -8,6 +8,7 @@ lake the lake-level checks say to use `deplat dr history` / `deplat query` inste
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -199,10 +200,10 @@ def dependency_drift(root: Path) -> ChecklistItem:
     """
     from importlib.metadata import PackageNotFoundError, version
 
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    else:  # Python 3.10
+        import tomli as tomllib
 
     project = tomllib.loads((root / "pyproject.toml").read_text()).get("project", {})
     specs = list(project.get("dependencies", []))
