@@ -52,12 +52,19 @@ def _fake_aws(monkeypatch):
 
 
 def clear_deplat_env(monkeypatch) -> None:
-    """Unset every DEPLAT_* variable but DEPLAT_CACHE (the per-user download cache: jars, the broker,
-    EMR's Python), so a developer's own DEPLAT_ENV, DEPLAT_HOME or field override (DEPLAT_SPARK_MASTER,
-    ...) cannot leak into a test. Both environment factories (deplat_env here and
-    tests.integration.deplat_project.make_project) start with it."""
-    for var in [v for v in os.environ if v.startswith("DEPLAT_") and v != "DEPLAT_CACHE"]:
-        monkeypatch.delenv(var)
+    """Unset the DEPLAT_* variables that choose or override an environment: the reserved ones
+    (DEPLAT_ENV, DEPLAT_HOME, DEPLAT_STACK_DIR, ...; not DEPLAT_CACHE, the per-user download cache) and
+    every `DEPLAT_[<ENV>_]<field>` override config._env_overrides would read (DEPLAT_LAKE_URI,
+    DEPLAT_SPARK_MASTER, DEPLAT_PROD_PROFILE, ...), so a developer's own cannot leak into a test.
+    Machine settings stay (DEPLAT_EMR_PYTHON, DEPLAT_SPARK_JARS, ...). Both environment factories
+    (deplat_env here and tests.integration.deplat_project.make_project) start with it."""
+    from deplat.core.config import _RESERVED_VARS, ENV_PREFIX, Environment
+
+    fields = [f.upper() for f in Environment.model_fields]
+    for var in list(os.environ):
+        override = var.startswith(ENV_PREFIX) and any(var == ENV_PREFIX + f or var.endswith("_" + f) for f in fields)
+        if (var in _RESERVED_VARS and var != "DEPLAT_CACHE") or override:
+            monkeypatch.delenv(var)
 
 
 @pytest.fixture

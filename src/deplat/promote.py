@@ -84,7 +84,7 @@ def refusal(run: GreenRun, pipeline: str) -> str | None:
         rec = by_step.get((pipe, step.name))
         if rec is None:
             return f"step {pipe}/{step.name} did not run (an earlier step stopped the run)"
-        # `dq_skipped` is the name history files written before 2026-12 use for `gate_skipped`.
+        # `dq_skipped`: what history written before the rename to `gate_skipped` calls it.
         if rec.get("gate_skipped") or rec.get("dq_skipped") or rec.get("state") == "SKIPPED":
             return f"the DQ gate {pipe}/{step.name} was skipped (--skip-dq)"
         if rec.get("state") != "SUCCESS":

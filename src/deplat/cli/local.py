@@ -1,4 +1,4 @@
-"""`deplat local up|down|status|seed|capture`: the local stack as managed subprocesses: moto (with the EMR
+"""`deplat local up|down|status|seed|dms-capture`: the local stack as managed subprocesses: moto (with the EMR
 Serverless stand-in), PostgreSQL, the Snowflake (fakesnow) and Salesforce stand-ins and a Kafka broker."""
 
 from __future__ import annotations

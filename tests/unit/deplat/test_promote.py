@@ -40,7 +40,10 @@ def test_a_failed_step_a_missing_verdict_and_a_skipped_gate_are_named(tmp_path):
     _batch(history, "b2", "m1", ["SUCCESS"] * 3, "2026-12-02T10:00", gate=None)
     assert "gold/dq_check" in refusal(last_run(history.records(), "gold"), "gold")
     assert "not recorded" in refusal(last_run(history.records(), "gold"), "gold")
-    _batch(history, "b3", "m1", ["SUCCESS", "SKIPPED", "SUCCESS"], "2026-12-03T10:00", gate=None, gate_skipped=True)
+    _batch(history, "b3", "m1", ["SUCCESS", "SKIPPED", "SUCCESS"], "2026-12-03T10:00", gate=None)
+    assert "skipped (--skip-dq)" in refusal(last_run(history.records(), "gold"), "gold")
+    # Every step SUCCESS with a verdict recorded, but the run was made with gates skipped.
+    _batch(history, "b3b", "m1", ["SUCCESS"] * 3, "2026-12-03T11:00", gate_skipped=True)
     assert "skipped (--skip-dq)" in refusal(last_run(history.records(), "gold"), "gold")
     # History written before the key was renamed says dq_skipped.
     _batch(history, "b4", "m1", ["SUCCESS"] * 3, "2026-12-04T09:00", dq_skipped=True)
